@@ -1,0 +1,389 @@
+//! Body framing: `Content-Length` and `Transfer-Encoding: chunked` (with trailers).
+//!
+//! Chunked scanning is resumable: [`Progress`] remembers how far it validated, so
+//! a body that arrives in many reads is scanned once, not once per read.
+
+use memchr::memchr;
+
+use crate::limits::MAX_HEADERS_CAP;
+use crate::request::Framing;
+use crate::{FrameError, Limits};
+
+/// A complete request body: borrowed views into the caller's buffer, never a copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body<'a> {
+    /// A body framed by `Content-Length`, or no body at all (empty slice).
+    Full(&'a [u8]),
+    /// A `Transfer-Encoding: chunked` body, still in its wire form.
+    Chunked(ChunkedBody<'a>),
+}
+
+impl<'a> Body<'a> {
+    /// Decoded body length in bytes.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Full(bytes) => bytes.len(),
+            Self::Chunked(chunked) => chunked.len,
+        }
+    }
+
+    /// Whether the decoded body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The body as one slice when it is contiguous on the wire: always for
+    /// `Content-Length` bodies, and for chunked bodies of at most one chunk.
+    pub fn as_contiguous(&self) -> Option<&'a [u8]> {
+        match self {
+            Self::Full(bytes) => Some(bytes),
+            Self::Chunked(chunked) => {
+                let mut chunks = chunked.chunks();
+                match (chunks.next(), chunks.next()) {
+                    (None, _) => Some(&[]),
+                    (Some(only), None) => Some(only),
+                    (Some(_), Some(_)) => None,
+                }
+            }
+        }
+    }
+
+    /// The decoded body in order, one slice per chunk (one slice for `Full`).
+    pub fn chunks(&self) -> Chunks<'a> {
+        match self {
+            Self::Full(bytes) => Chunks {
+                full: Some(bytes),
+                raw: &[],
+            },
+            Self::Chunked(chunked) => chunked.chunks(),
+        }
+    }
+
+    /// Appends the decoded body to `out`; the only copying accessor, for callers that
+    /// need one slice of a multi-chunk body.
+    pub fn copy_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len());
+        for chunk in self.chunks() {
+            out.extend_from_slice(chunk);
+        }
+    }
+}
+
+/// A validated chunked body in wire form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkedBody<'a> {
+    raw: &'a [u8],
+    trailers: &'a [u8],
+    len: usize,
+}
+
+impl<'a> ChunkedBody<'a> {
+    /// The decoded chunk data, in order.
+    pub fn chunks(&self) -> Chunks<'a> {
+        Chunks {
+            full: None,
+            raw: self.raw,
+        }
+    }
+
+    /// The raw trailer section (field lines and the final CRLF), already validated
+    /// against the header limits; `b"\r\n"` when there are no trailers.
+    pub fn trailers(&self) -> &'a [u8] {
+        self.trailers
+    }
+}
+
+/// Iterator over the data slices of a [`Body`].
+#[derive(Debug, Clone)]
+pub struct Chunks<'a> {
+    full: Option<&'a [u8]>,
+    raw: &'a [u8],
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if let Some(full) = self.full.take() {
+            return (!full.is_empty()).then_some(full);
+        }
+        // `raw` was validated by `Progress`, so plain parsing suffices; any surprise
+        // ends the iteration rather than panicking.
+        let lf = memchr(b'\n', self.raw)?;
+        let size = self.raw[..lf]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .try_fold(0usize, |acc, &b| {
+                acc.checked_mul(16)?.checked_add(hex_value(b) as usize)
+            })?;
+        let data_start = lf + 1;
+        let data = self.raw.get(data_start..data_start.checked_add(size)?)?;
+        if size == 0 {
+            self.raw = &[];
+            return None;
+        }
+        self.raw = self.raw.get(data_start + size + 2..).unwrap_or(&[]);
+        Some(data)
+    }
+}
+
+/// Where body framing stands for the request whose head has been parsed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Progress {
+    Fixed { start: usize, end: usize },
+    Chunked(ChunkedProgress),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChunkedProgress {
+    start: usize,
+    pos: usize,
+    decoded: usize,
+    data_end: usize,
+    phase: Phase,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Phase {
+    SizeLine,
+    Data { size: usize },
+    Trailers,
+}
+
+/// What one call to [`Progress::advance`] found.
+pub(crate) enum Advance<'a> {
+    Partial { needed: Option<usize> },
+    Complete { end: usize, body: Body<'a> },
+}
+
+impl Progress {
+    pub(crate) fn new(framing: Framing, head_len: usize) -> Self {
+        match framing {
+            Framing::None => Self::Fixed {
+                start: head_len,
+                end: head_len,
+            },
+            Framing::Length(len) => Self::Fixed {
+                start: head_len,
+                end: head_len + len,
+            },
+            Framing::Chunked => Self::Chunked(ChunkedProgress {
+                start: head_len,
+                pos: head_len,
+                decoded: 0,
+                data_end: head_len,
+                phase: Phase::SizeLine,
+            }),
+        }
+    }
+
+    pub(crate) fn advance<'a>(
+        &mut self,
+        buf: &'a [u8],
+        limits: &Limits,
+    ) -> Result<Advance<'a>, FrameError> {
+        match self {
+            Self::Fixed { start, end } => Ok(if buf.len() >= *end {
+                Advance::Complete {
+                    end: *end,
+                    body: Body::Full(&buf[*start..*end]),
+                }
+            } else {
+                Advance::Partial {
+                    needed: Some(*end - buf.len()),
+                }
+            }),
+            Self::Chunked(chunked) => chunked.advance(buf, limits),
+        }
+    }
+}
+
+impl ChunkedProgress {
+    fn advance<'a>(&mut self, buf: &'a [u8], limits: &Limits) -> Result<Advance<'a>, FrameError> {
+        loop {
+            match self.phase {
+                Phase::SizeLine => {
+                    let rest = &buf[self.pos..];
+                    let Some(lf) = memchr(b'\n', rest) else {
+                        if rest.len() >= limits.max_chunk_line_bytes {
+                            return Err(FrameError::InvalidChunkSize);
+                        }
+                        return Ok(Advance::Partial { needed: None });
+                    };
+                    if lf >= limits.max_chunk_line_bytes {
+                        return Err(FrameError::InvalidChunkSize);
+                    }
+                    if lf == 0 || rest[lf - 1] != b'\r' {
+                        return Err(FrameError::BareLineFeed);
+                    }
+                    let size = parse_chunk_size_line(&rest[..lf - 1])?;
+                    self.pos += lf + 1;
+                    if size == 0 {
+                        self.data_end = self.pos;
+                        self.phase = Phase::Trailers;
+                        continue;
+                    }
+                    self.decoded = self
+                        .decoded
+                        .checked_add(size)
+                        .filter(|&total| total <= limits.max_body_bytes)
+                        .ok_or(FrameError::BodyTooLarge {
+                            limit: limits.max_body_bytes,
+                        })?;
+                    self.phase = Phase::Data { size };
+                }
+                Phase::Data { size } => {
+                    let available = buf.len() - self.pos;
+                    let wanted = size + 2;
+                    if available < wanted {
+                        return Ok(Advance::Partial {
+                            needed: Some(wanted - available),
+                        });
+                    }
+                    if &buf[self.pos + size..self.pos + wanted] != b"\r\n" {
+                        return Err(FrameError::InvalidChunkTerminator);
+                    }
+                    self.pos += wanted;
+                    self.phase = Phase::SizeLine;
+                }
+                Phase::Trailers => {
+                    let rest = &buf[self.pos..];
+                    let trailer_len = match parse_trailers(rest, limits)? {
+                        Some(len) => len,
+                        None => return Ok(Advance::Partial { needed: None }),
+                    };
+                    let end = self.pos + trailer_len;
+                    return Ok(Advance::Complete {
+                        end,
+                        body: Body::Chunked(ChunkedBody {
+                            raw: &buf[self.start..self.data_end],
+                            trailers: &buf[self.data_end..end],
+                            len: self.decoded,
+                        }),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Parses `1*HEXDIG [ BWS ";" chunk-ext ]` (RFC 9112 §7.1) without the CRLF.
+/// Signs, `0x` prefixes, leading whitespace and control bytes are refused.
+fn parse_chunk_size_line(line: &[u8]) -> Result<usize, FrameError> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 {
+        return Err(FrameError::InvalidChunkSize);
+    }
+    let size = line[..digits].iter().try_fold(0usize, |acc, &b| {
+        acc.checked_mul(16)
+            .and_then(|acc| acc.checked_add(hex_value(b) as usize))
+            .ok_or(FrameError::ChunkSizeOverflow)
+    })?;
+    let extension = &line[digits..];
+    let after_space = extension
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .map_or(&[][..], |i| &extension[i..]);
+    match after_space.first() {
+        None if extension.is_empty() => Ok(size),
+        Some(b';')
+            if after_space
+                .iter()
+                .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) =>
+        {
+            Ok(size)
+        }
+        _ => Err(FrameError::InvalidChunkSize),
+    }
+}
+
+/// Returns the length of the trailer section including its final CRLF, or `None`
+/// when it is not complete yet.
+fn parse_trailers(rest: &[u8], limits: &Limits) -> Result<Option<usize>, FrameError> {
+    match rest {
+        [] | [b'\r'] => return Ok(None),
+        [b'\r', b'\n', ..] => return Ok(Some(2)),
+        [b'\n', ..] => return Err(FrameError::BareLineFeed),
+        _ => {}
+    }
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+    match httparse::parse_headers(rest, &mut slots[..limits.header_slots()]) {
+        Ok(httparse::Status::Complete((len, _))) => {
+            if len > limits.max_head_bytes {
+                return Err(FrameError::HeadTooLarge {
+                    limit: limits.max_head_bytes,
+                });
+            }
+            crate::request::reject_bare_lf(&rest[..len])?;
+            Ok(Some(len))
+        }
+        Ok(httparse::Status::Partial) if rest.len() > limits.max_head_bytes => {
+            Err(FrameError::HeadTooLarge {
+                limit: limits.max_head_bytes,
+            })
+        }
+        Ok(httparse::Status::Partial) => Ok(None),
+        Err(httparse::Error::TooManyHeaders) => Err(FrameError::TooManyHeaders {
+            limit: limits.max_headers,
+        }),
+        Err(_) => Err(FrameError::Malformed("invalid chunked trailer")),
+    }
+}
+
+fn hex_value(b: u8) -> u8 {
+    match b {
+        b'0'..=b'9' => b - b'0',
+        b'a'..=b'f' => b - b'a' + 10,
+        b'A'..=b'F' => b - b'A' + 10,
+        _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_size_accepts_hex_and_extensions() {
+        assert_eq!(parse_chunk_size_line(b"1a"), Ok(26));
+        assert_eq!(parse_chunk_size_line(b"FF;name=value"), Ok(255));
+        assert_eq!(parse_chunk_size_line(b"10 ;ext"), Ok(16));
+    }
+
+    #[test]
+    fn chunk_size_rejects_smuggling_shapes() {
+        for line in [
+            &b""[..],
+            b"-1",
+            b"+1",
+            b"0x10",
+            b" 1",
+            b"1 ",
+            b"1 x",
+            b"g",
+            b"1;\x01",
+        ] {
+            assert_eq!(
+                parse_chunk_size_line(line),
+                Err(FrameError::InvalidChunkSize),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_size_overflow_is_reported() {
+        assert_eq!(
+            parse_chunk_size_line(b"1ffffffffffffffff"),
+            Err(FrameError::ChunkSizeOverflow)
+        );
+    }
+
+    #[test]
+    fn full_body_chunks_yield_one_slice() {
+        let body = Body::Full(b"abc");
+        assert_eq!(body.chunks().collect::<Vec<_>>(), vec![&b"abc"[..]]);
+        assert_eq!(Body::Full(b"").chunks().count(), 0);
+    }
+}

@@ -1,0 +1,48 @@
+//! Sans-IO, zero-copy HTTP/1.1 request framing on top of [`httparse`].
+//!
+//! Feed the bytes of a connection to a [`Decoder`] as they arrive; it answers
+//! [`Status::Partial`] (with how many more bytes are needed when known),
+//! [`Status::Continue`] (the client waits for `100 Continue`) or [`Status::Complete`]
+//! with a [`Request`] whose method, path, headers and body borrow the caller's
+//! buffer. Bodies framed by `Content-Length` or `Transfer-Encoding: chunked` (with
+//! trailers) are supported; pipelined requests come out one by one, in order.
+//!
+//! Anything ambiguous is rejected rather than guessed at, with a [`FrameError`] that
+//! names the HTTP status to answer: both `Content-Length` and `Transfer-Encoding`,
+//! duplicate or non-decimal lengths, overflowing chunk sizes, obsolete line folding,
+//! bare LF line ends, whitespace before a header colon.
+//!
+//! The crate never touches a socket or a runtime. [`ResponseHead`] encodes the few
+//! responses a gateway sends into a reused buffer.
+//!
+//! ```
+//! use http_parse::{Decoder, Limits, Status};
+//!
+//! let mut decoder = Decoder::new(Limits::default());
+//! let mut buf = b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n".to_vec();
+//! assert!(matches!(decoder.decode(&buf), Ok(Status::Partial { needed: Some(2) })));
+//!
+//! buf.extend_from_slice(b"{}GET /healthz HTTP/1.1\r\n\r\n");
+//! let Ok(Status::Complete(request)) = decoder.decode(&buf) else { panic!() };
+//! assert_eq!(request.method(), "POST");
+//! assert_eq!(request.body().as_contiguous(), Some(&b"{}"[..]));
+//! let consumed = request.len();
+//! buf.drain(..consumed);
+//!
+//! let Ok(Status::Complete(next)) = decoder.decode(&buf) else { panic!() };
+//! assert_eq!(next.path(), "/healthz");
+//! ```
+#![forbid(unsafe_code)]
+
+mod body;
+mod error;
+mod limits;
+mod request;
+mod response;
+
+pub use body::{Body, ChunkedBody, Chunks};
+pub use error::FrameError;
+pub use http::StatusCode;
+pub use limits::{Limits, MAX_HEADERS_CAP};
+pub use request::{Decoder, Framing, Headers, Request, Status, Version};
+pub use response::{Connection, ResponseHead, CONTINUE};
