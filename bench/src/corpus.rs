@@ -49,10 +49,30 @@ fn chunked_post(body: &[u8], chunk_bytes: usize) -> Vec<u8> {
 pub fn all() -> Vec<Case> {
     let small = post(br#"{"data":"test_payload"}"#);
     vec![
-        Case { name: "small_post", bytes: small.clone(), requests: 1 },
-        Case { name: "json_1k", bytes: post(&json_payload(1024)), requests: 1 },
-        Case { name: "json_16k", bytes: post(&json_payload(16 * 1024)), requests: 1 },
-        Case { name: "chunked_1k", bytes: chunked_post(&json_payload(1024), 256), requests: 1 },
-        Case { name: "pipelined_x16", bytes: small.repeat(16), requests: 16 },
+        Case {
+            name: "small_post",
+            bytes: small.clone(),
+            requests: 1,
+        },
+        Case {
+            name: "json_1k",
+            bytes: post(&json_payload(1024)),
+            requests: 1,
+        },
+        Case {
+            name: "json_16k",
+            bytes: post(&json_payload(16 * 1024)),
+            requests: 1,
+        },
+        Case {
+            name: "chunked_1k",
+            bytes: chunked_post(&json_payload(1024), 256),
+            requests: 1,
+        },
+        Case {
+            name: "pipelined_x16",
+            bytes: small.repeat(16),
+            requests: 16,
+        },
     ]
 }

@@ -25,7 +25,10 @@ pub fn frame_all(stream: &[u8]) -> Option<(usize, usize)> {
         let mut chunked = false;
         for header in request.headers.iter() {
             if header.name.eq_ignore_ascii_case("content-length") {
-                length = std::str::from_utf8(header.value).ok()?.parse::<usize>().ok();
+                length = std::str::from_utf8(header.value)
+                    .ok()?
+                    .parse::<usize>()
+                    .ok();
             } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
                 chunked = true;
             }

@@ -1,0 +1,77 @@
+//! The one error type of the crate.
+
+/// Why a record was not (or may not have been) delivered, or why the sink could not start.
+///
+/// The gateway maps each variant to one HTTP status (`ingest` owns that mapping);
+/// the variants say what happened, not what to answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// The in-flight bound is reached; nothing was queued. Retry later.
+    #[error("overloaded: {in_flight_records} records / {in_flight_bytes} bytes already in flight")]
+    Overloaded {
+        /// Records in flight when the send was refused.
+        in_flight_records: usize,
+        /// Bytes in flight when the send was refused.
+        in_flight_bytes: usize,
+    },
+    /// librdkafka's own queue stayed full until the enqueue deadline; nothing was queued.
+    #[error("producer queue full for {waited_ms} ms")]
+    QueueFull {
+        /// How long the sink retried.
+        waited_ms: u64,
+    },
+    /// No acknowledgement within the delivery timeout. The record may or may not be in
+    /// Kafka; the client must treat it as not delivered.
+    #[error("not acknowledged by Kafka within {timeout_ms} ms")]
+    TimedOut {
+        /// The configured delivery timeout.
+        timeout_ms: u64,
+    },
+    /// The record is larger than the producer or broker accepts.
+    #[error("record of {bytes} bytes is larger than Kafka accepts")]
+    TooLarge {
+        /// Payload size.
+        bytes: usize,
+    },
+    /// The topic does not exist on the cluster.
+    #[error("topic `{topic}` does not exist on {brokers}")]
+    UnknownTopic {
+        /// The topic.
+        topic: String,
+        /// The bootstrap servers asked.
+        brokers: String,
+    },
+    /// The cluster could not be reached (start-up metadata request failed).
+    #[error("cannot reach Kafka at {brokers}: {reason}")]
+    BrokerUnreachable {
+        /// The bootstrap servers.
+        brokers: String,
+        /// librdkafka's explanation.
+        reason: String,
+    },
+    /// Kafka or librdkafka refused the record for another, non-retriable reason.
+    #[error("Kafka rejected the record: {reason}")]
+    Rejected {
+        /// librdkafka's explanation.
+        reason: String,
+    },
+    /// The producer configuration is invalid.
+    #[error("invalid producer configuration: {reason}")]
+    Config {
+        /// librdkafka's explanation.
+        reason: String,
+    },
+    /// The sink is shutting down or its producer is gone; the record was not delivered.
+    #[error("the sink is closed")]
+    Closed,
+}
+
+impl SinkError {
+    /// Whether retrying the same send later can succeed (the record was not queued).
+    /// Failures after queueing are never retried by the sink: a second copy could
+    /// duplicate a record the first attempt actually wrote.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Self::Overloaded { .. } | Self::QueueFull { .. })
+    }
+}

@@ -1,0 +1,268 @@
+//! [`KafkaSink`]: the one shared rdkafka producer of a process.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::{ClientContext, Message};
+use tokio::sync::oneshot;
+
+use crate::inflight::{InFlight, Permit};
+use crate::sink::{Delivery, Pending, Record};
+use crate::{SinkConfig, SinkError, SinkStats};
+
+/// What travels with a record through librdkafka and comes back in the delivery callback.
+struct Ticket {
+    reply: oneshot::Sender<Result<Delivery, SinkError>>,
+    bytes: usize,
+    _permit: Permit,
+}
+
+/// Routes delivery reports to the waiting request and keeps the counters.
+struct SinkContext {
+    in_flight: Arc<InFlight>,
+    delivery_timeout_ms: u64,
+}
+
+impl ClientContext for SinkContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(target: "librdkafka", facility, "{message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+        }
+    }
+}
+
+impl ProducerContext for SinkContext {
+    type DeliveryOpaque = Box<Ticket>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, ticket: Box<Ticket>) {
+        let outcome = match result {
+            Ok(message) => Ok(Delivery {
+                partition: message.partition(),
+                offset: message.offset(),
+            }),
+            Err((error, _)) => Err(delivery_error(
+                error,
+                ticket.bytes,
+                self.delivery_timeout_ms,
+            )),
+        };
+        self.in_flight.record_outcome(&outcome);
+        // The waiting request may be gone (client disconnected); the record's fate is
+        // already counted, so a closed channel is fine.
+        let _ = ticket.reply.send(outcome);
+    }
+}
+
+fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkError {
+    match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::MessageTimedOut) => SinkError::TimedOut { timeout_ms },
+        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
+            SinkError::TooLarge { bytes }
+        }
+        Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => SinkError::Closed,
+        _ => SinkError::Rejected {
+            reason: error.to_string(),
+        },
+    }
+}
+
+/// The Kafka sink: one `ThreadedProducer` (librdkafka's own threads do the I/O and a
+/// polling thread runs delivery callbacks), usable from any runtime; `send` futures
+/// are plain channel receivers, so tokio and tokio-uring tasks can await them.
+pub struct KafkaSink {
+    producer: ThreadedProducer<SinkContext>,
+    in_flight: Arc<InFlight>,
+    config: SinkConfig,
+}
+
+impl std::fmt::Debug for KafkaSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink")
+            .field("brokers", &self.config.brokers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaSink {
+    /// Builds the producer. Does not contact the cluster; see [`KafkaSink::check_topic`].
+    pub fn new(config: SinkConfig) -> Result<Self, SinkError> {
+        let in_flight = InFlight::new(config.max_in_flight_records, config.max_in_flight_bytes);
+        let context = SinkContext {
+            in_flight: Arc::clone(&in_flight),
+            delivery_timeout_ms: config.delivery_timeout.as_millis() as u64,
+        };
+        let producer = ThreadedProducer::from_config_and_context(&config.client_config(), context)
+            .map_err(|error| SinkError::Config {
+                reason: error.to_string(),
+            })?;
+        Ok(Self {
+            producer,
+            in_flight,
+            config,
+        })
+    }
+
+    /// The configuration the producer was built from.
+    pub fn config(&self) -> &SinkConfig {
+        &self.config
+    }
+
+    /// Asks the cluster for `topic`'s metadata (blocking, up to the metadata timeout):
+    /// the start-up check. Returns the partition count.
+    pub fn check_topic(&self, topic: &str) -> Result<usize, SinkError> {
+        check_topic(
+            self.producer.client(),
+            &self.config.brokers,
+            topic,
+            self.config.metadata_timeout,
+        )
+    }
+
+    /// Queues `record`, retrying a full local queue per the retry policy, and returns the
+    /// pending delivery. The payload is copied into librdkafka's queue here, so the
+    /// caller's buffer is free as soon as this returns.
+    pub(crate) async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        let permit = self.in_flight.acquire(record.payload.len())?;
+        let (reply, receiver) = oneshot::channel();
+        let mut ticket = Box::new(Ticket {
+            reply,
+            bytes: record.payload.len(),
+            _permit: permit,
+        });
+        let started = Instant::now();
+        let max_wait = self.config.retry.max_wait.min(self.config.delivery_timeout);
+        let mut attempt = 0;
+        loop {
+            let mut base = BaseRecord::with_opaque_to(record.topic, ticket).payload(record.payload);
+            if let Some(key) = record.key {
+                base = base.key(key);
+            }
+            if !record.headers.is_empty() {
+                base = base.headers(headers(record.headers));
+            }
+            match self.producer.send(base) {
+                Ok(()) => {
+                    self.in_flight.record_sent();
+                    return Ok(Pending::kafka(receiver));
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
+                    if started.elapsed() < max_wait =>
+                {
+                    ticket = returned.delivery_opaque;
+                    self.in_flight.record_retry();
+                    let backoff = self.config.retry.backoff(attempt);
+                    attempt += 1;
+                    tokio::time::sleep(backoff.min(max_wait.saturating_sub(started.elapsed())))
+                        .await;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                    return Err(SinkError::QueueFull {
+                        waited_ms: started.elapsed().as_millis() as u64,
+                    });
+                }
+                Err((error, _)) => {
+                    return Err(match error.rdkafka_error_code() {
+                        Some(
+                            RDKafkaErrorCode::MessageSizeTooLarge
+                            | RDKafkaErrorCode::InvalidMessageSize,
+                        ) => SinkError::TooLarge {
+                            bytes: record.payload.len(),
+                        },
+                        Some(
+                            RDKafkaErrorCode::UnknownTopic
+                            | RDKafkaErrorCode::UnknownTopicOrPartition,
+                        ) => SinkError::UnknownTopic {
+                            topic: record.topic.to_owned(),
+                            brokers: self.config.brokers.clone(),
+                        },
+                        _ => SinkError::Rejected {
+                            reason: error.to_string(),
+                        },
+                    })
+                }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for every queued record to be delivered or fail (blocking).
+    pub fn flush(&self, timeout: Duration) -> FlushReport {
+        let before = self.in_flight.stats();
+        let _ = self.producer.flush(timeout);
+        let after = self.in_flight.stats();
+        FlushReport {
+            delivered: after.delivered - before.delivered,
+            failed: after.failed - before.failed,
+            undelivered: self.producer.in_flight_count().max(0) as u64,
+        }
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> SinkStats {
+        self.in_flight.stats()
+    }
+}
+
+/// What [`crate::Sink::flush`] achieved.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Records acknowledged during the flush.
+    pub delivered: u64,
+    /// Records that failed during the flush.
+    pub failed: u64,
+    /// Records still not acknowledged when the flush gave up.
+    pub undelivered: u64,
+}
+
+fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
+    pairs.iter().fold(
+        OwnedHeaders::new_with_capacity(pairs.len()),
+        |headers, (key, value)| {
+            headers.insert(Header {
+                key,
+                value: Some(*value),
+            })
+        },
+    )
+}
+
+/// The start-up check, shared by the sink and the harness: metadata for `topic`.
+pub(crate) fn check_topic<C: ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<usize, SinkError> {
+    let metadata = client
+        .fetch_metadata(Some(topic), timeout)
+        .map_err(|error| SinkError::BrokerUnreachable {
+            brokers: brokers.to_owned(),
+            reason: error.to_string(),
+        })?;
+    let unknown = || SinkError::UnknownTopic {
+        topic: topic.to_owned(),
+        brokers: brokers.to_owned(),
+    };
+    let found = metadata
+        .topics()
+        .iter()
+        .find(|candidate| candidate.name() == topic)
+        .ok_or_else(unknown)?;
+    if found.error().is_some() || found.partitions().is_empty() {
+        return Err(unknown());
+    }
+    Ok(found.partitions().len())
+}

@@ -1,0 +1,283 @@
+//! The sink against a broker from the harness: tansu in CI, the mock elsewhere.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use kafka_sink::harness::{payload_counts, scratch_dir, BrokerKind, TestBroker};
+use kafka_sink::{KafkaSink, Record, Sink, SinkConfig, SinkError};
+
+fn sink_for(broker: &TestBroker, tweak: impl FnOnce(&mut SinkConfig)) -> Sink {
+    let mut config = SinkConfig {
+        brokers: broker.brokers().to_owned(),
+        ..SinkConfig::default()
+    };
+    tweak(&mut config);
+    Sink::Kafka(KafkaSink::new(config).expect("producer"))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn concurrent_records_come_back_byte_for_byte_exactly_once() {
+    let broker = TestBroker::start();
+    eprintln!("broker: {:?}", broker);
+    let topic = TestBroker::unique_topic("sink-roundtrip");
+    broker.create_topic(&topic, 3);
+    let sink = Rc::new(sink_for(&broker, |_| {}));
+    let Sink::Kafka(kafka) = &*sink else {
+        unreachable!()
+    };
+    assert_eq!(kafka.check_topic(&topic).unwrap(), 3);
+
+    const N: usize = 2_000;
+    let local = tokio::task::LocalSet::new();
+    let deliveries = local.block_on(&runtime(), async {
+        let tasks: Vec<_> = (0..N)
+            .map(|i| {
+                let sink = Rc::clone(&sink);
+                let topic = topic.clone();
+                tokio::task::spawn_local(async move {
+                    let payload = format!(r#"{{"n":{i},"pad":"{}"}}"#, "x".repeat(i % 97));
+                    let key = format!("key-{}", i % 17);
+                    let trace = i.to_string();
+                    let headers = [("trace", trace.as_bytes()), ("empty", &b""[..])];
+                    let record = Record {
+                        topic: &topic,
+                        key: Some(key.as_bytes()),
+                        payload: payload.as_bytes(),
+                        headers: &headers,
+                    };
+                    sink.send(&record).await
+                })
+            })
+            .collect();
+        let mut ok = 0;
+        for task in tasks {
+            task.await.unwrap().expect("delivery");
+            ok += 1;
+        }
+        ok
+    });
+    assert_eq!(deliveries, N);
+    assert_eq!(sink.stats().delivered, N as u64);
+    assert_eq!(sink.stats().in_flight_records, 0);
+
+    let records = broker.consume_all(&topic, N, Duration::from_secs(15));
+    assert_eq!(records.len(), N, "every record read back, none duplicated");
+    let counts = payload_counts(&records);
+    for record in &records {
+        let text = String::from_utf8(record.payload.clone()).unwrap();
+        let n: usize = text[5..text.find(',').unwrap()].parse().unwrap();
+        assert_eq!(
+            text,
+            format!(r#"{{"n":{n},"pad":"{}"}}"#, "x".repeat(n % 97))
+        );
+        assert_eq!(
+            record.key.as_deref(),
+            Some(format!("key-{}", n % 17).as_bytes())
+        );
+        assert_eq!(
+            record.headers,
+            vec![
+                ("trace".to_owned(), n.to_string().into_bytes()),
+                ("empty".to_owned(), vec![])
+            ]
+        );
+        assert_eq!(counts[&record.payload], 1);
+    }
+    let distinct: HashSet<_> = records.iter().map(|r| r.payload.clone()).collect();
+    assert_eq!(distinct.len(), N);
+}
+
+#[test]
+fn unknown_topic_is_reported_by_the_startup_check_quickly() {
+    let broker = TestBroker::start();
+    let sink = sink_for(&broker, |_| {});
+    let Sink::Kafka(kafka) = &sink else {
+        unreachable!()
+    };
+    let started = Instant::now();
+    let error = kafka.check_topic("no-such-topic-here").unwrap_err();
+    assert!(
+        matches!(&error, SinkError::UnknownTopic { topic, .. } if topic == "no-such-topic-here"),
+        "{error:?}"
+    );
+    assert!(
+        error.to_string().contains(broker.brokers()),
+        "error names the brokers: {error}"
+    );
+    // Generous bound: "quickly" means no delivery timeout, not a performance figure.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn unreachable_broker_is_reported_by_the_startup_check() {
+    let sink = Sink::Kafka(
+        KafkaSink::new(SinkConfig {
+            brokers: "127.0.0.1:1".to_owned(),
+            metadata_timeout: Duration::from_secs(1),
+            ..SinkConfig::default()
+        })
+        .unwrap(),
+    );
+    let Sink::Kafka(kafka) = &sink else {
+        unreachable!()
+    };
+    let error = kafka.check_topic("any").unwrap_err();
+    assert!(
+        matches!(error, SinkError::BrokerUnreachable { ref brokers, .. } if brokers == "127.0.0.1:1"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn oversized_record_fails_at_once_as_too_large() {
+    let broker = TestBroker::start();
+    let topic = TestBroker::unique_topic("sink-large");
+    broker.create_topic(&topic, 1);
+    let sink = sink_for(&broker, |config| {
+        config
+            .extra
+            .push(("message.max.bytes".into(), "10000".into()));
+    });
+    let payload = vec![b'x'; 20_000];
+    let record = Record {
+        topic: &topic,
+        key: None,
+        payload: &payload,
+        headers: &[],
+    };
+    let error = runtime().block_on(sink.send(&record)).unwrap_err();
+    assert_eq!(error, SinkError::TooLarge { bytes: 20_000 });
+    assert!(!error.is_retriable());
+    assert_eq!(sink.stats().in_flight_records, 0);
+}
+
+#[test]
+fn overload_fails_fast_and_every_accepted_record_is_delivered() {
+    let broker = TestBroker::start();
+    let topic = TestBroker::unique_topic("sink-overload");
+    broker.create_topic(&topic, 1);
+    let sink = sink_for(&broker, |config| config.max_in_flight_records = 8);
+    let (accepted, overloaded) = runtime().block_on(async {
+        let mut pending = Vec::new();
+        let mut overloaded = 0;
+        for i in 0..50 {
+            let payload = format!(r#"{{"i":{i}}}"#);
+            let record = Record {
+                topic: &topic,
+                key: None,
+                payload: payload.as_bytes(),
+                headers: &[],
+            };
+            match sink.enqueue(&record).await {
+                Ok(delivery) => pending.push((payload, delivery)),
+                Err(SinkError::Overloaded {
+                    in_flight_records, ..
+                }) => {
+                    assert_eq!(in_flight_records, 8);
+                    overloaded += 1;
+                }
+                Err(other) => panic!("unexpected {other:?}"),
+            }
+        }
+        let mut accepted = Vec::new();
+        for (payload, delivery) in pending {
+            delivery.await.expect("accepted record delivered");
+            accepted.push(payload);
+        }
+        (accepted, overloaded)
+    });
+    assert_eq!(accepted.len(), 8, "the bound admits exactly 8 at once");
+    assert_eq!(overloaded, 42);
+    assert_eq!(sink.stats().rejected_overloaded, 42);
+    let records = broker.consume_all(&topic, accepted.len(), Duration::from_secs(10));
+    let found: HashSet<_> = records
+        .iter()
+        .map(|r| String::from_utf8(r.payload.clone()).unwrap())
+        .collect();
+    assert_eq!(found, accepted.into_iter().collect());
+}
+
+#[test]
+fn broker_outage_loses_no_accepted_record_silently() {
+    let scratch = scratch_dir("sink-outage");
+    let mut broker = TestBroker::start_restartable(&scratch);
+    eprintln!("broker: {:?}", broker);
+    let topic = TestBroker::unique_topic("sink-outage");
+    broker.create_topic(&topic, 1);
+    let sink = sink_for(&broker, |config| {
+        config.delivery_timeout = Duration::from_secs(30)
+    });
+
+    let rt = runtime();
+    let send = |range: std::ops::Range<usize>| {
+        range
+            .map(|i| {
+                let payload = format!(r#"{{"seq":{i}}}"#);
+                let record = Record {
+                    topic: &topic,
+                    key: None,
+                    payload: payload.as_bytes(),
+                    headers: &[],
+                };
+                let pending = rt.block_on(sink.enqueue(&record)).expect("queued");
+                (payload, pending)
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut pending = send(0..100);
+    broker.outage_start();
+    pending.extend(send(100..200));
+    std::thread::sleep(Duration::from_secs(2));
+    broker.outage_end();
+    pending.extend(send(200..300));
+
+    let mut delivered = HashSet::new();
+    let mut failed = 0;
+    for (payload, delivery) in pending {
+        match rt.block_on(delivery) {
+            Ok(_) => {
+                delivered.insert(payload);
+            }
+            Err(error) => {
+                eprintln!("reported failure: {error}");
+                failed += 1;
+            }
+        }
+    }
+    assert_eq!(
+        delivered.len() + failed,
+        300,
+        "every accepted record has a known fate"
+    );
+    let records = broker.consume_all(&topic, delivered.len(), Duration::from_secs(15));
+    let found: HashSet<_> = records
+        .iter()
+        .map(|r| String::from_utf8(r.payload.clone()).unwrap())
+        .collect();
+    let missing: Vec<_> = delivered.difference(&found).collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but not in the topic: {missing:?}"
+    );
+    let counts = payload_counts(&records);
+    assert!(
+        counts.values().all(|&n| n == 1),
+        "no duplicates after the outage"
+    );
+    eprintln!(
+        "outage on {:?}: {} delivered, {failed} reported failed",
+        broker.kind(),
+        delivered.len()
+    );
+    if broker.kind() == BrokerKind::Tansu {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+}
