@@ -1,5 +1,6 @@
 //! [`KafkaSink`]: the one shared rdkafka producer of a process.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,9 +26,18 @@ struct Ticket {
 struct SinkContext {
     in_flight: Arc<InFlight>,
     delivery_timeout_ms: u64,
+    /// Set by librdkafka's "all brokers down" error, cleared by the next delivery.
+    brokers_down: Arc<AtomicBool>,
 }
 
 impl ClientContext for SinkContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.brokers_down.store(true, Ordering::Relaxed);
+        }
+        tracing::error!(target: "librdkafka", "{error}: {reason}");
+    }
+
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
         match level {
             RDKafkaLogLevel::Emerg
@@ -50,9 +60,12 @@ impl ProducerContext for SinkContext {
 
     fn delivery(&self, result: &DeliveryResult<'_>, ticket: Box<Ticket>) {
         let outcome = match result {
-            Ok(message) => Ok(Delivery {
-                partition: message.partition(),
-                offset: message.offset(),
+            Ok(message) => Ok({
+                self.brokers_down.store(false, Ordering::Relaxed);
+                Delivery {
+                    partition: message.partition(),
+                    offset: message.offset(),
+                }
             }),
             Err((error, _)) => Err(delivery_error(
                 error,
@@ -86,6 +99,7 @@ fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkErro
 pub struct KafkaSink {
     producer: ThreadedProducer<SinkContext>,
     in_flight: Arc<InFlight>,
+    brokers_down: Arc<AtomicBool>,
     config: SinkConfig,
 }
 
@@ -101,8 +115,10 @@ impl KafkaSink {
     /// Builds the producer. Does not contact the cluster; see [`KafkaSink::check_topic`].
     pub fn new(config: SinkConfig) -> Result<Self, SinkError> {
         let in_flight = InFlight::new(config.max_in_flight_records, config.max_in_flight_bytes);
+        let brokers_down = Arc::new(AtomicBool::new(false));
         let context = SinkContext {
             in_flight: Arc::clone(&in_flight),
+            brokers_down: Arc::clone(&brokers_down),
             delivery_timeout_ms: config.delivery_timeout.as_millis() as u64,
         };
         let producer = ThreadedProducer::from_config_and_context(&config.client_config(), context)
@@ -112,6 +128,7 @@ impl KafkaSink {
         Ok(Self {
             producer,
             in_flight,
+            brokers_down,
             config,
         })
     }
@@ -213,6 +230,11 @@ impl KafkaSink {
     /// A snapshot of the counters.
     pub fn stats(&self) -> SinkStats {
         self.in_flight.stats()
+    }
+
+    /// False after librdkafka reported every broker down, until a record is delivered.
+    pub fn brokers_reachable(&self) -> bool {
+        !self.brokers_down.load(Ordering::Relaxed)
     }
 }
 

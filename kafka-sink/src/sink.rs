@@ -82,6 +82,14 @@ impl Sink {
         }
     }
 
+    /// Whether the brokers are believed reachable (always true for Null and Memory).
+    pub fn brokers_reachable(&self) -> bool {
+        match self {
+            Self::Kafka(sink) => sink.brokers_reachable(),
+            Self::Null(_) | Self::Memory(_) => true,
+        }
+    }
+
     /// Whether the in-flight bound is at least `percent`% used: for readiness probes.
     pub fn is_saturated(&self, percent: usize) -> bool {
         let stats = self.stats();

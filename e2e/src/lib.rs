@@ -1,0 +1,20 @@
+//! End-to-end test support for the gateway binaries: start one as a child process
+//! against a test broker ([`GatewayProcess`]), talk raw HTTP/1.1 to it ([`Client`]),
+//! and the suite both servers must pass ([`suite`]).
+//!
+//! A crate of its own because cargo gives `CARGO_BIN_EXE_*` only to a package's own
+//! tests: each server's `tests/e2e.rs` passes its binary here, so both face the same
+//! checks.
+//!
+//! ```
+//! let request = e2e::post(br#"{"a":1}"#, &[]);
+//! assert!(request.starts_with(b"POST / HTTP/1.1\r\n"));
+//! ```
+#![forbid(unsafe_code)]
+
+mod client;
+mod process;
+pub mod suite;
+
+pub use client::{post, Client, Response};
+pub use process::GatewayProcess;

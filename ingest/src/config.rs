@@ -1,0 +1,301 @@
+//! The command line (and environment) both gateways share; only defaults differ.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{CommandFactory, FromArgMatches};
+use kafka_sink::{Acks, Compression, SinkConfig};
+
+use crate::{AckMode, Policy};
+
+/// What differs between the two gateway binaries.
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// Binary name shown in `--help`.
+    pub name: &'static str,
+    /// One line about the binary.
+    pub about: &'static str,
+    /// Default listen address.
+    pub listen: &'static str,
+    /// Default topic.
+    pub topic: &'static str,
+}
+
+/// Where accepted records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SinkKind {
+    /// Kafka through librdkafka.
+    Kafka,
+    /// Nowhere: acknowledged at once. Measures the HTTP stack alone.
+    Null,
+}
+
+/// Producer acknowledgement level on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AcksArg {
+    /// acks=all.
+    All,
+    /// acks=1.
+    Leader,
+}
+
+/// Compression on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompressionArg {
+    /// none.
+    None,
+    /// gzip.
+    Gzip,
+    /// lz4.
+    Lz4,
+    /// snappy.
+    Snappy,
+}
+
+/// Gateway configuration: every flag has an environment variable and a help line.
+#[derive(Debug, Clone, clap::Parser)]
+pub struct GatewayArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GATEWAY_LISTEN")]
+    pub listen: SocketAddr,
+    /// Kafka bootstrap servers.
+    #[arg(long, env = "GATEWAY_BROKERS", default_value = "127.0.0.1:9092")]
+    pub brokers: String,
+    /// Topic to produce to; it must exist unless --create-topic is given.
+    #[arg(long, env = "GATEWAY_TOPIC")]
+    pub topic: String,
+    /// Create the topic at start-up if it is missing (admin API).
+    #[arg(long, env = "GATEWAY_CREATE_TOPIC")]
+    pub create_topic: bool,
+    /// Partitions of a topic created by --create-topic or --embedded-broker.
+    #[arg(long, env = "GATEWAY_TOPIC_PARTITIONS", default_value_t = 3)]
+    pub topic_partitions: i32,
+    /// Start librdkafka's in-process MOCK cluster and produce to it (demos, benchmarks;
+    /// not a real Kafka: records vanish at exit). Overrides --brokers.
+    #[arg(long, env = "GATEWAY_EMBEDDED_BROKER")]
+    pub embedded_broker: bool,
+    /// Where records go: kafka, or null to measure the HTTP stack alone.
+    #[arg(long, env = "GATEWAY_SINK", value_enum, default_value_t = SinkKind::Kafka)]
+    pub sink: SinkKind,
+    /// When to answer: delivered (200 after Kafka's ack) or queued (202, may lose records on a crash).
+    #[arg(long, env = "GATEWAY_ACK_MODE", value_enum, default_value_t = AckMode::Delivered)]
+    pub ack_mode: AckMode,
+    /// Largest accepted request body in bytes (413 beyond).
+    #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest request line plus headers in bytes (431 beyond).
+    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    pub max_header_bytes: usize,
+    /// Most request headers (431 beyond; at most 128).
+    #[arg(long, env = "GATEWAY_MAX_HEADERS", default_value_t = 64)]
+    pub max_headers: usize,
+    /// Time a client has to send a complete request head, in ms (slowloris guard).
+    #[arg(long, env = "GATEWAY_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Time an idle keep-alive connection (or a stalled body) is kept, in ms.
+    #[arg(long, env = "GATEWAY_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    pub idle_timeout_ms: u64,
+    /// On SIGINT/SIGTERM, time in-flight requests get to finish, in ms; the producer
+    /// flush gets the same again.
+    #[arg(long, env = "GATEWAY_GRACE_PERIOD_MS", default_value_t = 10_000)]
+    pub grace_period_ms: u64,
+    /// Most simultaneous client connections; more are refused.
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value_t = 16_384)]
+    pub max_connections: usize,
+    /// Worker threads (default: available cores).
+    #[arg(long, env = "GATEWAY_WORKERS")]
+    pub workers: Option<usize>,
+    /// Producer acks.
+    #[arg(long, env = "GATEWAY_ACKS", value_enum, default_value_t = AcksArg::All)]
+    pub acks: AcksArg,
+    /// Producer idempotence (no duplicates from retries).
+    #[arg(long, env = "GATEWAY_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub idempotence: bool,
+    /// Producer linger in ms (batching delay; 1-5 recommended, never 0 against tansu).
+    #[arg(long, env = "GATEWAY_LINGER_MS", default_value_t = 1)]
+    pub linger_ms: u64,
+    /// Producer batch size in bytes.
+    #[arg(long, env = "GATEWAY_BATCH_SIZE_BYTES", default_value_t = 1_000_000)]
+    pub batch_size_bytes: usize,
+    /// Producer compression.
+    #[arg(long, env = "GATEWAY_COMPRESSION", value_enum, default_value_t = CompressionArg::None)]
+    pub compression: CompressionArg,
+    /// Delivery timeout in ms: past it a request gets 504.
+    #[arg(long, env = "GATEWAY_DELIVERY_TIMEOUT_MS", default_value_t = 15_000)]
+    pub delivery_timeout_ms: u64,
+    /// Most records in flight; past it requests get 503 with Retry-After.
+    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_RECORDS", default_value_t = 100_000)]
+    pub max_in_flight_records: usize,
+    /// Most payload bytes in flight; past it requests get 503 with Retry-After.
+    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_in_flight_bytes: usize,
+    /// Extra librdkafka producer property, KEY=VALUE (repeatable).
+    #[arg(long = "producer-property", value_parser = parse_key_value)]
+    pub producer_properties: Vec<(String, String)>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got `{text}`"))
+}
+
+impl GatewayArgs {
+    /// Parses the process arguments with this binary's defaults; exits on `--help` or
+    /// bad flags, as clap does.
+    pub fn parse_with(defaults: Defaults) -> Self {
+        Self::parse_from_with(std::env::args_os(), defaults).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Parses `args` (first item: program name) with this binary's defaults.
+    pub fn parse_from_with<I, T>(args: I, defaults: Defaults) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Self::command()
+            .name(defaults.name)
+            .about(defaults.about)
+            .mut_arg("listen", |arg| {
+                arg.default_value(defaults.listen).required(false)
+            })
+            .mut_arg("topic", |arg| {
+                arg.default_value(defaults.topic).required(false)
+            });
+        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+    }
+
+    /// The producer configuration these flags stand for.
+    pub fn sink_config(&self) -> SinkConfig {
+        SinkConfig {
+            brokers: self.brokers.clone(),
+            acks: match self.acks {
+                AcksArg::All => Acks::All,
+                AcksArg::Leader => Acks::Leader,
+            },
+            idempotence: self.idempotence,
+            linger: Duration::from_millis(self.linger_ms),
+            batch_size_bytes: self.batch_size_bytes,
+            compression: match self.compression {
+                CompressionArg::None => Compression::None,
+                CompressionArg::Gzip => Compression::Gzip,
+                CompressionArg::Lz4 => Compression::Lz4,
+                CompressionArg::Snappy => Compression::Snappy,
+            },
+            delivery_timeout: Duration::from_millis(self.delivery_timeout_ms),
+            max_in_flight_records: self.max_in_flight_records,
+            max_in_flight_bytes: self.max_in_flight_bytes,
+            extra: self.producer_properties.clone(),
+            ..SinkConfig::default()
+        }
+    }
+
+    /// The HTTP framing limits these flags stand for.
+    pub fn limits(&self) -> http_parse::Limits {
+        http_parse::Limits {
+            max_headers: self.max_headers,
+            max_head_bytes: self.max_header_bytes,
+            max_body_bytes: self.max_body_bytes,
+            ..http_parse::Limits::default()
+        }
+    }
+
+    /// The policy these flags stand for.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            topic: self.topic.clone(),
+            max_body_bytes: self.max_body_bytes,
+            ack_mode: self.ack_mode,
+        }
+    }
+
+    /// Header-read timeout.
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
+    }
+
+    /// Idle keep-alive timeout.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.idle_timeout_ms)
+    }
+
+    /// Shutdown grace period.
+    pub fn grace_period(&self) -> Duration {
+        Duration::from_millis(self.grace_period_ms)
+    }
+
+    /// Worker threads to run.
+    pub fn worker_count(&self) -> usize {
+        self.workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFAULTS: Defaults = Defaults {
+        name: "gw",
+        about: "test",
+        listen: "0.0.0.0:8081",
+        topic: "t_uring",
+    };
+
+    #[test]
+    fn binary_defaults_apply_and_flags_override() {
+        let args = GatewayArgs::parse_from_with(["gw"], DEFAULTS).unwrap();
+        assert_eq!(args.listen, "0.0.0.0:8081".parse().unwrap());
+        assert_eq!(args.topic, "t_uring");
+        assert_eq!(args.brokers, "127.0.0.1:9092");
+        assert!(args.idempotence);
+        let args = GatewayArgs::parse_from_with(
+            [
+                "gw",
+                "--topic",
+                "x",
+                "--idempotence",
+                "false",
+                "--producer-property",
+                "a=b",
+                "--sink",
+                "null",
+            ],
+            DEFAULTS,
+        )
+        .unwrap();
+        assert_eq!(args.topic, "x");
+        assert!(!args.sink_config().idempotence);
+        assert_eq!(
+            args.sink_config().extra,
+            vec![("a".to_owned(), "b".to_owned())]
+        );
+        assert_eq!(args.sink, SinkKind::Null);
+    }
+
+    #[test]
+    fn help_lists_every_flag_with_its_default() {
+        let help = GatewayArgs::command()
+            .mut_arg("listen", |arg| arg.default_value("0.0.0.0:8081"))
+            .mut_arg("topic", |arg| arg.default_value("t"))
+            .render_long_help()
+            .to_string();
+        for flag in [
+            "--listen",
+            "--brokers",
+            "--topic",
+            "--embedded-broker",
+            "--ack-mode",
+            "--max-body-bytes",
+            "--header-timeout-ms",
+            "--idle-timeout-ms",
+            "--max-connections",
+            "--workers",
+            "--linger-ms",
+        ] {
+            assert!(help.contains(flag), "{flag} missing from --help");
+        }
+        assert!(help.contains("0.0.0.0:8081"));
+    }
+}

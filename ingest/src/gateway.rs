@@ -1,0 +1,385 @@
+//! [`Gateway`]: the request-to-reply path both servers call, free of sockets.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use kafka_sink::{FlushReport, Pending, Record, Sink};
+
+use crate::policy::{self, Route};
+use crate::{Metrics, Rejection, Reply};
+
+/// Whether 2xx waits for Kafka.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AckMode {
+    /// `200` once Kafka acknowledged the record (the default; nothing acknowledged is lost).
+    Delivered,
+    /// `202` once the record is queued in the producer: lower latency, but a crash loses
+    /// queued records. Each such answer is counted in `gateway_acked_before_delivery`.
+    Queued,
+}
+
+/// A request as either server hands it over: borrowed, already framed.
+#[derive(Debug)]
+pub struct Incoming<'a, H> {
+    /// Method token.
+    pub method: &'a str,
+    /// Request target (path and query).
+    pub target: &'a str,
+    /// Header fields in order.
+    pub headers: H,
+    /// The decoded body.
+    pub body: &'a [u8],
+    /// Whether the request declared a body (`Content-Length` or chunked).
+    pub body_framed: bool,
+}
+
+/// Settings of the policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// Destination topic.
+    pub topic: String,
+    /// Largest accepted body.
+    pub max_body_bytes: usize,
+    /// When to answer.
+    pub ack_mode: AckMode,
+}
+
+/// The gateway of one process: policy, sink and metrics, shared by every connection.
+#[derive(Debug)]
+pub struct Gateway {
+    policy: Policy,
+    sink: Sink,
+    metrics: Metrics,
+    shutting_down: AtomicBool,
+}
+
+/// A submitted request whose reply may still wait for Kafka. It no longer borrows the
+/// request, so a server can submit several pipelined requests before awaiting any.
+#[derive(Debug)]
+pub struct Ticket {
+    started: Instant,
+    state: TicketState,
+    _in_flight: InFlightGuard,
+}
+
+#[derive(Debug)]
+enum TicketState {
+    Ready(Reply),
+    Delivering {
+        pending: Pending,
+        queued_at: Instant,
+    },
+}
+
+#[derive(Debug)]
+struct InFlightGuard(prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl Gateway {
+    /// A gateway producing through `sink`.
+    pub fn new(policy: Policy, sink: Sink) -> Self {
+        Self {
+            policy,
+            sink,
+            metrics: Metrics::default(),
+            shutting_down: AtomicBool::new(false),
+        }
+    }
+
+    /// The policy settings.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// The sink.
+    pub fn sink(&self) -> &Sink {
+        &self.sink
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Routes, validates and (for `POST /`) queues the record. The returned ticket
+    /// resolves to the reply.
+    pub async fn submit<'a, H>(&self, incoming: Incoming<'a, H>) -> Ticket
+    where
+        H: Iterator<Item = (&'a str, &'a [u8])>,
+    {
+        let started = Instant::now();
+        let in_flight = self.metrics.in_flight().clone();
+        in_flight.inc();
+        let state = match self.dispatch(incoming).await {
+            Ok(state) => state,
+            Err(rejection) => TicketState::Ready(Reply::rejected(&rejection)),
+        };
+        Ticket {
+            started,
+            state,
+            _in_flight: InFlightGuard(in_flight),
+        }
+    }
+
+    async fn dispatch<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
+    where
+        H: Iterator<Item = (&'a str, &'a [u8])>,
+    {
+        let reply = match policy::route(incoming.method, incoming.target)? {
+            Route::Ingest => return self.ingest(incoming).await,
+            Route::Health => Reply::ok(),
+            Route::Ready if self.is_ready() => Reply::ok(),
+            Route::Ready => Reply::not_ready(),
+            Route::Metrics => Reply::metrics(self.metrics.render(&self.sink.stats())),
+        };
+        Ok(TicketState::Ready(reply))
+    }
+
+    async fn ingest<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
+    where
+        H: Iterator<Item = (&'a str, &'a [u8])>,
+    {
+        if self.is_shutting_down() {
+            return Err(Rejection::ShuttingDown);
+        }
+        let parts = policy::prepare(
+            incoming.headers,
+            incoming.body_framed,
+            incoming.body,
+            self.policy.max_body_bytes,
+        )?;
+        let headers: Vec<(&str, &[u8])> = parts
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_ref(), *value))
+            .collect();
+        let record = Record {
+            topic: &self.policy.topic,
+            key: parts.key,
+            payload: parts.payload,
+            headers: &headers,
+        };
+        let pending = self.sink.enqueue(&record).await?;
+        Ok(match self.policy.ack_mode {
+            AckMode::Delivered => TicketState::Delivering {
+                pending,
+                queued_at: Instant::now(),
+            },
+            AckMode::Queued => {
+                self.metrics.record_early_ack();
+                // The record's fate is still counted by the sink when it resolves.
+                drop(pending);
+                TicketState::Ready(Reply::queued())
+            }
+        })
+    }
+
+    /// The reply for a request the server could not even frame (counted in metrics).
+    pub fn reject(&self, rejection: &Rejection) -> Reply {
+        let reply = Reply::rejected(rejection);
+        self.metrics.record_response(reply.status, Duration::ZERO);
+        reply
+    }
+
+    /// Ready: not shutting down, brokers reachable, sink under 90% of its bound.
+    pub fn is_ready(&self) -> bool {
+        !self.is_shutting_down() && self.sink.brokers_reachable() && !self.sink.is_saturated(90)
+    }
+
+    /// From now on `/readyz` answers 503 and new records are refused with 503.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Gateway::begin_shutdown`] was called.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::Relaxed)
+    }
+
+    /// Flushes the producer (blocking) and logs what was and was not delivered.
+    pub fn finish(&self, timeout: Duration) -> FlushReport {
+        let report = self.sink.flush(timeout);
+        let stats = self.sink.stats();
+        tracing::info!(
+            flushed_delivered = report.delivered,
+            flushed_failed = report.failed,
+            undelivered = report.undelivered,
+            total_delivered = stats.delivered,
+            total_failed = stats.failed,
+            "producer flushed"
+        );
+        report
+    }
+}
+
+impl Ticket {
+    /// Waits for the record's fate (if any) and returns the reply, counting it.
+    pub async fn reply(self, gateway: &Gateway) -> Reply {
+        let reply = match self.state {
+            TicketState::Ready(reply) => reply,
+            TicketState::Delivering { pending, queued_at } => match pending.await {
+                Ok(_) => {
+                    gateway.metrics.record_delivery(queued_at.elapsed());
+                    Reply::received()
+                }
+                Err(error) => Reply::rejected(&Rejection::Sink(error)),
+            },
+        };
+        gateway
+            .metrics
+            .record_response(reply.status, self.started.elapsed());
+        reply
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_sink::{MemorySink, SinkError};
+
+    fn gateway(ack_mode: AckMode) -> Gateway {
+        Gateway::new(
+            Policy {
+                topic: "t".into(),
+                max_body_bytes: 1024,
+                ack_mode,
+            },
+            Sink::Memory(MemorySink::default()),
+        )
+    }
+
+    fn post(
+        body: &'static [u8],
+        headers: &'static [(&'static str, &'static [u8])],
+    ) -> Incoming<'static, impl Iterator<Item = (&'static str, &'static [u8])>> {
+        Incoming {
+            method: "POST",
+            target: "/",
+            headers: headers.iter().copied(),
+            body,
+            body_framed: true,
+        }
+    }
+
+    fn run<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(future)
+    }
+
+    #[test]
+    fn accepted_record_is_produced_verbatim_with_key_and_headers() {
+        let gateway = gateway(AckMode::Delivered);
+        let reply = run(async {
+            let ticket = gateway
+                .submit(post(
+                    b"{\"a\": 1}",
+                    &[("X-Kafka-Key", b"k"), ("X-Kafka-Header-Src", b"web")],
+                ))
+                .await;
+            ticket.reply(&gateway).await
+        });
+        assert_eq!(reply, Reply::received());
+        let Sink::Memory(memory) = gateway.sink() else {
+            unreachable!()
+        };
+        let records = memory.records();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].payload, b"{\"a\": 1}");
+        assert_eq!(records[0].key.as_deref(), Some(&b"k"[..]));
+        assert_eq!(
+            records[0].headers,
+            vec![("src".to_owned(), b"web".to_vec())]
+        );
+        assert_eq!(gateway.metrics().responses(http::StatusCode::OK), 1);
+    }
+
+    #[test]
+    fn rejected_request_produces_nothing() {
+        let gateway = gateway(AckMode::Delivered);
+        let reply = run(async {
+            gateway
+                .submit(post(b"{oops", &[]))
+                .await
+                .reply(&gateway)
+                .await
+        });
+        assert_eq!(reply.status, http::StatusCode::BAD_REQUEST);
+        let Sink::Memory(memory) = gateway.sink() else {
+            unreachable!()
+        };
+        assert!(memory.records().is_empty());
+    }
+
+    #[test]
+    fn sink_failures_become_gateway_statuses() {
+        let gateway = gateway(AckMode::Delivered);
+        let Sink::Memory(memory) = gateway.sink() else {
+            unreachable!()
+        };
+        for (error, status) in [
+            (
+                SinkError::Overloaded {
+                    in_flight_records: 1,
+                    in_flight_bytes: 1,
+                },
+                503,
+            ),
+            (SinkError::TimedOut { timeout_ms: 5 }, 504),
+            (
+                SinkError::Rejected {
+                    reason: "no".into(),
+                },
+                502,
+            ),
+        ] {
+            memory.fail_with(Some(error));
+            let reply = run(async { gateway.submit(post(b"{}", &[])).await.reply(&gateway).await });
+            assert_eq!(reply.status.as_u16(), status);
+        }
+    }
+
+    #[test]
+    fn queued_mode_answers_202_and_counts_it() {
+        let gateway = gateway(AckMode::Queued);
+        let reply = run(async { gateway.submit(post(b"[]", &[])).await.reply(&gateway).await });
+        assert_eq!(reply, Reply::queued());
+        assert!(gateway
+            .metrics()
+            .render(&gateway.sink().stats())
+            .contains("gateway_acked_before_delivery_total 1"));
+    }
+
+    #[test]
+    fn shutdown_turns_readiness_and_ingest_to_503() {
+        let gateway = gateway(AckMode::Delivered);
+        let ready = |gateway: &Gateway| {
+            run(async {
+                gateway
+                    .submit(Incoming {
+                        method: "GET",
+                        target: "/readyz",
+                        headers: std::iter::empty(),
+                        body: b"",
+                        body_framed: false,
+                    })
+                    .await
+                    .reply(gateway)
+                    .await
+                    .status
+            })
+        };
+        assert_eq!(ready(&gateway), http::StatusCode::OK);
+        gateway.begin_shutdown();
+        assert_eq!(ready(&gateway), http::StatusCode::SERVICE_UNAVAILABLE);
+        let reply = run(async { gateway.submit(post(b"{}", &[])).await.reply(&gateway).await });
+        assert_eq!(reply.status, http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(reply.retry_after_secs, Some(1));
+    }
+}

@@ -1,0 +1,51 @@
+//! The gateway policy both servers share, free of sockets: what a request becomes,
+//! and what the client hears.
+//!
+//! A server frames HTTP its own way, then hands an [`Incoming`] view to
+//! [`Gateway::submit`]: routing ([`route`]), validation ([`prepare`]: length, media
+//! type, JSON without building a DOM), the Kafka record (body verbatim, key from
+//! `X-Kafka-Key`, headers from `X-Kafka-Header-*`), and the enqueue. The returned
+//! [`Ticket`] resolves to a [`Reply`] once Kafka acknowledged (or at once for errors and
+//! probes); [`Reply`] encodes itself for either stack. Every status code is decided by
+//! [`Rejection::status`], in one place.
+//!
+//! ```
+//! use ingest::{AckMode, Gateway, Incoming, Policy};
+//! use kafka_sink::{MemorySink, Sink};
+//!
+//! let gateway = Gateway::new(
+//!     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
+//!     Sink::Memory(MemorySink::default()),
+//! );
+//! let request = Incoming {
+//!     method: "POST",
+//!     target: "/",
+//!     headers: [("Content-Type", &b"application/json"[..])].into_iter(),
+//!     body: br#"{"data":"test_payload"}"#,
+//!     body_framed: true,
+//! };
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let reply = gateway.submit(request).await.reply(&gateway).await;
+//! assert_eq!(reply.status, 200);
+//! assert_eq!(&reply.body[..], b"Payload received");
+//! # });
+//! ```
+#![forbid(unsafe_code)]
+
+mod config;
+mod gateway;
+mod metrics;
+mod policy;
+mod rejection;
+mod reply;
+pub mod startup;
+
+pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
+pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
+pub use http_parse::Version as HttpVersion;
+pub use metrics::Metrics;
+pub use policy::{
+    prepare, route, validate_json, RecordParts, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER,
+};
+pub use rejection::Rejection;
+pub use reply::Reply;

@@ -1,0 +1,171 @@
+//! Prometheus metrics of one gateway process, shared by all its threads.
+
+use std::time::Duration;
+
+use kafka_sink::SinkStats;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabel {
+    status: u16,
+}
+
+/// The gateway's metrics. Handles are cheap clones of shared atomics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<StatusLabel, Counter>,
+    request_seconds: Histogram,
+    delivery_seconds: Histogram,
+    in_flight: Gauge,
+    acked_before_delivery: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<StatusLabel, Counter>::default();
+        // 50 µs .. ~26 s in 20 doublings: covers a NullSink answer and a delivery timeout.
+        let request_seconds = Histogram::new(exponential_buckets(50e-6, 2.0, 20));
+        let delivery_seconds = Histogram::new(exponential_buckets(50e-6, 2.0, 20));
+        let in_flight = Gauge::default();
+        let acked_before_delivery = Counter::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "Time from a complete request to its response",
+            request_seconds.clone(),
+        );
+        registry.register(
+            "kafka_delivery_duration_seconds",
+            "Time from enqueue to Kafka acknowledgement",
+            delivery_seconds.clone(),
+        );
+        registry.register(
+            "http_requests_in_flight",
+            "Requests being handled",
+            in_flight.clone(),
+        );
+        registry.register(
+            "gateway_acked_before_delivery",
+            "202 answers given before Kafka acknowledged (queued ack mode: lost on a crash)",
+            acked_before_delivery.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            request_seconds,
+            delivery_seconds,
+            in_flight,
+            acked_before_delivery,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn record_response(&self, status: http::StatusCode, elapsed: Duration) {
+        self.requests
+            .get_or_create(&StatusLabel {
+                status: status.as_u16(),
+            })
+            .inc();
+        self.request_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn record_delivery(&self, elapsed: Duration) {
+        self.delivery_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    pub(crate) fn record_early_ack(&self) {
+        self.acked_before_delivery.inc();
+    }
+
+    pub(crate) fn in_flight(&self) -> &Gauge {
+        &self.in_flight
+    }
+
+    /// Requests answered with `status` so far.
+    pub fn responses(&self, status: http::StatusCode) -> u64 {
+        self.requests
+            .get_or_create(&StatusLabel {
+                status: status.as_u16(),
+            })
+            .get()
+    }
+
+    /// The text exposition, with the sink's counters added.
+    pub fn render(&self, sink: &SinkStats) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        let body_end = text.rfind("# EOF").unwrap_or(text.len());
+        text.truncate(body_end);
+        let counters = [
+            ("sent", sink.sent),
+            ("delivered", sink.delivered),
+            ("failed", sink.failed),
+            ("retried", sink.retried),
+            ("rejected_overloaded", sink.rejected_overloaded),
+        ];
+        text.push_str("# HELP kafka_sink_records Records by sink outcome.\n# TYPE kafka_sink_records counter\n");
+        for (outcome, value) in counters {
+            text.push_str(&format!(
+                "kafka_sink_records_total{{outcome=\"{outcome}\"}} {value}\n"
+            ));
+        }
+        text.push_str(&format!(
+            "# HELP kafka_sink_in_flight_records Records queued, not yet acknowledged.\n\
+             # TYPE kafka_sink_in_flight_records gauge\nkafka_sink_in_flight_records {}\n\
+             # HELP kafka_sink_in_flight_bytes Payload bytes queued, not yet acknowledged.\n\
+             # TYPE kafka_sink_in_flight_bytes gauge\nkafka_sink_in_flight_bytes {}\n# EOF\n",
+            sink.in_flight_records, sink.in_flight_bytes
+        ));
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_has_requests_latency_and_sink_counters() {
+        let metrics = Metrics::default();
+        metrics.record_response(http::StatusCode::OK, Duration::from_micros(120));
+        metrics.record_response(http::StatusCode::OK, Duration::from_micros(80));
+        metrics.record_response(http::StatusCode::BAD_REQUEST, Duration::from_micros(10));
+        let stats = SinkStats {
+            delivered: 7,
+            ..SinkStats::default()
+        };
+        let text = metrics.render(&stats);
+        assert!(
+            text.contains("http_requests_total{status=\"200\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_requests_total{status=\"400\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("http_request_duration_seconds_count 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("kafka_sink_records_total{outcome=\"delivered\"} 7"),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+        assert_eq!(text.matches("# EOF").count(), 1);
+    }
+}

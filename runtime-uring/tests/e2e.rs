@@ -1,0 +1,75 @@
+//! The shared end-to-end suite ([`e2e::suite`]) against this crate's binary.
+
+const BINARY: &str = env!("CARGO_BIN_EXE_runtime-uring");
+
+#[test]
+fn load_with_bad_requests_mixed_in() {
+    e2e::suite::load_with_bad_requests_mixed_in(BINARY);
+}
+
+#[test]
+fn protocol_features() {
+    e2e::suite::protocol_features(BINARY);
+}
+
+#[test]
+fn smuggling_corpus_is_rejected() {
+    e2e::suite::smuggling_corpus_is_rejected(BINARY);
+}
+
+#[test]
+fn sigterm_under_load_loses_nothing() {
+    e2e::suite::sigterm_under_load_loses_nothing(BINARY);
+}
+
+#[test]
+fn unknown_topic_fails_at_startup() {
+    e2e::suite::unknown_topic_fails_at_startup(BINARY);
+}
+
+#[test]
+fn header_timeout_and_probes() {
+    e2e::suite::header_timeout_and_probes(BINARY);
+}
+
+#[test]
+fn connection_limit() {
+    e2e::suite::connection_limit(BINARY);
+}
+
+/// Shapes hyper tolerates or answers with a plain 400, which this server answers with
+/// the status the RFCs name: bare LF and equal duplicate lengths are refused, unknown
+/// transfer codings get 501, other versions 505.
+#[test]
+fn stricter_than_hyper_where_the_rfcs_allow() {
+    let setup = e2e::suite::setup(BINARY, &[]);
+    for (request, status) in [
+        (
+            &b"POST / HTTP/1.1\nHost: t\nContent-Length: 2\n\n{}"[..],
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST / HTTP/2.0\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
+            505,
+        ),
+    ] {
+        let mut client = e2e::Client::connect(setup.gateway.address).unwrap();
+        let response = client.request(request).unwrap().expect("response");
+        assert_eq!(
+            response.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+        assert!(client.is_closed());
+    }
+    assert!(setup.payloads_in_kafka(1).is_empty(), "nothing produced");
+}
