@@ -1,13 +1,24 @@
 //! Benchmarks of the HTTP-to-Kafka gateway, layer by layer and end to end.
 //!
-//! `cargo bench -p bench` runs every criterion group. [`corpus`] holds the request
-//! streams the parse benches share, so every contender parses the same bytes.
+//! `cargo bench -p bench` runs, in order: `parse` (raw httparse vs http-parse,
+//! criterion), `sink` (NullSink, mock cluster, a real broker when `KAFKA_BROKERS` is
+//! set; criterion) and `whole_path` ([`compare`]: both servers, pinned, interleaved,
+//! null sink and Kafka, closed and open loop), which writes [`report`] to
+//! `target/bench-report/`. `-- --quick` runs everything briefly (CI).
+//!
+//! [`corpus`] holds the request streams the parse benches share; [`loadgen`] is the
+//! load generator.
 //!
 //! ```
 //! let corpus = bench::corpus::all();
 //! assert!(corpus.iter().any(|case| case.name == "small_post"));
+//! assert_eq!(bench::compare::median(vec![3.0, 1.0, 2.0]), 2.0);
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod compare;
 pub mod corpus;
+pub mod loadgen;
 pub mod raw_httparse;
+pub mod report;
+pub mod server;
