@@ -27,6 +27,9 @@ pub struct ResponseHead<'a> {
     pub retry_after_secs: Option<u32>,
     /// `Allow`, for 405.
     pub allow: Option<&'a str>,
+    /// `Date` (IMF-fixdate), which an origin server with a clock must send (RFC 9110
+    /// §6.6.1); the caller formats it once per second, not per response.
+    pub date: Option<&'a str>,
 }
 
 impl<'a> ResponseHead<'a> {
@@ -38,6 +41,7 @@ impl<'a> ResponseHead<'a> {
             connection: None,
             retry_after_secs: None,
             allow: None,
+            date: None,
         }
     }
 
@@ -64,6 +68,9 @@ impl<'a> ResponseHead<'a> {
         }
         if let Some(allow) = self.allow {
             header(out, b"allow", allow.as_bytes());
+        }
+        if let Some(date) = self.date {
+            header(out, b"date", date.as_bytes());
         }
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(body);
@@ -102,6 +109,7 @@ mod tests {
             connection: Some(Connection::Close),
             retry_after_secs: Some(1),
             allow: Some("POST"),
+            date: Some("Wed, 25 Nov 2026 06:00:00 GMT"),
         };
         head.encode(b"{}", &mut out);
         let text = std::str::from_utf8(&out).unwrap();

@@ -83,8 +83,14 @@ impl Reply {
 
     /// Appends the HTTP/1.1 encoding to `out` (the io_uring server's path). `keep_alive`
     /// is what the request allows; `Connection` is written only when it differs from
-    /// the version's default.
-    pub fn encode_http1(&self, keep_alive: bool, version: Version, out: &mut Vec<u8>) {
+    /// the version's default. `date` is the `Date` header value, if the caller has one.
+    pub fn encode_http1(
+        &self,
+        keep_alive: bool,
+        version: Version,
+        date: Option<&str>,
+        out: &mut Vec<u8>,
+    ) {
         let keep = keep_alive && !self.close;
         let connection = match (keep, version) {
             (false, _) => Some(Connection::Close),
@@ -97,6 +103,7 @@ impl Reply {
             connection,
             retry_after_secs: self.retry_after_secs,
             allow: self.allow,
+            date,
         }
         .encode(&self.body, out);
     }
@@ -143,7 +150,7 @@ mod tests {
             allow: "POST",
         });
         let mut wire = Vec::new();
-        reply.encode_http1(true, Version::Http11, &mut wire);
+        reply.encode_http1(true, Version::Http11, None, &mut wire);
         let wire = String::from_utf8(wire).unwrap();
         assert!(wire.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(wire.contains("allow: POST\r\n") && !wire.contains("connection"));
@@ -155,10 +162,10 @@ mod tests {
     #[test]
     fn connection_header_follows_version_and_close() {
         let mut wire = Vec::new();
-        Reply::received().encode_http1(true, Version::Http10, &mut wire);
+        Reply::received().encode_http1(true, Version::Http10, None, &mut wire);
         assert!(String::from_utf8_lossy(&wire).contains("connection: keep-alive\r\n"));
         wire.clear();
-        Reply::received().encode_http1(false, Version::Http11, &mut wire);
+        Reply::received().encode_http1(false, Version::Http11, None, &mut wire);
         assert!(String::from_utf8_lossy(&wire).contains("connection: close\r\n"));
     }
 }

@@ -48,7 +48,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
     Reply::rejected(&Rejection::TooManyConnections {
         limit: args.max_connections,
     })
-    .encode_http1(false, ingest::HttpVersion::Http11, &mut too_many);
+    .encode_http1(false, ingest::HttpVersion::Http11, None, &mut too_many);
     let too_many: Arc<[u8]> = too_many.into();
 
     let mut builder = http1::Builder::new();

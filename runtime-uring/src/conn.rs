@@ -27,6 +27,7 @@ pub(crate) async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: watc
     let mut scratch: Vec<u8> = Vec::new();
     let mut batch: Vec<(Ticket, bool, Version)> = Vec::new();
     let mut head_deadline: Option<Instant> = None;
+    let date = &shared.date;
 
     loop {
         // 1. Enqueue every complete request already buffered before awaiting any
@@ -80,13 +81,13 @@ pub(crate) async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: watc
         for (ticket, keep_alive, version) in batch.drain(..) {
             let reply = ticket.reply(gateway).await;
             close |= reply.close;
-            reply.encode_http1(keep_alive, version, &mut out);
+            date.with(|date| reply.encode_http1(keep_alive, version, Some(date), &mut out));
         }
         if send_continue {
             out.extend_from_slice(CONTINUE);
         }
         if let Some(reply) = error_reply {
-            reply.encode_http1(false, Version::Http11, &mut out);
+            date.with(|date| reply.encode_http1(false, Version::Http11, Some(date), &mut out));
         }
         if !out.is_empty() {
             let (result, written) = stream.write_all(out).await;

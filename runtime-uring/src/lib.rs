@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+mod date;
 mod server;
 
 use anyhow::Context;

@@ -18,6 +18,7 @@ pub(crate) struct Shared {
     pub(crate) limits: http_parse::Limits,
     pub(crate) header_timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) date: crate::date::DateCache,
     grace_period: Duration,
     max_connections: usize,
     connections: AtomicUsize,
@@ -62,13 +63,13 @@ pub(crate) fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()>
         .map(|_| bind_reuse_port(args.listen))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut too_many_connections = Vec::new();
-    Rejection::TooManyConnections {
+    let refusal = Rejection::TooManyConnections {
         limit: args.max_connections,
-    }
-    .pipe(|rejection| ingest::Reply::rejected(&rejection))
-    .encode_http1(
+    };
+    ingest::Reply::rejected(&refusal).encode_http1(
         false,
         ingest::HttpVersion::Http11,
+        None,
         &mut too_many_connections,
     );
     let shared = Arc::new(Shared {
@@ -76,6 +77,7 @@ pub(crate) fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()>
         limits: args.limits(),
         header_timeout: args.header_timeout(),
         idle_timeout: args.idle_timeout(),
+        date: crate::date::DateCache,
         grace_period: args.grace_period(),
         max_connections: args.max_connections,
         connections: AtomicUsize::new(0),
@@ -179,12 +181,3 @@ async fn worker(
         );
     }
 }
-
-/// `value.pipe(f)`: keeps the start-up code above in reading order.
-trait Pipe: Sized {
-    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
-        f(self)
-    }
-}
-
-impl<T> Pipe for T {}
