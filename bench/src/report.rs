@@ -104,7 +104,7 @@ fn saturation_table(results: &Results) -> Table {
             let hyper = med(results, Server::Hyper, sink, None, metric);
             let uring = med(results, Server::Uring, sink, None, metric);
             rows.push(vec![
-                sink.name().to_owned(),
+                short(sink).to_owned(),
                 name.to_owned(),
                 format!("{hyper:.decimals$}"),
                 format!("{uring:.decimals$}"),
@@ -281,54 +281,49 @@ fn environment(results: &Results) -> Vec<String> {
     ]
 }
 
+/// One criterion benchmark's throughput, if its files are there and from this session.
+fn criterion_row(group: &str, dir: &Path) -> Option<Vec<String>> {
+    let new = dir.join("new");
+    // Only figures from this session's run: a stale directory would lie.
+    let age = std::fs::metadata(new.join("estimates.json"))
+        .ok()?
+        .modified()
+        .ok()?
+        .elapsed()
+        .ok()?;
+    if age > std::time::Duration::from_secs(3600) {
+        return None;
+    }
+    let read = |file: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(new.join(file)).ok()?).ok()
+    };
+    let estimates = read("estimates.json")?;
+    let benchmark = read("benchmark.json")?;
+    let mean_ns = estimates["mean"]["point_estimate"].as_f64()?;
+    let elements = benchmark["throughput"]["Elements"].as_f64().unwrap_or(1.0);
+    Some(vec![
+        group.to_owned(),
+        benchmark["function_id"].as_str().unwrap_or("?").to_owned(),
+        format!("{:.3}", elements / mean_ns * 1e3),
+    ])
+}
+
 /// The throughput figures of this run's criterion groups (parse, sink), if present.
+/// Criterion keeps one directory per benchmark: `<target>/criterion/<group>/<id>/new/`.
 fn criterion_table(target: &Path) -> Option<Table> {
     let mut rows = Vec::new();
     for group in ["parse", "sink"] {
-        let dir = target.join("criterion").join(group);
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .ok()?
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(target.join("criterion").join(group))
+            .into_iter()
             .flatten()
-            .map(|e| e.path())
+            .flatten()
+            .map(|entry| entry.path())
             .collect();
-        entries.sort();
-        for contender in entries {
-            for case in std::fs::read_dir(&contender)
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                let new = case.path().join("new");
-                // Only figures from this session's run: a stale directory would lie.
-                let fresh = std::fs::metadata(new.join("estimates.json"))
-                    .and_then(|meta| meta.modified())
-                    .ok()
-                    .and_then(|modified| modified.elapsed().ok())
-                    .is_some_and(|age| age < std::time::Duration::from_secs(3600));
-                if !fresh {
-                    continue;
-                }
-                let estimates: serde_json::Value = serde_json::from_str(
-                    &std::fs::read_to_string(new.join("estimates.json")).ok()?,
-                )
-                .ok()?;
-                let benchmark: serde_json::Value = serde_json::from_str(
-                    &std::fs::read_to_string(new.join("benchmark.json")).ok()?,
-                )
-                .ok()?;
-                let mean_ns = estimates["mean"]["point_estimate"].as_f64()?;
-                let elements = benchmark["throughput"]["Elements"].as_f64().unwrap_or(1.0);
-                rows.push(vec![
-                    group.to_owned(),
-                    benchmark["function_id"].as_str().unwrap_or("?").to_owned(),
-                    benchmark["value_str"].as_str().unwrap_or("?").to_owned(),
-                    format!("{:.3}", elements / mean_ns * 1e3),
-                ]);
-            }
-        }
+        dirs.sort();
+        rows.extend(dirs.iter().filter_map(|dir| criterion_row(group, dir)));
     }
     (!rows.is_empty()).then(|| Table {
-        headers: ["group", "contender", "case", "M elements/s"]
+        headers: ["group", "benchmark", "M elements/s"]
             .map(String::from)
             .to_vec(),
         rows,
@@ -544,4 +539,37 @@ pub fn write(results: &Results, target: &Path) -> std::io::Result<String> {
     std::fs::write(dir.join("summary.md"), &md)?;
     std::fs::write(dir.join("index.html"), html)?;
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn criterion_table_reads_flattened_benchmark_directories() {
+        let target = std::env::temp_dir().join(format!("criterion-table-{}", std::process::id()));
+        let new = target.join("criterion/parse/httparse_small_post/new");
+        std::fs::create_dir_all(&new).unwrap();
+        std::fs::write(
+            new.join("estimates.json"),
+            r#"{"mean":{"point_estimate":200.0}}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"function_id":"httparse/small_post","throughput":{"Elements":2}}"#,
+        )
+        .unwrap();
+        std::fs::create_dir_all(target.join("criterion/parse/broken/new")).unwrap();
+        let table = criterion_table(&target).expect("one readable benchmark");
+        assert_eq!(
+            table.rows,
+            vec![vec![
+                "parse".to_owned(),
+                "httparse/small_post".to_owned(),
+                "10.000".to_owned()
+            ]]
+        );
+        let _ = std::fs::remove_dir_all(target);
+    }
 }

@@ -247,6 +247,8 @@ pub fn protocol_features(binary: &str) {
 /// Request-smuggling and malformed-framing shapes that both servers answer with 400 and
 /// a closed connection.
 pub const SMUGGLING_CORPUS: &[(&str, &[u8])] = &[
+    // hyper processes this one by Transfer-Encoding and closes (RFC 9112 §6.3); its 400
+    // comes from the empty body. The uring server refuses the framing itself.
     ("CL and TE", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     ("differing CL", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x"),
     ("CL list", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2, 2\r\n\r\n{}"),

@@ -44,5 +44,5 @@ pub use body::{Body, ChunkedBody, Chunks};
 pub use error::FrameError;
 pub use http::StatusCode;
 pub use limits::{Limits, MAX_HEADERS_CAP};
-pub use request::{Decoder, Framing, Headers, Request, Status, Version};
+pub use request::{Decoder, Framing, FramingHeaders, Headers, Request, Status, Version};
 pub use response::{Connection, ResponseHead, CONTINUE};

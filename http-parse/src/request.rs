@@ -217,64 +217,18 @@ impl Decoder {
             Some(0) => Version::Http10,
             _ => Version::Http11,
         };
-        let mut content_length = None;
-        let mut transfer_encoding = TransferEncoding::default();
-        let mut connection_close = false;
-        let mut connection_keep_alive = false;
-        let mut expect_continue = false;
-
+        let mut facts = FramingHeaders::default();
         self.headers.clear();
         for header in request.headers.iter() {
             self.headers.push(HeaderSpan {
                 name: Span::of(buf, header.name.as_bytes()),
                 value: Span::of(buf, header.value),
             });
-            // Dispatch on length first: most headers match none of these four, and a
-            // jump on the length rejects them without comparing bytes.
-            let name = header.name;
-            match name.len() {
-                14 if name.eq_ignore_ascii_case("content-length") => {
-                    if content_length.is_some() {
-                        return Err(FrameError::DuplicateContentLength);
-                    }
-                    content_length = Some(parse_content_length(header.value)?);
-                }
-                17 if name.eq_ignore_ascii_case("transfer-encoding") => {
-                    transfer_encoding.add(header.value)?;
-                }
-                10 if name.eq_ignore_ascii_case("connection") => {
-                    for token in tokens(header.value) {
-                        connection_close |= token.eq_ignore_ascii_case(b"close");
-                        connection_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-                    }
-                }
-                6 if name.eq_ignore_ascii_case("expect") => {
-                    expect_continue |= trim(header.value).eq_ignore_ascii_case(b"100-continue");
-                }
-                _ => {}
-            }
+            facts.add(header.name, header.value)?;
         }
-
-        let framing = match (transfer_encoding.seen, content_length) {
-            (true, Some(_)) => return Err(FrameError::ConflictingFraming),
-            (true, None) if version == Version::Http10 => {
-                return Err(FrameError::InvalidTransferEncoding)
-            }
-            (true, None) => transfer_encoding.framing()?,
-            (false, Some(len)) if len > limits.max_body_bytes => {
-                return Err(FrameError::BodyTooLarge {
-                    limit: limits.max_body_bytes,
-                })
-            }
-            (false, Some(len)) => Framing::Length(len),
-            (false, None) => Framing::None,
-        };
-        let keep_alive = match version {
-            Version::Http11 => !connection_close,
-            Version::Http10 => connection_keep_alive && !connection_close,
-        };
-        // RFC 9110 §10.1.1: a server ignores 100-continue from HTTP/1.0 clients.
-        let expect_continue = expect_continue && version == Version::Http11;
+        let framing = facts.framing(version, &limits)?;
+        let keep_alive = facts.keep_alive(version);
+        let expect_continue = facts.expects_continue(version);
 
         let method = request.method.unwrap_or_default();
         let path = request.path.unwrap_or_default();
@@ -291,8 +245,91 @@ impl Decoder {
     }
 }
 
+/// The header fields that decide how a request is framed and whether its connection
+/// stays open, accumulated one field at a time. The decoder uses it on every request;
+/// a server on another HTTP stack (hyper) runs its parsed headers through it so that
+/// both servers refuse the same framing shapes.
+///
+/// ```
+/// use http_parse::{FrameError, FramingHeaders, Limits, Version};
+///
+/// let mut facts = FramingHeaders::default();
+/// facts.add("Transfer-Encoding", b"chunked").unwrap();
+/// facts.add("Content-Length", b"4").unwrap();
+/// assert_eq!(facts.framing(Version::Http11, &Limits::default()), Err(FrameError::ConflictingFraming));
+/// ```
+#[derive(Debug, Default, Clone)]
+pub struct FramingHeaders {
+    content_length: Option<usize>,
+    transfer_encoding: TransferEncoding,
+    connection_close: bool,
+    connection_keep_alive: bool,
+    expect_continue: bool,
+}
+
+impl FramingHeaders {
+    /// Takes one header field into account. Fails at once on a duplicate or
+    /// non-decimal `Content-Length` and on `Transfer-Encoding` codings after `chunked`.
+    pub fn add(&mut self, name: &str, value: &[u8]) -> Result<(), FrameError> {
+        // Dispatch on length first: most headers match none of these four, and a jump
+        // on the length rejects them without comparing bytes.
+        match name.len() {
+            14 if name.eq_ignore_ascii_case("content-length") => {
+                if self.content_length.is_some() {
+                    return Err(FrameError::DuplicateContentLength);
+                }
+                self.content_length = Some(parse_content_length(value)?);
+            }
+            17 if name.eq_ignore_ascii_case("transfer-encoding") => {
+                self.transfer_encoding.add(value)?;
+            }
+            10 if name.eq_ignore_ascii_case("connection") => {
+                for token in tokens(value) {
+                    self.connection_close |= token.eq_ignore_ascii_case(b"close");
+                    self.connection_keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+                }
+            }
+            6 if name.eq_ignore_ascii_case("expect") => {
+                self.expect_continue |= trim(value).eq_ignore_ascii_case(b"100-continue");
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// How the body is framed, once every header was added; refuses both
+    /// `Content-Length` and `Transfer-Encoding`, `Transfer-Encoding` from HTTP/1.0,
+    /// unknown codings (501) and declared lengths over the body limit (413).
+    pub fn framing(&self, version: Version, limits: &Limits) -> Result<Framing, FrameError> {
+        match (self.transfer_encoding.seen, self.content_length) {
+            (true, Some(_)) => Err(FrameError::ConflictingFraming),
+            (true, None) if version == Version::Http10 => Err(FrameError::InvalidTransferEncoding),
+            (true, None) => self.transfer_encoding.framing(),
+            (false, Some(len)) if len > limits.max_body_bytes => Err(FrameError::BodyTooLarge {
+                limit: limits.max_body_bytes,
+            }),
+            (false, Some(len)) => Ok(Framing::Length(len)),
+            (false, None) => Ok(Framing::None),
+        }
+    }
+
+    /// Whether the connection may stay open after the response.
+    pub fn keep_alive(&self, version: Version) -> bool {
+        match version {
+            Version::Http11 => !self.connection_close,
+            Version::Http10 => self.connection_keep_alive && !self.connection_close,
+        }
+    }
+
+    /// Whether the client waits for `100 Continue` (ignored from HTTP/1.0 clients, RFC
+    /// 9110 §10.1.1).
+    pub fn expects_continue(&self, version: Version) -> bool {
+        self.expect_continue && version == Version::Http11
+    }
+}
+
 /// Accumulates `Transfer-Encoding` codings across header lines.
-#[derive(Default)]
+#[derive(Debug, Default, Clone)]
 struct TransferEncoding {
     seen: bool,
     chunked_last: bool,

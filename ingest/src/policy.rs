@@ -128,8 +128,26 @@ fn check_content_type(value: &[u8]) -> Result<(), Rejection> {
     }
 }
 
-/// Checks that `body` is one JSON value without building it.
+/// Checks that `body` is one JSON value, in UTF-8 (RFC 8259 §8.1), without building it.
+/// serde_json skips over ignored strings without checking their UTF-8, hence the
+/// explicit check first (found by the hostile-input corpus).
 pub fn validate_json(body: &[u8]) -> Result<(), Rejection> {
+    if let Err(error) = std::str::from_utf8(body) {
+        let offset = error.valid_up_to();
+        let before = &body[..offset];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = offset
+            - before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+            + 1;
+        return Err(Rejection::InvalidJson {
+            line,
+            column,
+            reason: "invalid UTF-8".to_owned(),
+        });
+    }
     serde_json::from_slice::<serde::de::IgnoredAny>(body)
         .map(|_| ())
         .map_err(|error| {
@@ -255,6 +273,20 @@ mod tests {
             Err(Rejection::InvalidJson { .. })
         ));
         assert!(validate_json(b" [1, \"two\", {\"3\": null}] ").is_ok());
+    }
+
+    #[test]
+    fn invalid_utf8_is_invalid_json_and_says_where() {
+        let error = validate_json(b"{\n \"\xff\": 1}").unwrap_err();
+        assert_eq!(
+            error,
+            Rejection::InvalidJson {
+                line: 2,
+                column: 3,
+                reason: "invalid UTF-8".to_owned()
+            }
+        );
+        assert!(validate_json("{\"caf\u{e9}\": \"\u{1f600}\"}".as_bytes()).is_ok());
     }
 
     #[test]

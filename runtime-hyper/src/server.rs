@@ -58,6 +58,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
         .keep_alive(true)
         .max_headers(args.max_headers)
         .max_buf_size(args.max_header_bytes.max(8192));
+    let limits = args.limits();
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -81,7 +82,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
         let gateway = Arc::clone(&gateway);
         let service = service_fn(move |request| {
             let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(crate::service::handle(&gateway, request).await) }
+            async move { Ok::<_, Infallible>(crate::service::handle(&gateway, &limits, request).await) }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {

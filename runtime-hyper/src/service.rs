@@ -1,17 +1,44 @@
-//! One request through hyper: collect the body (bounded), hand it to `ingest`.
+//! One request through hyper: apply the shared framing rules, collect the body
+//! (bounded), hand it to `ingest`.
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_parse::{Framing, FramingHeaders};
 use hyper::body::Incoming as HyperBody;
-use ingest::{Gateway, Incoming, Rejection};
+use ingest::{Gateway, HttpVersion, Incoming, Rejection};
 
 /// Answers one request. Never fails: every problem becomes a reply.
 pub(crate) async fn handle(
     gateway: &Gateway,
+    limits: &http_parse::Limits,
     request: http::Request<HyperBody>,
 ) -> http::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
+    // The uring server's framing rules (http-parse), applied to what hyper hands over,
+    // so both servers decide "no body" (411) and "declared length over the limit" (413,
+    // before reading) alike. hyper has already normalised some shapes the uring server
+    // refuses: with both Content-Length and chunked it drops the length, processes by
+    // Transfer-Encoding and closes the connection (RFC 9112 §6.3); it collapses equal
+    // duplicate lengths and a repeated `chunked`. None of these can desynchronise it.
+    let version = match parts.version {
+        http::Version::HTTP_10 => HttpVersion::Http10,
+        _ => HttpVersion::Http11,
+    };
+    let mut framing_headers = FramingHeaders::default();
+    let framing = parts
+        .headers
+        .iter()
+        .try_for_each(|(name, value)| framing_headers.add(name.as_str(), value.as_bytes()))
+        .and_then(|()| framing_headers.framing(version, limits));
+    let framing = match framing {
+        Ok(framing) => framing,
+        Err(error) => {
+            return gateway
+                .reject(&Rejection::Frame(error))
+                .into_http()
+                .map(Full::new)
+        }
+    };
     let limit = gateway.policy().max_body_bytes;
     let body = match Limited::new(body, limit).collect().await {
         // One frame (the usual Content-Length body) is handed over without a copy.
@@ -36,8 +63,7 @@ pub(crate) async fn handle(
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes())),
         body: &body,
-        body_framed: parts.headers.contains_key(CONTENT_LENGTH)
-            || parts.headers.contains_key(TRANSFER_ENCODING),
+        body_framed: framing != Framing::None,
     };
     let reply = gateway.submit(incoming).await.reply(gateway).await;
     reply.into_http().map(Full::new)

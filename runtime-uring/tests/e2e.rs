@@ -38,8 +38,8 @@ fn connection_limit() {
 }
 
 /// Shapes hyper tolerates or answers with a plain 400, which this server answers with
-/// the status the RFCs name: bare LF and equal duplicate lengths are refused, unknown
-/// transfer codings get 501, other versions 505.
+/// the status the RFCs name: bare LF, equal duplicate lengths and a control byte in a
+/// chunk extension are refused, unknown transfer codings get 501, other versions 505.
 #[test]
 fn stricter_than_hyper_where_the_rfcs_allow() {
     let setup = e2e::suite::setup(BINARY, &[]);
@@ -59,6 +59,10 @@ fn stricter_than_hyper_where_the_rfcs_allow() {
         (
             b"POST / HTTP/2.0\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
             505,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2;\x01\r\n{}\r\n0\r\n\r\n",
+            400,
         ),
     ] {
         let mut client = e2e::Client::connect(setup.gateway.address).unwrap();
