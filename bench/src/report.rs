@@ -363,10 +363,15 @@ fn latency_chart(results: &Results, sink: SinkMode) -> String {
         else {
             return String::new();
         };
+        // Solid light colours rather than opacity: some SVG renderers ignore opacity.
         let _ = chart
             .configure_mesh()
             .x_desc("offered req/s")
             .y_desc("p99 ms")
+            .max_light_lines(1)
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .draw();
         for (server, color) in [(Server::Hyper, BLUE), (Server::Uring, RED)] {
             let series = points(server);
@@ -385,6 +390,7 @@ fn latency_chart(results: &Results, sink: SinkMode) -> String {
         }
         let _ = chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
             .border_style(BLACK)
             .background_style(WHITE)
             .draw();
@@ -429,25 +435,30 @@ fn cpu_chart(results: &Results) -> String {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(0.0..groups.len() as f64, 0.0..y_max)
+            .build_cartesian_2d(-0.5..groups.len() as f64 - 0.5, 0.0..y_max)
         else {
             return String::new();
         };
+        // Group i is centred on x = i, so integer ticks carry its label. Solid light
+        // colours rather than opacity: some SVG renderers ignore opacity.
         let labels: Vec<String> = groups.iter().map(|g| g.0.clone()).collect();
         let _ = chart
             .configure_mesh()
             .disable_x_mesh()
-            .x_labels(groups.len() * 2)
+            .max_light_lines(1)
+            .light_line_style(RGBColor(240, 240, 240))
+            .bold_line_style(RGBColor(215, 215, 215))
+            .x_labels(groups.len())
             .x_label_formatter(&|x| {
-                let index = x.floor() as usize;
-                if (x - x.floor() - 0.5).abs() < 0.01 {
-                    labels.get(index).cloned().unwrap_or_default()
+                let nearest = x.round();
+                if (x - nearest).abs() < 0.01 && nearest >= 0.0 {
+                    labels.get(nearest as usize).cloned().unwrap_or_default()
                 } else {
                     String::new()
                 }
             })
             .draw();
-        for (offset, server, color) in [(0.1, Server::Hyper, BLUE), (0.5, Server::Uring, RED)] {
+        for (offset, server, color) in [(-0.4, Server::Hyper, BLUE), (0.0, Server::Uring, RED)] {
             let bars = groups.iter().enumerate().map(|(i, group)| {
                 let x = i as f64 + offset;
                 Rectangle::new([(x, 0.0), (x + 0.38, value(server, group))], color.filled())
@@ -460,6 +471,7 @@ fn cpu_chart(results: &Results) -> String {
         }
         let _ = chart
             .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
             .border_style(BLACK)
             .background_style(WHITE)
             .draw();
