@@ -99,12 +99,7 @@ impl ServerUnderTest {
 
     /// Peak resident memory (`VmHWM`) in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.process.pid()))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        self.process.status_kib("VmHWM")
     }
 
     /// SIGTERM, then wait for a clean exit.

@@ -21,6 +21,45 @@ pub mod suite;
 pub use client::{post, Client, Response};
 pub use process::GatewayProcess;
 
+/// Defines one `#[test]` per [`suite`] check against `$binary`, for a gateway crate's
+/// `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`
+#[macro_export]
+macro_rules! suite_tests {
+    ($binary:expr) => {
+        $crate::tests_calling!($binary, suite: load_with_bad_requests_mixed_in, protocol_features,
+            smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
+            unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit);
+    };
+}
+
+/// Defines one `#[test]` per [`reliability`] scenario against `$binary`, for a gateway
+/// crate's `tests/reliability.rs`. Each prints a `TALLY` line (see `--nocapture`).
+#[macro_export]
+macro_rules! reliability_tests {
+    ($binary:expr) => {
+        $crate::tests_calling!($binary, reliability: broker_restart_under_load,
+            sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
+            ten_thousand_idle_connections);
+        #[test]
+        fn hostile_input() {
+            $crate::reliability::hostile_input($binary, &$crate::hostile_corpus());
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! tests_calling {
+    ($binary:expr, $module:ident: $($check:ident),+ $(,)?) => {
+        $(
+            #[test]
+            fn $check() {
+                $crate::$module::$check($binary);
+            }
+        )+
+    };
+}
+
 /// The hostile-input corpus directory (`e2e/corpus/hostile`).
 pub fn hostile_corpus() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/hostile")

@@ -179,24 +179,6 @@ pub fn sigkill_under_load_loses_nothing(binary: &str) {
     assert_eq!((tally.lost, tally.duplicates), (0, 0), "{tally:?}");
 }
 
-fn peak_rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Offered load far above a small in-flight bound: the excess gets 503 with
 /// Retry-After, memory stays bounded, and the gateway serves normally afterwards.
 pub fn overload_sheds_with_503(binary: &str) {
@@ -209,7 +191,7 @@ pub fn overload_sheds_with_503(binary: &str) {
     for thread in threads {
         thread.join().expect("client");
     }
-    let peak_kib = peak_rss_kib(setup.gateway.pid());
+    let peak_kib = setup.gateway.status_kib("VmHWM");
     let mut client = Client::connect(setup.gateway.address).unwrap();
     let after = client
         .request(&post(br#"{"after":"overload"}"#, &[]))
@@ -359,8 +341,7 @@ pub fn hostile_input(binary: &str, corpus_dir: &std::path::Path) {
 /// idle connection.
 pub fn ten_thousand_idle_connections(binary: &str) {
     let setup = setup(binary, &[]);
-    let pid = setup.gateway.pid();
-    let before = rss_kib(pid);
+    let before = setup.gateway.status_kib("VmRSS");
     let mut held = Vec::with_capacity(10_000);
     for i in 0..10_000 {
         let mut stream = TcpStream::connect(setup.gateway.address)
@@ -381,7 +362,7 @@ pub fn ten_thousand_idle_connections(binary: &str) {
             answered += 1;
         }
     }
-    let after = rss_kib(pid);
+    let after = setup.gateway.status_kib("VmRSS");
     let per_connection = (after.saturating_sub(before)) as f64 * 1024.0 / 10_000.0;
     let mut client = Client::connect(setup.gateway.address).unwrap();
     assert_eq!(
