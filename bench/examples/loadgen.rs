@@ -1,0 +1,58 @@
+//! The bench crate's load generator on its own, pinned to one core:
+//!
+//! ```text
+//! cargo run --release -p bench --example loadgen -- ADDRESS [--connections N]
+//!     [--rate REQ_PER_S (open loop; omit for closed loop)] [--seconds S] [--body-bytes B]
+//!     [--core C]
+//! ```
+//!
+//! Prints throughput and latency percentiles (from the scheduled send time in open loop).
+
+use std::time::Duration;
+
+use bench::loadgen::{self, LoadSpec, Pacing};
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let flag = |name: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map(|v| {
+                v.parse::<f64>()
+                    .unwrap_or_else(|_| panic!("{name} takes a number"))
+            })
+    };
+    let Some(address) = args.first().and_then(|a| a.parse().ok()) else {
+        eprintln!("usage: loadgen ADDRESS [--connections N] [--rate R] [--seconds S] [--body-bytes B] [--core C]");
+        std::process::exit(2);
+    };
+    if let Some(core) = flag("--core") {
+        core_affinity::set_for_current(core_affinity::CoreId { id: core as usize });
+    }
+    let spec = LoadSpec {
+        address,
+        connections: flag("--connections").unwrap_or(64.0) as usize,
+        request: bench::corpus::post(&bench::corpus::json_payload(
+            flag("--body-bytes").unwrap_or(256.0) as usize,
+        )),
+        pacing: match flag("--rate") {
+            Some(rate) => Pacing::OpenLoop { rate },
+            None => Pacing::ClosedLoop,
+        },
+        duration: Duration::from_secs_f64(flag("--seconds").unwrap_or(5.0)),
+        warmup: Duration::from_secs(1),
+    };
+    let result = loadgen::run(&spec);
+    println!(
+        "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, {} non-2xx, {} errors, {} requests",
+        result.throughput(),
+        result.percentile_ms(50.0),
+        result.percentile_ms(99.0),
+        result.percentile_ms(99.9),
+        result.latency_us.max() as f64 / 1000.0,
+        result.non_2xx,
+        result.errors,
+        result.requests
+    );
+}
