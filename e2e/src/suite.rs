@@ -327,7 +327,7 @@ pub fn sigterm_under_load_loses_nothing(binary: &str) {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(1500));
-    setup.gateway.signal(libc_sigterm());
+    setup.gateway.signal(SIGTERM);
     let status = setup.gateway.wait(Duration::from_secs(30));
     for thread in threads {
         thread.join().expect("client thread");
@@ -348,9 +348,7 @@ pub fn sigterm_under_load_loses_nothing(binary: &str) {
     setup.assert_exactly_once(&acknowledged, &HashSet::new());
 }
 
-fn libc_sigterm() -> i32 {
-    15
-}
+const SIGTERM: i32 = 15;
 
 /// A missing topic stops start-up with a message that names it.
 pub fn unknown_topic_fails_at_startup(binary: &str) {

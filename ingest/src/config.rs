@@ -59,7 +59,7 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_LISTEN")]
     pub listen: SocketAddr,
     /// Kafka bootstrap servers.
-    #[arg(long, env = "GATEWAY_BROKERS", default_value = "127.0.0.1:9092")]
+    #[arg(long, env = "GATEWAY_BROKERS", default_value_t = SinkConfig::default().brokers)]
     pub brokers: String,
     /// Topic to produce to; it must exist unless --create-topic is given.
     #[arg(long, env = "GATEWAY_TOPIC")]
@@ -81,13 +81,13 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_ACK_MODE", value_enum, default_value_t = AckMode::Delivered)]
     pub ack_mode: AckMode,
     /// Largest accepted request body in bytes (413 beyond).
-    #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = http_parse::Limits::default().max_body_bytes)]
     pub max_body_bytes: usize,
     /// Largest request line plus headers in bytes (431 beyond).
-    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = 16 * 1024)]
+    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = http_parse::Limits::default().max_head_bytes)]
     pub max_header_bytes: usize,
     /// Most request headers (431 beyond; at most 128).
-    #[arg(long, env = "GATEWAY_MAX_HEADERS", default_value_t = 64)]
+    #[arg(long, env = "GATEWAY_MAX_HEADERS", default_value_t = http_parse::Limits::default().max_headers)]
     pub max_headers: usize,
     /// Time a client has to send a complete request head, in ms (slowloris guard).
     #[arg(long, env = "GATEWAY_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
@@ -109,25 +109,25 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_ACKS", value_enum, default_value_t = AcksArg::All)]
     pub acks: AcksArg,
     /// Producer idempotence (no duplicates from retries).
-    #[arg(long, env = "GATEWAY_IDEMPOTENCE", default_value_t = true, action = clap::ArgAction::Set)]
+    #[arg(long, env = "GATEWAY_IDEMPOTENCE", default_value_t = SinkConfig::default().idempotence, action = clap::ArgAction::Set)]
     pub idempotence: bool,
     /// Producer linger in ms (batching delay; 1-5 recommended, never 0 against tansu).
-    #[arg(long, env = "GATEWAY_LINGER_MS", default_value_t = 1)]
+    #[arg(long, env = "GATEWAY_LINGER_MS", default_value_t = SinkConfig::default().linger.as_millis() as u64)]
     pub linger_ms: u64,
     /// Producer batch size in bytes.
-    #[arg(long, env = "GATEWAY_BATCH_SIZE_BYTES", default_value_t = 1_000_000)]
+    #[arg(long, env = "GATEWAY_BATCH_SIZE_BYTES", default_value_t = SinkConfig::default().batch_size_bytes)]
     pub batch_size_bytes: usize,
     /// Producer compression.
     #[arg(long, env = "GATEWAY_COMPRESSION", value_enum, default_value_t = CompressionArg::None)]
     pub compression: CompressionArg,
     /// Delivery timeout in ms: past it a request gets 504.
-    #[arg(long, env = "GATEWAY_DELIVERY_TIMEOUT_MS", default_value_t = 15_000)]
+    #[arg(long, env = "GATEWAY_DELIVERY_TIMEOUT_MS", default_value_t = SinkConfig::default().delivery_timeout.as_millis() as u64)]
     pub delivery_timeout_ms: u64,
     /// Most records in flight; past it requests get 503 with Retry-After.
-    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_RECORDS", default_value_t = 100_000)]
+    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_RECORDS", default_value_t = SinkConfig::default().max_in_flight_records)]
     pub max_in_flight_records: usize,
     /// Most payload bytes in flight; past it requests get 503 with Retry-After.
-    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_BYTES", default_value_t = 256 * 1024 * 1024)]
+    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_BYTES", default_value_t = SinkConfig::default().max_in_flight_bytes)]
     pub max_in_flight_bytes: usize,
     /// Extra librdkafka producer property, KEY=VALUE (repeatable).
     #[arg(long = "producer-property", value_parser = parse_key_value)]
@@ -272,6 +272,43 @@ mod tests {
             vec![("a".to_owned(), "b".to_owned())]
         );
         assert_eq!(args.sink, SinkKind::Null);
+    }
+
+    #[test]
+    fn flag_defaults_are_the_library_defaults() {
+        let args = GatewayArgs::parse_from_with(["gw"], DEFAULTS).unwrap();
+        assert_eq!(args.limits(), http_parse::Limits::default());
+        let (flags, library) = (args.sink_config(), SinkConfig::default());
+        assert_eq!(
+            (
+                flags.brokers,
+                flags.acks,
+                flags.idempotence,
+                flags.linger,
+                flags.batch_size_bytes
+            ),
+            (
+                library.brokers,
+                library.acks,
+                library.idempotence,
+                library.linger,
+                library.batch_size_bytes
+            )
+        );
+        assert_eq!(
+            (
+                flags.compression,
+                flags.delivery_timeout,
+                flags.max_in_flight_records,
+                flags.max_in_flight_bytes
+            ),
+            (
+                library.compression,
+                library.delivery_timeout,
+                library.max_in_flight_records,
+                library.max_in_flight_bytes
+            )
+        );
     }
 
     #[test]
