@@ -89,6 +89,15 @@ impl InFlight {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Whether at least `percent`% of either bound is in use.
+    pub(crate) fn is_saturated(&self, percent: usize) -> bool {
+        let c = &self.counters;
+        c.records.load(Ordering::Relaxed).saturating_mul(100)
+            >= self.max_records.saturating_mul(percent)
+            || c.bytes.load(Ordering::Relaxed).saturating_mul(100)
+                >= self.max_bytes.saturating_mul(percent)
+    }
+
     pub(crate) fn stats(&self) -> SinkStats {
         let c = &self.counters;
         SinkStats {
@@ -138,6 +147,18 @@ mod tests {
         drop(first);
         assert!(in_flight.acquire(10).is_ok());
         assert_eq!(in_flight.stats().rejected_overloaded, 1);
+    }
+
+    #[test]
+    fn saturation_is_measured_against_either_bound() {
+        let in_flight = InFlight::new(10, 1000);
+        let held: Vec<_> = (0..8).map(|_| in_flight.acquire(1).unwrap()).collect();
+        assert!(!in_flight.is_saturated(90));
+        let _ninth = in_flight.acquire(1).unwrap();
+        assert!(in_flight.is_saturated(90));
+        drop(held);
+        let _big = in_flight.acquire(950).unwrap();
+        assert!(in_flight.is_saturated(90), "byte bound");
     }
 
     #[test]

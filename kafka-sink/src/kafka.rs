@@ -232,6 +232,10 @@ impl KafkaSink {
         self.in_flight.stats()
     }
 
+    pub(crate) fn in_flight(&self) -> &InFlight {
+        &self.in_flight
+    }
+
     /// False after librdkafka reported every broker down, until a record is delivered.
     pub fn brokers_reachable(&self) -> bool {
         !self.brokers_down.load(Ordering::Relaxed)

@@ -75,11 +75,7 @@ impl Sink {
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> SinkStats {
-        match self {
-            Self::Kafka(sink) => sink.stats(),
-            Self::Null(sink) => sink.in_flight.stats(),
-            Self::Memory(sink) => sink.in_flight.stats(),
-        }
+        self.in_flight().stats()
     }
 
     /// Whether the brokers are believed reachable (always true for Null and Memory).
@@ -92,16 +88,15 @@ impl Sink {
 
     /// Whether the in-flight bound is at least `percent`% used: for readiness probes.
     pub fn is_saturated(&self, percent: usize) -> bool {
-        let stats = self.stats();
-        let (max_records, max_bytes) = match self {
-            Self::Kafka(sink) => (
-                sink.config().max_in_flight_records,
-                sink.config().max_in_flight_bytes,
-            ),
-            Self::Null(_) | Self::Memory(_) => (usize::MAX, usize::MAX),
-        };
-        stats.in_flight_records.saturating_mul(100) >= max_records.saturating_mul(percent)
-            || stats.in_flight_bytes.saturating_mul(100) >= max_bytes.saturating_mul(percent)
+        self.in_flight().is_saturated(percent)
+    }
+
+    fn in_flight(&self) -> &InFlight {
+        match self {
+            Self::Kafka(sink) => sink.in_flight(),
+            Self::Null(sink) => &sink.in_flight,
+            Self::Memory(sink) => &sink.in_flight,
+        }
     }
 }
 
