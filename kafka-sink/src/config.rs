@@ -99,6 +99,10 @@ impl SinkConfig {
                 },
             )
             .set("enable.idempotence", self.idempotence.to_string())
+            // librdkafka's producer default (true) lets a metadata request for a
+            // missing topic create it on brokers that allow it: a typo in a topic
+            // name must be an error, never a new topic.
+            .set("allow.auto.create.topics", "false")
             .set("linger.ms", self.linger.as_millis().to_string())
             .set("batch.size", self.batch_size_bytes.to_string())
             .set(

@@ -22,6 +22,23 @@ struct Ticket {
     _permit: Permit,
 }
 
+impl Ticket {
+    /// Hands the record's fate to the waiting request. The in-flight slot is freed
+    /// first: once a client has its answer, its own record can no longer count against
+    /// the bound (a 200 followed by a 503 at the bound for the next request).
+    fn settle(self, outcome: Result<Delivery, SinkError>) {
+        let Self {
+            reply,
+            _permit: permit,
+            ..
+        } = self;
+        drop(permit);
+        // The waiting request may be gone (client disconnected); the record's fate is
+        // already counted, so a closed channel is fine.
+        let _ = reply.send(outcome);
+    }
+}
+
 /// Routes delivery reports to the waiting request and keeps the counters.
 struct SinkContext {
     in_flight: Arc<InFlight>,
@@ -74,9 +91,7 @@ impl ProducerContext for SinkContext {
             )),
         };
         self.in_flight.record_outcome(&outcome);
-        // The waiting request may be gone (client disconnected); the record's fate is
-        // already counted, so a closed channel is fine.
-        let _ = ticket.reply.send(outcome);
+        ticket.settle(outcome);
     }
 }
 
@@ -94,8 +109,11 @@ fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkErro
 }
 
 /// The Kafka sink: one `ThreadedProducer` (librdkafka's own threads do the I/O and a
-/// polling thread runs delivery callbacks), usable from any runtime; `send` futures
-/// are plain channel receivers, so tokio and tokio-uring tasks can await them.
+/// polling thread runs delivery callbacks). The [`Pending`] deliveries it returns are
+/// plain channel receivers that any executor can await. `enqueue` itself needs a tokio
+/// timer when librdkafka's local queue is full (it backs off with
+/// `tokio::time::sleep`), so call it inside a tokio runtime with time enabled
+/// (tokio-uring runs one).
 pub struct KafkaSink {
     producer: ThreadedProducer<SinkContext>,
     in_flight: Arc<InFlight>,
@@ -272,12 +290,16 @@ pub(crate) fn check_topic<C: ClientContext>(
     topic: &str,
     timeout: Duration,
 ) -> Result<usize, SinkError> {
-    let metadata = client
-        .fetch_metadata(Some(topic), timeout)
-        .map_err(|error| SinkError::BrokerUnreachable {
-            brokers: brokers.to_owned(),
-            reason: error.to_string(),
-        })?;
+    // Metadata for every topic, never for `topic` alone: a request naming a topic may
+    // create it on a broker with `auto.create.topics.enable` (Apache Kafka's default,
+    // and librdkafka's mock cluster), so the check would create what it should verify.
+    let metadata =
+        client
+            .fetch_metadata(None, timeout)
+            .map_err(|error| SinkError::BrokerUnreachable {
+                brokers: brokers.to_owned(),
+                reason: error.to_string(),
+            })?;
     let unknown = || SinkError::UnknownTopic {
         topic: topic.to_owned(),
         brokers: brokers.to_owned(),
@@ -291,4 +313,54 @@ pub(crate) fn check_topic<C: ClientContext>(
         return Err(unknown());
     }
     Ok(found.partitions().len())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::atomic::AtomicUsize;
+    use std::task::{Context, Wake, Waker};
+
+    use super::*;
+
+    /// Records how many records were in flight at the moment the waiter was woken.
+    struct Observer {
+        in_flight: Arc<InFlight>,
+        seen_at_wake: AtomicUsize,
+    }
+
+    impl Wake for Observer {
+        fn wake(self: Arc<Self>) {
+            let in_flight = self.in_flight.stats().in_flight_records;
+            self.seen_at_wake.store(in_flight, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn the_slot_is_free_before_the_waiter_wakes() {
+        let in_flight = InFlight::new(1, 1000);
+        let (reply, mut receiver) = oneshot::channel();
+        let ticket = Ticket {
+            reply,
+            bytes: 2,
+            _permit: in_flight.acquire(2).unwrap(),
+        };
+        let observer = Arc::new(Observer {
+            in_flight: Arc::clone(&in_flight),
+            seen_at_wake: AtomicUsize::new(usize::MAX),
+        });
+        let waker = Waker::from(Arc::clone(&observer));
+        let pending = std::pin::Pin::new(&mut receiver).poll(&mut Context::from_waker(&waker));
+        assert!(pending.is_pending());
+
+        ticket.settle(Ok(Delivery {
+            partition: 0,
+            offset: 7,
+        }));
+        assert_eq!(observer.seen_at_wake.load(Ordering::SeqCst), 0);
+        assert!(
+            in_flight.acquire(2).is_ok(),
+            "the bound admits the next record"
+        );
+    }
 }

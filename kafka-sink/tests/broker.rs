@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use kafka_sink::harness::{payload_counts, scratch_dir, BrokerKind, TestBroker};
 use kafka_sink::{KafkaSink, Record, Sink, SinkConfig, SinkError};
@@ -96,24 +96,25 @@ fn concurrent_records_come_back_byte_for_byte_exactly_once() {
 }
 
 #[test]
-fn unknown_topic_is_reported_by_the_startup_check_quickly() {
+fn unknown_topic_is_reported_by_the_startup_check_and_not_created() {
     let broker = TestBroker::start();
     let sink = sink_for(&broker, |_| {});
     let Sink::Kafka(kafka) = &sink else {
         unreachable!()
     };
-    let started = Instant::now();
-    let error = kafka.check_topic("no-such-topic-here").unwrap_err();
-    assert!(
-        matches!(&error, SinkError::UnknownTopic { topic, .. } if topic == "no-such-topic-here"),
-        "{error:?}"
-    );
-    assert!(
-        error.to_string().contains(broker.brokers()),
-        "error names the brokers: {error}"
-    );
-    // Generous bound: "quickly" means no delivery timeout, not a performance figure.
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // Twice: a check that created the topic (as a metadata request naming it does on
+    // brokers with auto-creation, the mock cluster among them) would pass the second time.
+    for attempt in 1..=2 {
+        let error = kafka.check_topic("no-such-topic-here").unwrap_err();
+        assert!(
+            matches!(&error, SinkError::UnknownTopic { topic, .. } if topic == "no-such-topic-here"),
+            "attempt {attempt}: {error:?}"
+        );
+        assert!(
+            error.to_string().contains(broker.brokers()),
+            "error names the brokers: {error}"
+        );
+    }
 }
 
 #[test]
@@ -164,7 +165,14 @@ fn overload_fails_fast_and_every_accepted_record_is_delivered() {
     let broker = TestBroker::start();
     let topic = TestBroker::unique_topic("sink-overload");
     broker.create_topic(&topic, 1);
-    let sink = sink_for(&broker, |config| config.max_in_flight_records = 8);
+    // A linger far longer than the test holds every record in the producer until the
+    // flush below, so no delivery can free a slot while the 50 are offered: exactly 8
+    // fit, whatever the machine's speed.
+    let sink = sink_for(&broker, |config| {
+        config.max_in_flight_records = 8;
+        config.linger = Duration::from_secs(600);
+        config.delivery_timeout = Duration::from_secs(900);
+    });
     let (accepted, overloaded) = runtime().block_on(async {
         let mut pending = Vec::new();
         let mut overloaded = 0;
@@ -187,6 +195,13 @@ fn overload_fails_fast_and_every_accepted_record_is_delivered() {
                 Err(other) => panic!("unexpected {other:?}"),
             }
         }
+        assert_eq!(
+            sink.stats().in_flight_records,
+            8,
+            "nothing left the producer"
+        );
+        let report = sink.flush(Duration::from_secs(60));
+        assert_eq!(report.undelivered, 0, "{report:?}");
         let mut accepted = Vec::new();
         for (payload, delivery) in pending {
             delivery.await.expect("accepted record delivered");
@@ -195,6 +210,7 @@ fn overload_fails_fast_and_every_accepted_record_is_delivered() {
         (accepted, overloaded)
     });
     assert_eq!(accepted.len(), 8, "the bound admits exactly 8 at once");
+    assert_eq!(sink.stats().in_flight_records, 0, "every slot freed");
     assert_eq!(overloaded, 42);
     assert_eq!(sink.stats().rejected_overloaded, 42);
     let records = broker.consume_all(&topic, accepted.len(), Duration::from_secs(10));
@@ -252,11 +268,10 @@ fn broker_outage_loses_no_accepted_record_silently() {
             }
         }
     }
-    assert_eq!(
-        delivered.len() + failed,
-        300,
-        "every accepted record has a known fate"
-    );
+    // The outage (2 s) is far inside the delivery timeout (30 s): librdkafka must
+    // carry every queued record across it, so none may fail.
+    assert_eq!(failed, 0, "records failed across a short outage");
+    assert_eq!(delivered.len(), 300, "every accepted record delivered");
     let records = broker.consume_all(&topic, delivered.len(), Duration::from_secs(15));
     let found: HashSet<_> = records
         .iter()
