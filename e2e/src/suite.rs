@@ -410,26 +410,51 @@ pub fn header_timeout_and_probes(binary: &str) {
         "{}",
         metrics.text()
     );
-    std::thread::sleep(Duration::from_millis(1500));
+    // Blocks until the server acts (the client's read timeout only guards a hang).
     assert!(slow.is_closed(), "slow client closed at the header timeout");
 }
 
-/// Past `--max-connections`, a new connection gets 503 with Retry-After and is closed.
+/// Reads one gauge or counter from `/metrics` over `client`.
+pub fn metric(client: &mut Client, name: &str) -> u64 {
+    let response = client
+        .request(b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap()
+        .expect("metrics answered");
+    let text = response.text();
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+}
+
+/// Polls `/metrics` over `client` until `name` reads `value`: the server frees a
+/// closed connection's slot when it sees the close, not when the client closes.
+pub fn wait_for_metric(client: &mut Client, name: &str, value: u64) {
+    for _ in 0..2_000 {
+        if metric(client, name) == value {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("{name} never reached {value}");
+}
+
+/// Past `--max-connections`, a new connection gets 503 with Retry-After and is closed,
+/// and the refusal is counted.
 pub fn connection_limit(binary: &str) {
     let setup = setup(binary, &["--max-connections", "2", "--workers", "1"]);
-    let mut held: Vec<Client> = (0..2)
-        .map(|_| Client::connect(setup.gateway.address).unwrap())
-        .collect();
-    for client in &mut held {
-        assert_eq!(
-            client
-                .request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                .unwrap()
-                .unwrap()
-                .status,
-            200
-        );
-    }
+    let mut first = Client::connect(setup.gateway.address).unwrap();
+    // The start-up probe's connection may not have been released yet: wait until the
+    // server counts this connection alone.
+    wait_for_metric(&mut first, "gateway_connections_open", 1);
+    let mut second = Client::connect(setup.gateway.address).unwrap();
+    assert_eq!(
+        second
+            .request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap()
+            .unwrap()
+            .status,
+        200
+    );
     let mut third = Client::connect(setup.gateway.address).unwrap();
     let refused = third
         .read_response()
@@ -438,5 +463,6 @@ pub fn connection_limit(binary: &str) {
     assert_eq!(refused.status, 503);
     assert_eq!(refused.header("retry-after"), Some("1"));
     assert!(third.is_closed());
-    drop(held);
+    assert_eq!(metric(&mut first, "gateway_connections_refused_total"), 1);
+    assert_eq!(metric(&mut first, "gateway_connections_open"), 2);
 }

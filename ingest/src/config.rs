@@ -105,6 +105,10 @@ pub struct GatewayArgs {
     /// Worker threads (default: available cores).
     #[arg(long, env = "GATEWAY_WORKERS")]
     pub workers: Option<usize>,
+    /// Submission-queue entries of each worker's io_uring (io_uring servers only).
+    /// The kernel refuses more than 32768; start-up then fails and says so.
+    #[arg(long, env = "GATEWAY_RING_ENTRIES", default_value_t = 4096)]
+    pub ring_entries: u32,
     /// Producer acks.
     #[arg(long, env = "GATEWAY_ACKS", value_enum, default_value_t = AcksArg::All)]
     pub acks: AcksArg,

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 mod config;
+mod connections;
 mod gateway;
 mod metrics;
 mod policy;
@@ -41,6 +42,7 @@ mod reply;
 pub mod startup;
 
 pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
+pub use connections::{ConnectionLimit, ConnectionSlot};
 pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
 pub use metrics::Metrics;

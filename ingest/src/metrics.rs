@@ -24,6 +24,8 @@ pub struct Metrics {
     delivery_seconds: Histogram,
     in_flight: Gauge,
     acked_before_delivery: Counter,
+    connections_open: Gauge,
+    connections_refused: Counter,
 }
 
 impl Default for Metrics {
@@ -35,6 +37,8 @@ impl Default for Metrics {
         let delivery_seconds = Histogram::new(exponential_buckets(50e-6, 2.0, 20));
         let in_flight = Gauge::default();
         let acked_before_delivery = Counter::default();
+        let connections_open = Gauge::default();
+        let connections_refused = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by status",
@@ -60,6 +64,16 @@ impl Default for Metrics {
             "202 answers given before Kafka acknowledged (queued ack mode: lost on a crash)",
             acked_before_delivery.clone(),
         );
+        registry.register(
+            "gateway_connections_open",
+            "Client connections open (admitted under --max-connections)",
+            connections_open.clone(),
+        );
+        registry.register(
+            "gateway_connections_refused",
+            "Client connections refused with 503 over --max-connections",
+            connections_refused.clone(),
+        );
         Self {
             registry,
             requests,
@@ -67,6 +81,8 @@ impl Default for Metrics {
             delivery_seconds,
             in_flight,
             acked_before_delivery,
+            connections_open,
+            connections_refused,
         }
     }
 }
@@ -88,6 +104,13 @@ impl Metrics {
 
     pub(crate) fn record_early_ack(&self) {
         self.acked_before_delivery.inc();
+    }
+
+    pub(crate) fn connection_handles(&self) -> (Gauge, Counter) {
+        (
+            self.connections_open.clone(),
+            self.connections_refused.clone(),
+        )
     }
 
     pub(crate) fn in_flight(&self) -> &Gauge {

@@ -9,9 +9,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use ingest::startup::{log_listening, Started};
-use ingest::{GatewayArgs, Rejection, Reply};
+use ingest::{ConnectionLimit, GatewayArgs, Rejection, Reply};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
 
 fn bind(args: &GatewayArgs) -> anyhow::Result<TcpListener> {
     let socket = socket2::Socket::new(
@@ -42,7 +41,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
     let listener = bind(args)?;
     log_listening("hyper", args, started);
     let gateway = Arc::clone(&started.gateway);
-    let connections = Arc::new(Semaphore::new(args.max_connections));
+    let connections = ConnectionLimit::new(args.max_connections, gateway.metrics());
     let mut too_many = Vec::new();
     // Built once, not counted: only refusals actually sent are responses.
     Reply::rejected(&Rejection::TooManyConnections {
@@ -74,7 +73,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
             },
             _ = &mut shutdown => break,
         };
-        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+        let Some(slot) = connections.try_admit() else {
             let _ = stream.try_write(&too_many);
             continue;
         };
@@ -89,7 +88,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
-            drop(permit);
+            drop(slot);
         });
     }
     gateway.begin_shutdown();

@@ -32,7 +32,8 @@ pub const DEFAULTS: Defaults = Defaults {
 /// Starts the gateway and serves until SIGINT or SIGTERM, then drains and flushes.
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let started = ingest::startup::start(&args).context("cannot start the gateway")?;
-    server::serve(&args, &started)?;
+    let served = server::serve(&args, &started);
+    // Flush even when a worker failed: records already queued still deserve delivery.
     started.gateway.finish(args.grace_period());
-    Ok(())
+    served
 }

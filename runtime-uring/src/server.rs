@@ -1,16 +1,16 @@
-//! Worker threads, `SO_REUSEPORT` listeners, the connection limit and shutdown.
+//! Worker threads, `SO_REUSEPORT` listeners, the connection limit, supervision and
+//! shutdown.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 use ingest::startup::{log_listening, Started};
-use ingest::{Gateway, GatewayArgs, Rejection};
-use tokio::sync::watch;
+use ingest::{ConnectionLimit, ConnectionSlot, Gateway, GatewayArgs, Rejection};
+use tokio::sync::{mpsc, watch};
 
 /// What every connection of every worker shares.
 pub(crate) struct Shared {
@@ -20,8 +20,7 @@ pub(crate) struct Shared {
     pub(crate) idle_timeout: Duration,
     pub(crate) date: crate::date::DateCache,
     grace_period: Duration,
-    max_connections: usize,
-    connections: AtomicUsize,
+    connections: Arc<ConnectionLimit>,
     too_many_connections: Vec<u8>,
 }
 
@@ -41,20 +40,95 @@ fn bind_reuse_port(address: SocketAddr) -> anyhow::Result<std::net::TcpListener>
     Ok(socket.into())
 }
 
-/// Waits for SIGINT or SIGTERM on the calling (main) thread.
-fn wait_for_shutdown_signal() -> anyhow::Result<()> {
+/// Why the main thread stopped waiting.
+#[derive(Debug, PartialEq, Eq)]
+enum Wakeup {
+    /// SIGINT or SIGTERM: a normal shutdown.
+    Signal,
+    /// Worker `index` ended before shutdown was asked for (it panicked).
+    WorkerExited(usize),
+}
+
+/// Tells the main thread when a worker thread ends, however it ends: dropped on
+/// return and while unwinding from a panic.
+struct ExitNotice {
+    index: usize,
+    exits: mpsc::UnboundedSender<usize>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        let _ = self.exits.send(self.index);
+    }
+}
+
+/// Waits on the calling (main) thread for SIGINT, SIGTERM or a worker's end.
+fn wait_for_shutdown(exits: &mut mpsc::UnboundedReceiver<usize>) -> anyhow::Result<Wakeup> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
+        Ok(tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map(|()| Wakeup::Signal)?,
+            _ = terminate.recv() => Wakeup::Signal,
+            Some(index) = exits.recv() => Wakeup::WorkerExited(index),
+        })
+    })
+}
+
+/// Starts one thread per listener, each with its own io_uring runtime, and returns
+/// once every ring is set up, or the first worker's set-up error.
+fn start_workers(
+    listeners: Vec<std::net::TcpListener>,
+    shared: &Arc<Shared>,
+    ring_entries: u32,
+    shutdown: &watch::Receiver<bool>,
+    exits: &mpsc::UnboundedSender<usize>,
+) -> (Vec<std::thread::JoinHandle<()>>, anyhow::Result<()>) {
+    let (ready_sender, ready) = std::sync::mpsc::channel();
+    let mut threads = Vec::with_capacity(listeners.len());
+    for (index, listener) in listeners.into_iter().enumerate() {
+        let shared = Arc::clone(shared);
+        let shutdown = shutdown.clone();
+        let ready = ready_sender.clone();
+        let notice = ExitNotice {
+            index,
+            exits: exits.clone(),
+        };
+        let spawned = std::thread::Builder::new()
+            .name(format!("uring-{index}"))
+            .spawn(move || {
+                let _notice = notice;
+                let runtime =
+                    match tokio_uring::Runtime::new(tokio_uring::builder().entries(ring_entries)) {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            let _ = ready.send(Err(error));
+                            return;
+                        }
+                    };
+                let _ = ready.send(Ok(()));
+                runtime.block_on(worker(listener, shared, shutdown));
+            });
+        match spawned {
+            Ok(thread) => threads.push(thread),
+            Err(error) => return (threads, Err(error).context("cannot start worker threads")),
         }
-    })?;
-    Ok(())
+    }
+    drop(ready_sender);
+    let all_ready = (0..threads.len()).try_for_each(|_| match ready.recv() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(anyhow!(
+            "cannot set up io_uring ({ring_entries} entries): {error}. io_uring may be \
+             disabled (sysctl kernel.io_uring_disabled), blocked by seccomp or a container \
+             policy, or refuse the ring size (see --ring-entries); runtime-hyper serves the \
+             same gateway on epoll"
+        )),
+        Err(_) => Err(anyhow!("a worker thread ended during start-up")),
+    });
+    (threads, all_ready)
 }
 
 pub(crate) fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
@@ -79,50 +153,52 @@ pub(crate) fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()>
         idle_timeout: args.idle_timeout(),
         date: crate::date::DateCache,
         grace_period: args.grace_period(),
-        max_connections: args.max_connections,
-        connections: AtomicUsize::new(0),
+        connections: ConnectionLimit::new(args.max_connections, started.gateway.metrics()),
         too_many_connections,
     });
     let (shutdown_sender, shutdown) = watch::channel(false);
-    let threads = listeners
-        .into_iter()
-        .enumerate()
-        .map(|(index, listener)| {
-            let shared = Arc::clone(&shared);
-            let shutdown = shutdown.clone();
-            std::thread::Builder::new()
-                .name(format!("uring-{index}"))
-                .spawn(move || {
-                    tokio_uring::builder()
-                        .entries(4096)
-                        .start(worker(listener, shared, shutdown))
-                })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .context("cannot start worker threads")?;
-    log_listening("io_uring", args, started);
+    let (exit_sender, mut exits) = mpsc::unbounded_channel();
+    let (threads, all_ready) = start_workers(
+        listeners,
+        &shared,
+        args.ring_entries,
+        &shutdown,
+        &exit_sender,
+    );
+    drop(exit_sender);
+    let wakeup = all_ready.and_then(|()| {
+        log_listening("io_uring", args, started);
+        wait_for_shutdown(&mut exits).context("cannot wait for signals")
+    });
 
-    wait_for_shutdown_signal().context("cannot wait for signals")?;
+    // Whatever woke us, stop every worker before returning: a listener nobody serves
+    // must not outlive a failed worker.
     shared.gateway.begin_shutdown();
-    tracing::info!("shutdown: not accepting; finishing in-flight requests");
-    let _ = shutdown_sender.send(true);
-    for thread in threads {
-        if thread.join().is_err() {
-            tracing::error!("a worker thread panicked");
-        }
+    if matches!(wakeup, Ok(Wakeup::Signal)) {
+        tracing::info!("shutdown: not accepting; finishing in-flight requests");
     }
-    Ok(())
+    let _ = shutdown_sender.send(true);
+    let mut panicked = 0;
+    for thread in threads {
+        panicked += usize::from(thread.join().is_err());
+    }
+    match wakeup? {
+        Wakeup::Signal if panicked == 0 => Ok(()),
+        Wakeup::Signal => Err(anyhow!("{panicked} worker thread(s) panicked")),
+        Wakeup::WorkerExited(index) => Err(anyhow!(
+            "worker {index} stopped unexpectedly (panicked); the gateway shut down"
+        )),
+    }
 }
 
-/// Counts a connection in the process-wide limit and in its worker's drain count.
-struct ConnectionSlot {
-    shared: Arc<Shared>,
+/// A connection's slot in the process-wide limit and in its worker's drain count.
+struct ConnectionGuard {
+    _slot: ConnectionSlot,
     active: Rc<Cell<usize>>,
 }
 
-impl Drop for ConnectionSlot {
+impl Drop for ConnectionGuard {
     fn drop(&mut self) {
-        self.shared.connections.fetch_sub(1, Ordering::AcqRel);
         self.active.set(self.active.get() - 1);
     }
 }
@@ -149,24 +225,24 @@ async fn worker(
                 continue;
             }
         };
-        if shared.connections.fetch_add(1, Ordering::AcqRel) >= shared.max_connections {
-            shared.connections.fetch_sub(1, Ordering::AcqRel);
+        let Some(slot) = shared.connections.try_admit() else {
             let refusal = shared.too_many_connections.clone();
             tokio_uring::spawn(async move {
                 let _ = stream.write_all(refusal).await;
             });
             continue;
-        }
+        };
         let _ = stream.set_nodelay(true);
         active.set(active.get() + 1);
-        let slot = ConnectionSlot {
-            shared: Arc::clone(&shared),
+        let guard = ConnectionGuard {
+            _slot: slot,
             active: Rc::clone(&active),
         };
+        let shared = Arc::clone(&shared);
         let shutdown = shutdown.clone();
         tokio_uring::spawn(async move {
-            crate::conn::serve(stream, &slot.shared, shutdown).await;
-            drop(slot);
+            crate::conn::serve(stream, &shared, shutdown).await;
+            drop(guard);
         });
     }
     drop(listener);
@@ -178,6 +254,29 @@ async fn worker(
         tracing::warn!(
             open = active.get(),
             "grace period over with connections still open"
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_panics_wakes_the_main_thread() {
+        let (exit_sender, mut exits) = mpsc::unbounded_channel();
+        let notice = ExitNotice {
+            index: 3,
+            exits: exit_sender,
+        };
+        let worker = std::thread::spawn(move || {
+            let _notice = notice;
+            panic!("worker failure under test");
+        });
+        assert!(worker.join().is_err());
+        assert_eq!(
+            wait_for_shutdown(&mut exits).unwrap(),
+            Wakeup::WorkerExited(3)
         );
     }
 }

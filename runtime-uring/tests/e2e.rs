@@ -44,3 +44,30 @@ fn stricter_than_hyper_where_the_rfcs_allow() {
     }
     assert!(setup.payloads_in_kafka(1).is_empty(), "nothing produced");
 }
+
+/// A ring the kernel refuses (more than its 32768 entries) stops start-up with a
+/// message naming io_uring and the flag, and a non-zero exit, before "listening".
+#[test]
+fn a_ring_the_kernel_refuses_fails_start_up() {
+    let (status, stderr) = e2e::GatewayProcess::run_to_exit(
+        BINARY,
+        &[
+            "--sink",
+            "null",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--ring-entries",
+            "65536",
+        ],
+        std::time::Duration::from_secs(60),
+    );
+    let status = status.expect("exits on its own instead of serving nothing");
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot set up io_uring") && stderr.contains("--ring-entries"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
