@@ -1,17 +1,21 @@
-//! The comparison run: both gateways, with the null sink and with Kafka, measured in
-//! one process, interleaved (hyper, uring, hyper, uring, ...) and repeated.
+//! The comparison run: every server, with the null sink and with Kafka, measured in
+//! one process, interleaved with the order rotated each repetition, and repeated.
 //!
-//! Phase 1 drives each server closed-loop to saturation. Phase 2 offers open-loop rates
-//! at fractions of the *slower* server's median saturation, so both are measured at the
-//! same load. Every run starts a fresh server (and a fresh embedded broker) pinned to
-//! the server core; the load generator and the broker share the other core.
+//! Phase 1 drives each server closed-loop to saturation. Phase 2 offers the same
+//! open-loop rates to every server: fixed rates (10k, 25k, 50k req/s) and fractions of
+//! the *slowest* server's median saturation. Every run starts a fresh server (and a
+//! fresh embedded broker) pinned to the server core; the load generator and the broker
+//! share the other core. A third, untimed pass counts system calls per request under
+//! `strace -f -c`.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use kafka_sink::EmbeddedBroker;
 
 use crate::loadgen::{self, LoadSpec, Pacing};
-use crate::server::{Server, ServerUnderTest};
+use crate::server::{Server, ServerUnderTest, Usage};
+use crate::stats::median;
 
 /// Where accepted records go during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,8 +33,30 @@ impl SinkMode {
     /// Short name.
     pub fn name(self) -> &'static str {
         match self {
-            Self::Null => "the null sink",
+            Self::Null => "null sink",
             Self::Kafka => "Kafka",
+        }
+    }
+}
+
+/// The offered load of one measurement.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub enum Load {
+    /// Closed loop: as fast as the server answers.
+    Saturation,
+    /// Open loop at a fixed rate, the same for every server (req/s).
+    Rate(f64),
+    /// Open loop at a fraction of the slowest server's median saturation.
+    Fraction(f64),
+}
+
+impl Load {
+    /// A label for tables: "saturation", "10k req/s", "50% of slowest".
+    pub fn label(&self) -> String {
+        match self {
+            Self::Saturation => "saturation".to_owned(),
+            Self::Rate(rate) => format!("{:.0}k req/s", rate / 1000.0),
+            Self::Fraction(fraction) => format!("{:.0}% of slowest", fraction * 100.0),
         }
     }
 }
@@ -40,7 +66,9 @@ impl SinkMode {
 pub struct Plan {
     /// `--quick`: one short repetition of everything (CI).
     pub quick: bool,
-    /// Repetitions of every measurement.
+    /// The servers compared.
+    pub servers: Vec<Server>,
+    /// Repetitions of every measurement; the server order rotates each time.
     pub repetitions: usize,
     /// Keep-alive connections of the load generator with the null sink.
     pub connections: usize,
@@ -52,9 +80,15 @@ pub struct Plan {
     /// Closed-loop measurement.
     pub saturation: Duration,
     /// Each open-loop point.
-    pub sweep_point: Duration,
-    /// Open-loop rates as fractions of the slower server's saturation.
-    pub sweep: Vec<f64>,
+    pub point: Duration,
+    /// Open-loop rates offered to every server, req/s.
+    pub rates: Vec<f64>,
+    /// Open-loop rates as fractions of the slowest server's saturation.
+    pub fractions: Vec<f64>,
+    /// Rate of the untimed system-call pass (req/s), `None` to skip it.
+    pub syscall_rate: Option<f64>,
+    /// Length of the system-call pass.
+    pub syscall_duration: Duration,
     /// The JSON body every request carries.
     pub payload: Vec<u8>,
     /// Core of the server under test.
@@ -66,17 +100,21 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The full run `cargo bench -p bench` does (about 5 minutes).
+    /// The full run `cargo bench -p bench` does.
     pub fn full() -> Self {
         Self {
             quick: false,
-            repetitions: 3,
+            servers: Server::ALL.to_vec(),
+            repetitions: 5,
             connections: 64,
             kafka_connections: 256,
-            warmup: Duration::from_secs(1),
-            saturation: Duration::from_secs(4),
-            sweep_point: Duration::from_secs(3),
-            sweep: vec![0.25, 0.5, 0.75, 0.9],
+            warmup: Duration::from_millis(500),
+            saturation: Duration::from_secs(3),
+            point: Duration::from_secs(2),
+            rates: vec![10_000.0, 25_000.0, 50_000.0],
+            fractions: vec![0.5, 0.75, 0.9],
+            syscall_rate: Some(5_000.0),
+            syscall_duration: Duration::from_secs(2),
             payload: crate::corpus::json_payload(256),
             server_core: 0,
             client_core: 1,
@@ -84,22 +122,44 @@ impl Plan {
         }
     }
 
-    /// The quick run for CI: every step once, briefly.
+    /// The quick run for CI: every kind of step once, briefly.
     pub fn quick() -> Self {
         Self {
             quick: true,
             repetitions: 1,
-            warmup: Duration::from_millis(300),
+            warmup: Duration::from_millis(200),
             saturation: Duration::from_secs(1),
-            sweep_point: Duration::from_millis(700),
-            sweep: vec![0.5, 0.9],
+            point: Duration::from_millis(500),
+            rates: vec![10_000.0],
+            fractions: vec![0.5],
+            syscall_duration: Duration::from_millis(500),
             ..Self::full()
         }
     }
 
-    /// Runs (server starts) the plan makes, for the progress bar.
+    /// Every open-loop load of a repetition, in order.
+    pub fn open_loads(&self) -> Vec<Load> {
+        let rates = self.rates.iter().map(|&rate| Load::Rate(rate));
+        let fractions = self.fractions.iter().map(|&f| Load::Fraction(f));
+        rates.chain(fractions).collect()
+    }
+
+    /// Server starts the plan makes, for the progress bar.
     pub fn steps(&self) -> u64 {
-        (2 * Server::ALL.len() * SinkMode::ALL.len() * self.repetitions) as u64
+        let timed = 2 * self.repetitions;
+        let traced = usize::from(self.syscall_rate.is_some());
+        ((timed + traced) * self.servers.len() * SinkMode::ALL.len()) as u64
+    }
+
+    /// The servers in the order of repetition `repetition`: rotated by one each time,
+    /// so no server always runs first (or right after another's warm caches).
+    pub fn order(&self, repetition: usize) -> Vec<Server> {
+        let mut order = self.servers.clone();
+        if !order.is_empty() {
+            let by = repetition % order.len();
+            order.rotate_left(by);
+        }
+        order
     }
 }
 
@@ -110,24 +170,47 @@ pub struct Sample {
     pub server: Server,
     /// Which sink.
     pub sink: SinkMode,
-    /// `None` for closed-loop saturation, else the open-loop fraction.
-    pub fraction: Option<f64>,
+    /// Which repetition (0-based): samples of one repetition were taken side by side.
+    pub repetition: usize,
+    /// The offered load.
+    pub load: Load,
     /// Offered rate (open loop), requests/s.
     pub offered: Option<f64>,
     /// Answered requests/s.
     pub throughput: f64,
     /// Latency percentiles in ms: p50, p90, p99, p99.9, max.
     pub latency_ms: [f64; 5],
-    /// Server CPU time per answered request, microseconds.
+    /// Server CPU time per answered request, microseconds (schedstat).
     pub cpu_us_per_request: f64,
+    /// User-mode CPU per answered request, microseconds (clock ticks: coarse).
+    pub user_us_per_request: f64,
+    /// Kernel-mode CPU per answered request, microseconds (clock ticks: coarse).
+    pub system_us_per_request: f64,
+    /// Context switches of all server threads per answered request.
+    pub context_switches_per_request: f64,
     /// Server CPU utilisation over the window (1.0 = one core).
     pub cpu_utilisation: f64,
     /// Peak RSS of the server, KiB.
     pub peak_rss_kib: u64,
+    /// Threads the server process ran.
+    pub threads: u64,
     /// Non-2xx answers.
     pub non_2xx: u64,
     /// Connection errors.
     pub errors: u64,
+}
+
+/// System calls per request of one server and sink, by call, from `strace -f -c`.
+#[derive(Debug, Clone)]
+pub struct SyscallProfile {
+    /// Which server.
+    pub server: Server,
+    /// Which sink.
+    pub sink: SinkMode,
+    /// Requests answered while traced.
+    pub requests: u64,
+    /// Calls per request, by system call name.
+    pub per_request: BTreeMap<String, f64>,
 }
 
 /// Everything a comparison run measured.
@@ -139,6 +222,10 @@ pub struct Results {
     pub broker: String,
     /// Every sample, in run order.
     pub samples: Vec<Sample>,
+    /// The system-call pass (empty when skipped or when strace is missing).
+    pub syscalls: Vec<SyscallProfile>,
+    /// Why the system-call pass did not run, if it did not.
+    pub syscalls_skipped: Option<String>,
 }
 
 struct Broker {
@@ -179,12 +266,7 @@ fn broker_for(plan: &Plan, run: usize) -> Result<Broker, String> {
     }
 }
 
-fn start(
-    plan: &Plan,
-    server: Server,
-    sink: SinkMode,
-    broker: &Broker,
-) -> Result<ServerUnderTest, String> {
+fn gateway_flags(sink: SinkMode, broker: &Broker) -> Vec<String> {
     let mut flags = vec!["--workers".to_owned(), "1".to_owned()];
     match sink {
         SinkMode::Null => flags.extend(["--sink".to_owned(), "null".to_owned()]),
@@ -195,49 +277,66 @@ fn start(
             broker.topic.clone(),
         ]),
     }
-    ServerUnderTest::start(server, plan.server_core, &flags)
+    flags
 }
 
+fn load_spec(
+    plan: &Plan,
+    sut: &ServerUnderTest,
+    sink: SinkMode,
+    pacing: Pacing,
+    duration: Duration,
+) -> LoadSpec {
+    LoadSpec {
+        address: sut.address(),
+        connections: match sink {
+            SinkMode::Null => plan.connections,
+            SinkMode::Kafka => plan.kafka_connections,
+        },
+        request: crate::corpus::post(&plan.payload),
+        pacing,
+        duration,
+        warmup: Duration::ZERO,
+    }
+}
+
+/// One measurement: an unmeasured warm-up, then `duration` of load with the server's
+/// usage read around it.
 fn measure(
     plan: &Plan,
     sut: &ServerUnderTest,
     sink: SinkMode,
     pacing: Pacing,
     duration: Duration,
-) -> (loadgen::LoadResult, Duration) {
-    let request = crate::corpus::post(&plan.payload);
-    let connections = match sink {
-        SinkMode::Null => plan.connections,
-        SinkMode::Kafka => plan.kafka_connections,
-    };
-    let spec = |pacing, duration| LoadSpec {
-        address: sut.address(),
-        connections,
-        request: request.clone(),
-        pacing,
-        duration,
-        warmup: Duration::ZERO,
-    };
-    loadgen::run(&spec(pacing, plan.warmup));
-    let cpu_before = sut.cpu_time();
-    let result = loadgen::run(&spec(pacing, duration));
-    (result, sut.cpu_time().saturating_sub(cpu_before))
+) -> (loadgen::LoadResult, Usage) {
+    loadgen::run(&load_spec(plan, sut, sink, pacing, plan.warmup));
+    let before = sut.usage();
+    let result = loadgen::run(&load_spec(plan, sut, sink, pacing, duration));
+    (result, sut.usage().since(&before))
+}
+
+struct Point {
+    server: Server,
+    sink: SinkMode,
+    repetition: usize,
+    load: Load,
+    offered: Option<f64>,
 }
 
 fn sample(
-    server: Server,
-    sink: SinkMode,
-    fraction: Option<f64>,
-    offered: Option<f64>,
+    point: Point,
     result: &loadgen::LoadResult,
-    cpu: Duration,
-    rss: u64,
+    usage: Usage,
+    sut: &ServerUnderTest,
 ) -> Sample {
+    let requests = result.requests.max(1) as f64;
+    let per_request = |time: Duration| time.as_secs_f64() * 1e6 / requests;
     Sample {
-        server,
-        sink,
-        fraction,
-        offered,
+        server: point.server,
+        sink: point.sink,
+        repetition: point.repetition,
+        load: point.load,
+        offered: point.offered,
         throughput: result.throughput(),
         latency_ms: [
             result.percentile_ms(50.0),
@@ -246,25 +345,24 @@ fn sample(
             result.percentile_ms(99.9),
             result.latency_us.max() as f64 / 1000.0,
         ],
-        cpu_us_per_request: cpu.as_secs_f64() * 1e6 / result.requests.max(1) as f64,
-        cpu_utilisation: cpu.as_secs_f64() / result.elapsed.as_secs_f64(),
-        peak_rss_kib: rss,
+        cpu_us_per_request: per_request(usage.cpu),
+        user_us_per_request: per_request(usage.user),
+        system_us_per_request: per_request(usage.system),
+        context_switches_per_request: usage.context_switches as f64 / requests,
+        cpu_utilisation: usage.cpu.as_secs_f64() / result.elapsed.as_secs_f64(),
+        peak_rss_kib: sut.peak_rss_kib(),
+        threads: sut.threads(),
         non_2xx: result.non_2xx,
         errors: result.errors,
     }
 }
 
-/// The median of `values` (0 when empty).
-pub fn median(mut values: Vec<f64>) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 0 {
-        (values[mid - 1] + values[mid]) / 2.0
-    } else {
-        values[mid]
+/// The open-loop rate a load stands for, given the slowest median saturation.
+fn rate_of(load: Load, slowest: f64) -> f64 {
+    match load {
+        Load::Saturation => f64::INFINITY,
+        Load::Rate(rate) => rate,
+        Load::Fraction(fraction) => (slowest * fraction).max(1.0),
     }
 }
 
@@ -279,23 +377,27 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
     };
     let mut samples = Vec::new();
     let mut run_index = 0;
-    // Phase 1: saturation, interleaved.
+    // Phase 1: saturation.
     for repetition in 0..plan.repetitions {
         for sink in SinkMode::ALL {
-            for server in Server::ALL {
+            for server in plan.order(repetition) {
                 run_index += 1;
                 let broker = broker_for(plan, run_index)?;
-                let sut = start(plan, server, sink, &broker)?;
-                let (result, cpu) = measure(plan, &sut, sink, Pacing::ClosedLoop, plan.saturation);
-                samples.push(sample(
+                let sut = ServerUnderTest::start(
+                    server,
+                    plan.server_core,
+                    &gateway_flags(sink, &broker),
+                )?;
+                let (result, usage) =
+                    measure(plan, &sut, sink, Pacing::ClosedLoop, plan.saturation);
+                let point = Point {
                     server,
                     sink,
-                    None,
-                    None,
-                    &result,
-                    cpu,
-                    sut.peak_rss_kib(),
-                ));
+                    repetition,
+                    load: Load::Saturation,
+                    offered: None,
+                };
+                samples.push(sample(point, &result, usage, &sut));
                 sut.stop();
                 step(&format!(
                     "saturation {} {} #{}",
@@ -306,49 +408,34 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
             }
         }
     }
-    // Phase 2: the open-loop sweep at fractions of the slower server's saturation.
+    // Phase 2: the same open-loop rates for every server.
     for repetition in 0..plan.repetitions {
         for sink in SinkMode::ALL {
-            let slowest = Server::ALL
-                .iter()
-                .map(|&server| {
-                    median(
-                        samples
-                            .iter()
-                            .filter(|s| {
-                                s.server == server && s.sink == sink && s.fraction.is_none()
-                            })
-                            .map(|s| s.throughput)
-                            .collect(),
-                    )
-                })
-                .fold(f64::INFINITY, f64::min);
-            for server in Server::ALL {
+            let slowest = slowest_saturation(&samples, &plan.servers, sink);
+            for server in plan.order(repetition) {
                 run_index += 1;
                 let broker = broker_for(plan, run_index)?;
-                let sut = start(plan, server, sink, &broker)?;
-                for &fraction in &plan.sweep {
-                    let rate = (slowest * fraction).max(1.0);
-                    let (result, cpu) = measure(
-                        plan,
-                        &sut,
-                        sink,
-                        Pacing::OpenLoop { rate },
-                        plan.sweep_point,
-                    );
-                    samples.push(sample(
+                let sut = ServerUnderTest::start(
+                    server,
+                    plan.server_core,
+                    &gateway_flags(sink, &broker),
+                )?;
+                for load in plan.open_loads() {
+                    let rate = rate_of(load, slowest);
+                    let (result, usage) =
+                        measure(plan, &sut, sink, Pacing::OpenLoop { rate }, plan.point);
+                    let point = Point {
                         server,
                         sink,
-                        Some(fraction),
-                        Some(rate),
-                        &result,
-                        cpu,
-                        sut.peak_rss_kib(),
-                    ));
+                        repetition,
+                        load,
+                        offered: Some(rate),
+                    };
+                    samples.push(sample(point, &result, usage, &sut));
                 }
                 sut.stop();
                 step(&format!(
-                    "sweep {} {} #{}",
+                    "open loop {} {} #{}",
                     server.name(),
                     sink.name(),
                     repetition + 1
@@ -356,11 +443,103 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
             }
         }
     }
+    let (syscalls, syscalls_skipped) = syscall_pass(plan, &mut run_index, &mut step)?;
     Ok(Results {
         plan: plan.clone(),
         broker: broker_description,
         samples,
+        syscalls,
+        syscalls_skipped,
     })
+}
+
+/// The median saturation throughput of the slowest of `servers` with `sink`.
+pub fn slowest_saturation(samples: &[Sample], servers: &[Server], sink: SinkMode) -> f64 {
+    servers
+        .iter()
+        .map(|&server| {
+            median(
+                samples
+                    .iter()
+                    .filter(|s| s.server == server && s.sink == sink && s.load == Load::Saturation)
+                    .map(|s| s.throughput)
+                    .collect(),
+            )
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The untimed diagnostic pass: each server under `strace -f -c` at a fixed rate.
+#[allow(clippy::type_complexity)]
+fn syscall_pass(
+    plan: &Plan,
+    run_index: &mut usize,
+    step: &mut impl FnMut(&str),
+) -> Result<(Vec<SyscallProfile>, Option<String>), String> {
+    let Some(rate) = plan.syscall_rate else {
+        return Ok((Vec::new(), Some("not asked for".to_owned())));
+    };
+    let strace = std::process::Command::new("strace").arg("-V").output();
+    if !strace.is_ok_and(|out| out.status.success()) {
+        return Ok((
+            Vec::new(),
+            Some("strace is not installed (apt-get install strace)".to_owned()),
+        ));
+    }
+    let scratch = std::env::temp_dir().join(format!("bench-strace-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
+    let mut profiles = Vec::new();
+    for sink in SinkMode::ALL {
+        for &server in &plan.servers {
+            *run_index += 1;
+            let broker = broker_for(plan, *run_index)?;
+            let output = scratch.join(format!("{}-{}.txt", server.name(), *run_index));
+            let sut = ServerUnderTest::start_traced(
+                server,
+                plan.server_core,
+                &gateway_flags(sink, &broker),
+                &output,
+            )?;
+            let result = loadgen::run(&load_spec(
+                plan,
+                &sut,
+                sink,
+                Pacing::OpenLoop { rate },
+                plan.syscall_duration,
+            ));
+            sut.stop();
+            let text = std::fs::read_to_string(&output).map_err(|e| e.to_string())?;
+            let requests = result.requests.max(1);
+            profiles.push(SyscallProfile {
+                server,
+                sink,
+                requests,
+                per_request: parse_strace_summary(&text)
+                    .into_iter()
+                    .map(|(name, calls)| (name, calls as f64 / requests as f64))
+                    .collect(),
+            });
+            step(&format!("system calls {} {}", server.name(), sink.name()));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok((profiles, None))
+}
+
+/// Calls by system call from `strace -c` output (the `total` line left out).
+pub fn parse_strace_summary(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // % time, seconds, usecs/call, calls, [errors,] syscall
+            if fields.len() < 5 || fields[0].parse::<f64>().is_err() {
+                return None;
+            }
+            let name = *fields.last()?;
+            let calls = fields[3].parse().ok()?;
+            (name != "total").then(|| (name.to_owned(), calls))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -368,9 +547,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_odd_and_even_counts() {
-        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert_eq!(median(vec![]), 0.0);
+    fn strace_summary_is_parsed_without_the_total() {
+        let text = "\
+% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 61.20    0.012000           3      4000           io_uring_enter
+ 30.00    0.006000           2      3000       120 epoll_wait
+  8.80    0.001000           1      1000           write
+------ ----------- ----------- --------- --------- ----------------
+100.00    0.019000           2      8000       120 total
+";
+        let calls = parse_strace_summary(text);
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls["io_uring_enter"], 4000);
+        assert_eq!(calls["epoll_wait"], 3000);
+        assert_eq!(calls["write"], 1000);
+    }
+
+    #[test]
+    fn order_rotates_each_repetition() {
+        let plan = Plan {
+            servers: vec![Server::Hyper, Server::Uring],
+            ..Plan::quick()
+        };
+        assert_eq!(plan.order(0), vec![Server::Hyper, Server::Uring]);
+        assert_eq!(plan.order(1), vec![Server::Uring, Server::Hyper]);
+        assert_eq!(plan.order(2), vec![Server::Hyper, Server::Uring]);
     }
 }

@@ -12,7 +12,7 @@
 //! ```
 //! let corpus = bench::corpus::all();
 //! assert!(corpus.iter().any(|case| case.name == "small_post"));
-//! assert_eq!(bench::compare::median(vec![3.0, 1.0, 2.0]), 2.0);
+//! assert_eq!(bench::stats::median(vec![3.0, 1.0, 2.0]), 2.0);
 //! ```
 #![forbid(unsafe_code)]
 
@@ -22,3 +22,4 @@ pub mod loadgen;
 pub mod raw_httparse;
 pub mod report;
 pub mod server;
+pub mod stats;

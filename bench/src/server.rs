@@ -1,5 +1,5 @@
 //! A gateway under test: this bench binary re-executed with `--serve`, pinned to one
-//! core with `taskset`, and its CPU time and memory read from `/proc`.
+//! core with `taskset`, and what it used read from `/proc`.
 
 use std::time::Duration;
 
@@ -8,48 +8,63 @@ use e2e::GatewayProcess;
 /// Which gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Server {
-    /// `runtime-hyper`.
+    /// `runtime-hyper`: hyper on tokio (epoll).
     Hyper,
-    /// `runtime-uring`.
+    /// `runtime-uring`: tokio-uring and the connection loop over `http-parse`.
     Uring,
 }
 
 impl Server {
-    /// Both, in the order runs interleave.
+    /// Every server, in the order of the first repetition (later ones rotate it).
     pub const ALL: [Server; 2] = [Server::Hyper, Server::Uring];
 
-    /// Short name.
+    /// Short name, as `--serve` takes it.
     pub fn name(self) -> &'static str {
         match self {
             Self::Hyper => "hyper",
             Self::Uring => "uring",
         }
     }
+
+    /// What the server is made of, for the report.
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Hyper => "hyper 1.x on a tokio multi-thread runtime with one worker (epoll)",
+            Self::Uring => "tokio-uring (io_uring, polled from epoll) + http-parse",
+        }
+    }
+
+    fn run(self, args: Vec<String>) -> anyhow::Result<()> {
+        match self {
+            Self::Hyper => runtime_hyper::run(ingest::GatewayArgs::parse_from_with(
+                args,
+                runtime_hyper::DEFAULTS,
+            )?),
+            Self::Uring => runtime_uring::run(ingest::GatewayArgs::parse_from_with(
+                args,
+                runtime_uring::DEFAULTS,
+            )?),
+        }
+    }
 }
 
-/// If the process was started as `<bench> --serve hyper|uring <gateway flags...>`, runs
-/// that gateway until it is signalled and returns true.
+/// If the process was started as `<bench> --serve NAME <gateway flags...>`, runs that
+/// gateway until it is signalled and returns true.
 pub fn serve_if_asked() -> bool {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) != Some("--serve") {
         return false;
     }
     ingest::startup::init_tracing();
-    let kind = args.get(2).map(String::as_str);
-    let gateway_args = std::iter::once("gateway".to_owned()).chain(args.iter().skip(3).cloned());
-    let result = match kind {
-        Some("hyper") => {
-            ingest::GatewayArgs::parse_from_with(gateway_args, runtime_hyper::DEFAULTS)
-                .map_err(anyhow::Error::from)
-                .and_then(runtime_hyper::run)
-        }
-        Some("uring") => {
-            ingest::GatewayArgs::parse_from_with(gateway_args, runtime_uring::DEFAULTS)
-                .map_err(anyhow::Error::from)
-                .and_then(runtime_uring::run)
-        }
-        other => Err(anyhow::anyhow!(
-            "--serve takes hyper or uring, not {other:?}"
+    let name = args.get(2).map(String::as_str);
+    let gateway_args = std::iter::once("gateway".to_owned())
+        .chain(args.iter().skip(3).cloned())
+        .collect();
+    let result = match Server::ALL.into_iter().find(|s| Some(s.name()) == name) {
+        Some(server) => server.run(gateway_args),
+        None => Err(anyhow::anyhow!(
+            "--serve takes one of {:?}, not {name:?}",
+            Server::ALL.map(Server::name)
         )),
     };
     if let Err(error) = result {
@@ -59,23 +74,116 @@ pub fn serve_if_asked() -> bool {
     true
 }
 
+/// What a server process used so far, all threads together.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// CPU time from `/proc/PID/task/*/schedstat` (nanosecond resolution).
+    pub cpu: Duration,
+    /// User time from `/proc/PID/stat` (clock ticks).
+    pub user: Duration,
+    /// Kernel time from `/proc/PID/stat` (clock ticks).
+    pub system: Duration,
+    /// Voluntary plus involuntary context switches of every thread.
+    pub context_switches: u64,
+}
+
+impl Usage {
+    /// What was used between `earlier` and `self`.
+    pub fn since(&self, earlier: &Usage) -> Usage {
+        Usage {
+            cpu: self.cpu.saturating_sub(earlier.cpu),
+            user: self.user.saturating_sub(earlier.user),
+            system: self.system.saturating_sub(earlier.system),
+            context_switches: self
+                .context_switches
+                .saturating_sub(earlier.context_switches),
+        }
+    }
+}
+
+/// Clock ticks per second of `/proc/PID/stat` (`USER_HZ`): 100 on every Linux ABI
+/// this runs on.
+const USER_HZ: u64 = 100;
+
+/// `utime` and `stime` (fields 14 and 15) of a `/proc/PID/stat` line.
+fn user_and_system(stat: &str) -> Option<(Duration, Duration)> {
+    // The command name (field 2) may contain spaces; fields after it follow its ')'.
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let mut fields = after_name.split_whitespace().skip(11);
+    let ticks = |field: Option<&str>| field?.parse::<u64>().ok();
+    let user = ticks(fields.next())?;
+    let system = ticks(fields.next())?;
+    Some((
+        Duration::from_millis(user * 1000 / USER_HZ),
+        Duration::from_millis(system * 1000 / USER_HZ),
+    ))
+}
+
+fn status_field(status: &str, name: &str) -> Option<u64> {
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// A running gateway under test.
 #[derive(Debug)]
 pub struct ServerUnderTest {
     process: GatewayProcess,
+    /// The gateway's pid when it runs under a tracer (the child of `strace`).
+    traced_pid: Option<u32>,
 }
 
 impl ServerUnderTest {
     /// Starts `server` pinned to `core` with the given gateway flags.
     pub fn start(server: Server, core: usize, gateway_flags: &[String]) -> Result<Self, String> {
+        Self::start_wrapped(server, core, &[], gateway_flags)
+    }
+
+    /// Starts `server` under `strace -f -c`, which writes its per-system-call counts
+    /// to `output` when the server exits. For the diagnostic pass only: tracing slows
+    /// every system call down.
+    pub fn start_traced(
+        server: Server,
+        core: usize,
+        gateway_flags: &[String],
+        output: &std::path::Path,
+    ) -> Result<Self, String> {
+        let output = output.to_string_lossy().into_owned();
+        let tracer = ["strace", "-f", "-c", "-o", output.as_str()];
+        let mut sut = Self::start_wrapped(server, core, &tracer, gateway_flags)?;
+        let children = format!("/proc/{pid}/task/{pid}/children", pid = sut.process.pid());
+        sut.traced_pid = std::fs::read_to_string(&children)
+            .ok()
+            .and_then(|text| text.split_whitespace().next()?.parse().ok());
+        if sut.traced_pid.is_none() {
+            return Err(format!("no traced gateway under strace ({children})"));
+        }
+        Ok(sut)
+    }
+
+    fn start_wrapped(
+        server: Server,
+        core: usize,
+        wrapper: &[&str],
+        gateway_flags: &[String],
+    ) -> Result<Self, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let exe = exe.to_string_lossy().into_owned();
         let core = core.to_string();
         let mut args: Vec<&str> = vec!["-c", &core];
-        let exe = exe.to_string_lossy().into_owned();
+        args.extend(wrapper);
         args.extend([exe.as_str(), "--serve", server.name()]);
         args.extend(gateway_flags.iter().map(String::as_str));
         let process = GatewayProcess::start("taskset", &args)?;
-        Ok(Self { process })
+        Ok(Self {
+            process,
+            traced_pid: None,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.traced_pid.unwrap_or_else(|| self.process.pid())
     }
 
     /// Where it listens.
@@ -83,28 +191,95 @@ impl ServerUnderTest {
         self.process.address
     }
 
-    /// CPU time used so far by all its threads (user + system), from
-    /// `/proc/PID/task/*/schedstat` (nanoseconds, unlike the 10 ms ticks of `stat`).
-    pub fn cpu_time(&self) -> Duration {
-        let tasks = format!("/proc/{}/task", self.process.pid());
-        let nanos: u64 = std::fs::read_dir(tasks)
+    /// What the process used so far.
+    pub fn usage(&self) -> Usage {
+        let pid = self.pid();
+        let (user, system) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|stat| user_and_system(&stat))
+            .unwrap_or_default();
+        let mut usage = Usage {
+            user,
+            system,
+            ..Usage::default()
+        };
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
             .into_iter()
             .flatten()
-            .flatten()
-            .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-            .filter_map(|line| line.split_whitespace().next()?.parse::<u64>().ok())
-            .sum();
-        Duration::from_nanos(nanos)
+            .flatten();
+        for task in tasks {
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file)).ok();
+            if let Some(nanos) = read("schedstat")
+                .and_then(|line| line.split_whitespace().next()?.parse::<u64>().ok())
+            {
+                usage.cpu += Duration::from_nanos(nanos);
+            }
+            if let Some(status) = read("status") {
+                usage.context_switches += status_field(&status, "voluntary_ctxt_switches")
+                    .unwrap_or(0)
+                    + status_field(&status, "nonvoluntary_ctxt_switches").unwrap_or(0);
+            }
+        }
+        usage
+    }
+
+    /// Threads the process runs now (workers, librdkafka's, signal handling).
+    pub fn threads(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|status| status_field(&status, "Threads"))
+            .unwrap_or(0)
     }
 
     /// Peak resident memory (`VmHWM`) in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        self.process.status_kib("VmHWM")
+        std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find_map(|line| line.strip_prefix("VmHWM:"))?
+                    .split_whitespace()
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
     }
 
-    /// SIGTERM, then wait for a clean exit.
+    /// SIGTERM to the gateway, then wait for a clean exit (and the tracer's report).
     pub fn stop(mut self) {
-        self.process.signal(15);
+        match self.traced_pid {
+            Some(pid) => {
+                // The gateway, not the tracer: strace would detach and leave it running.
+                let _ = std::process::Command::new("kill")
+                    .args(["-TERM", &pid.to_string()])
+                    .status();
+            }
+            None => self.process.signal(15),
+        }
         let _ = self.process.wait(Duration::from_secs(30));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_times_are_read_after_the_command_name() {
+        let stat = "4242 (tokio runtime) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 3 0";
+        assert_eq!(
+            user_and_system(stat),
+            Some((Duration::from_millis(2500), Duration::from_millis(750)))
+        );
+    }
+
+    #[test]
+    fn status_fields_parse() {
+        let status = "Name:\tx\nThreads:\t7\nvoluntary_ctxt_switches:\t12\n";
+        assert_eq!(status_field(status, "Threads"), Some(7));
+        assert_eq!(status_field(status, "voluntary_ctxt_switches"), Some(12));
+        assert_eq!(status_field(status, "nonvoluntary_ctxt_switches"), None);
     }
 }

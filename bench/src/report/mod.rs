@@ -1,0 +1,553 @@
+//! The comparison report: `summary.md` and `index.html` (tables plus inline SVG charts)
+//! in `target/bench-report/`.
+//!
+//! The data are [`Results`]; [`crate::stats`] summarises repetitions; `environment`
+//! says what ran where; `charts` draws; `criterion` reads the layer benches of the same
+//! run. This module turns them into tables and pages.
+
+mod charts;
+mod criterion;
+mod environment;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::compare::{Load, Results, Sample, SinkMode};
+use crate::server::Server;
+use crate::stats::{self, Spread};
+
+/// A table rendered both as Markdown and as HTML.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Column titles.
+    pub headers: Vec<String>,
+    /// Rows of cells.
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(headers: &[&str]) -> Self {
+        Self {
+            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = format!(
+            "| {} |\n|{}\n",
+            self.headers.join(" | "),
+            "---|".repeat(self.headers.len())
+        );
+        for row in &self.rows {
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out
+    }
+
+    fn html(&self) -> String {
+        let mut out = String::from("<table><thead><tr>");
+        for header in &self.headers {
+            let _ = write!(out, "<th>{}</th>", escape(header));
+        }
+        out.push_str("</tr></thead><tbody>");
+        for row in &self.rows {
+            out.push_str("<tr>");
+            for cell in row {
+                let _ = write!(out, "<td>{}</td>", escape(cell));
+            }
+            out.push_str("</tr>");
+        }
+        out.push_str("</tbody></table>");
+        out
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A ratio of CPU per request between two servers that differ in one thing.
+#[derive(Debug, Clone, Copy)]
+pub struct Effect {
+    /// Short name.
+    pub name: &'static str,
+    /// The one difference the ratio measures.
+    pub difference: &'static str,
+    /// The server with the change.
+    pub changed: Server,
+    /// The server without it.
+    pub baseline: Server,
+}
+
+/// The decomposition: each ratio isolates one difference between two servers.
+pub const EFFECTS: &[Effect] = &[Effect {
+    name: "uring / hyper",
+    difference: "everything at once: HTTP stack, connection loop and I/O engine",
+    changed: Server::Uring,
+    baseline: Server::Hyper,
+}];
+
+/// The effects whose two servers both ran.
+fn effects(results: &Results) -> Vec<Effect> {
+    EFFECTS
+        .iter()
+        .copied()
+        .filter(|e| results.plan.servers.contains(&e.changed))
+        .filter(|e| results.plan.servers.contains(&e.baseline))
+        .collect()
+}
+
+fn samples(
+    results: &Results,
+    server: Server,
+    sink: SinkMode,
+    load: Load,
+) -> impl Iterator<Item = &Sample> {
+    results
+        .samples
+        .iter()
+        .filter(move |s| s.server == server && s.sink == sink && s.load == load)
+}
+
+/// `metric` over the repetitions of one server, sink and load.
+pub(crate) fn load_spread(
+    results: &Results,
+    server: Server,
+    sink: SinkMode,
+    load: Load,
+    metric: impl Fn(&Sample) -> f64,
+) -> Option<Spread> {
+    Spread::of(samples(results, server, sink, load).map(metric).collect())
+}
+
+/// The ratio `changed / baseline` of `metric`, taken within each repetition (the two
+/// ran side by side), summarised over repetitions.
+fn effect_spread(
+    results: &Results,
+    effect: &Effect,
+    sink: SinkMode,
+    load: Load,
+    metric: fn(&Sample) -> f64,
+) -> Option<Spread> {
+    let ratios = samples(results, effect.changed, sink, load)
+        .filter_map(|changed| {
+            let baseline = samples(results, effect.baseline, sink, load)
+                .find(|b| b.repetition == changed.repetition)?;
+            let denominator = metric(baseline);
+            (denominator > 0.0).then(|| metric(changed) / denominator)
+        })
+        .collect();
+    Spread::of(ratios)
+}
+
+/// Open-loop loads in plan order.
+pub(crate) fn open_loads(results: &Results) -> Vec<Load> {
+    results.plan.open_loads()
+}
+
+/// Saturation first, then every open-loop load.
+fn all_loads(results: &Results) -> Vec<Load> {
+    std::iter::once(Load::Saturation)
+        .chain(open_loads(results))
+        .collect()
+}
+
+/// "10k req/s" or "50% of slowest = 31,000 req/s".
+fn load_label(results: &Results, sink: SinkMode, load: Load) -> String {
+    match load {
+        Load::Fraction(_) => {
+            let offered = results
+                .samples
+                .iter()
+                .find(|s| s.sink == sink && s.load == load)
+                .and_then(|s| s.offered)
+                .unwrap_or(0.0);
+            format!("{} = {offered:.0} req/s", load.label())
+        }
+        _ => load.label(),
+    }
+}
+
+fn cpu(sample: &Sample) -> f64 {
+    sample.cpu_us_per_request
+}
+
+/// A CPU-per-request cell; marks points the server could not keep up with.
+fn cpu_cell(results: &Results, server: Server, sink: SinkMode, load: Load) -> String {
+    let cell = stats::format(load_spread(results, server, sink, load, cpu), 2);
+    let answered = load_spread(results, server, sink, load, |s| {
+        s.throughput / s.offered.unwrap_or(s.throughput).max(1.0)
+    });
+    match answered {
+        Some(answered) if load != Load::Saturation && answered.median < 0.95 => {
+            format!(
+                "{cell} (overloaded: {:.0}% answered)",
+                answered.median * 100.0
+            )
+        }
+        _ => cell,
+    }
+}
+
+fn servers_table(results: &Results) -> Table {
+    let mut table = Table::new(&["server", "what it is", "threads (null sink / Kafka)"]);
+    for &server in &results.plan.servers {
+        let threads = |sink| {
+            results
+                .samples
+                .iter()
+                .filter(|s| s.server == server && s.sink == sink)
+                .map(|s| s.threads)
+                .max()
+                .unwrap_or(0)
+        };
+        table.rows.push(vec![
+            server.name().to_owned(),
+            server.description().to_owned(),
+            format!("{} / {}", threads(SinkMode::Null), threads(SinkMode::Kafka)),
+        ]);
+    }
+    table
+}
+
+fn saturation_table(results: &Results) -> Table {
+    let mut table = Table::new(&[
+        "sink",
+        "server",
+        "throughput (req/s)",
+        "CPU µs/req",
+        "user µs/req",
+        "kernel µs/req",
+        "context switches/req",
+        "p99 (ms)",
+        "peak RSS (MiB)",
+    ]);
+    type Metric = (fn(&Sample) -> f64, usize);
+    let metrics: [Metric; 7] = [
+        (|s| s.throughput, 0),
+        (cpu, 2),
+        (|s| s.user_us_per_request, 2),
+        (|s| s.system_us_per_request, 2),
+        (|s| s.context_switches_per_request, 3),
+        (|s| s.latency_ms[2], 2),
+        (|s| s.peak_rss_kib as f64 / 1024.0, 1),
+    ];
+    for sink in SinkMode::ALL {
+        for &server in &results.plan.servers {
+            let mut row = vec![sink.name().to_owned(), server.name().to_owned()];
+            row.extend(metrics.iter().map(|&(metric, decimals)| {
+                stats::format(
+                    load_spread(results, server, sink, Load::Saturation, metric),
+                    decimals,
+                )
+            }));
+            table.rows.push(row);
+        }
+    }
+    table
+}
+
+/// CPU per request of every server at every load of one sink.
+fn cpu_table(results: &Results, sink: SinkMode) -> Table {
+    let mut headers = vec!["offered load".to_owned()];
+    headers.extend(
+        results
+            .plan
+            .servers
+            .iter()
+            .map(|s| format!("{} CPU µs/req", s.name())),
+    );
+    let mut table = Table {
+        headers,
+        rows: Vec::new(),
+    };
+    for load in all_loads(results) {
+        let mut row = vec![load_label(results, sink, load)];
+        row.extend(
+            results
+                .plan
+                .servers
+                .iter()
+                .map(|&server| cpu_cell(results, server, sink, load)),
+        );
+        table.rows.push(row);
+    }
+    table
+}
+
+/// User and kernel time and context switches per request, medians.
+fn split_table(results: &Results, sink: SinkMode) -> Table {
+    let mut headers = vec!["offered load".to_owned()];
+    headers.extend(
+        results
+            .plan
+            .servers
+            .iter()
+            .map(|s| format!("{} user / kernel µs, switches", s.name())),
+    );
+    let mut table = Table {
+        headers,
+        rows: Vec::new(),
+    };
+    for load in all_loads(results) {
+        let mut row = vec![load_label(results, sink, load)];
+        for &server in &results.plan.servers {
+            let median = |metric: fn(&Sample) -> f64| {
+                load_spread(results, server, sink, load, metric).map_or(f64::NAN, |s| s.median)
+            };
+            row.push(format!(
+                "{:.2} / {:.2}, {:.3}",
+                median(|s| s.user_us_per_request),
+                median(|s| s.system_us_per_request),
+                median(|s| s.context_switches_per_request),
+            ));
+        }
+        table.rows.push(row);
+    }
+    table
+}
+
+fn latency_table(results: &Results, sink: SinkMode) -> Table {
+    let mut headers = vec!["offered load".to_owned()];
+    headers.extend(
+        results
+            .plan
+            .servers
+            .iter()
+            .map(|s| format!("{} p50 / p99 / p99.9 (ms)", s.name())),
+    );
+    let mut table = Table {
+        headers,
+        rows: Vec::new(),
+    };
+    for load in open_loads(results) {
+        let mut row = vec![load_label(results, sink, load)];
+        for &server in &results.plan.servers {
+            let p = |index: usize| {
+                load_spread(results, server, sink, load, |s| s.latency_ms[index])
+                    .map_or(f64::NAN, |s| s.median)
+            };
+            row.push(format!("{:.2} / {:.2} / {:.2}", p(0), p(2), p(3)));
+        }
+        table.rows.push(row);
+    }
+    table
+}
+
+/// The decomposition: for each effect, the CPU-per-request ratio at every load.
+fn effects_table(results: &Results) -> Table {
+    let mut headers = vec!["sink".to_owned(), "offered load".to_owned()];
+    headers.extend(
+        effects(results)
+            .iter()
+            .map(|e| format!("{} ({} / {})", e.name, e.changed.name(), e.baseline.name())),
+    );
+    let mut table = Table {
+        headers,
+        rows: Vec::new(),
+    };
+    for sink in SinkMode::ALL {
+        for load in all_loads(results) {
+            let mut row = vec![sink.name().to_owned(), load_label(results, sink, load)];
+            row.extend(
+                effects(results)
+                    .iter()
+                    .map(|e| stats::format(effect_spread(results, e, sink, load, cpu), 2)),
+            );
+            table.rows.push(row);
+        }
+    }
+    table
+}
+
+fn syscalls_table(results: &Results) -> Table {
+    let mut table = Table::new(&[
+        "sink",
+        "server",
+        "requests traced",
+        "system calls/req",
+        "by call (per request)",
+    ]);
+    for profile in &results.syscalls {
+        let total: f64 = profile.per_request.values().sum();
+        let mut calls: Vec<(&String, &f64)> = profile.per_request.iter().collect();
+        calls.sort_by(|a, b| b.1.total_cmp(a.1));
+        let by_call = calls
+            .iter()
+            .filter(|(_, &per)| per >= 0.005)
+            .map(|(name, per)| format!("{name} {per:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        table.rows.push(vec![
+            profile.sink.name().to_owned(),
+            profile.server.name().to_owned(),
+            profile.requests.to_string(),
+            format!("{total:.2}"),
+            by_call,
+        ]);
+    }
+    table
+}
+
+fn errors_table(results: &Results) -> Table {
+    let mut table = Table::new(&["server", "sink", "non-2xx answers", "connection errors"]);
+    for &server in &results.plan.servers {
+        for sink in SinkMode::ALL {
+            let of = |f: fn(&Sample) -> u64| -> u64 {
+                results
+                    .samples
+                    .iter()
+                    .filter(|s| s.server == server && s.sink == sink)
+                    .map(f)
+                    .sum()
+            };
+            table.rows.push(vec![
+                server.name().to_owned(),
+                sink.name().to_owned(),
+                of(|s| s.non_2xx).to_string(),
+                of(|s| s.errors).to_string(),
+            ]);
+        }
+    }
+    table
+}
+
+/// The headline: every effect at every load, per sink, in one line each.
+fn findings(results: &Results) -> Vec<String> {
+    let mut lines = Vec::new();
+    for effect in effects(results) {
+        for sink in SinkMode::ALL {
+            let at_loads = all_loads(results)
+                .into_iter()
+                .map(|load| {
+                    format!(
+                        "{} {}",
+                        load_label(results, sink, load),
+                        stats::format(effect_spread(results, &effect, sink, load, cpu), 2)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            lines.push(format!(
+                "{} ({}), CPU per request {} / {} with {}: {at_loads}.",
+                effect.name,
+                effect.difference,
+                effect.changed.name(),
+                effect.baseline.name(),
+                sink.name(),
+            ));
+        }
+    }
+    lines
+}
+
+/// A drawn chart, or a visible note saying why it could not be drawn (also printed).
+fn chart_or_note(name: &str, chart: anyhow::Result<String>) -> String {
+    chart.unwrap_or_else(|error| {
+        eprintln!("warning: chart {name:?} could not be drawn: {error:#}");
+        format!(
+            "<p><strong>Chart {} could not be drawn: {}</strong></p>",
+            escape(name),
+            escape(&format!("{error:#}"))
+        )
+    })
+}
+
+/// Writes `summary.md` and `index.html` under `<target>/bench-report/` and returns the
+/// Markdown summary.
+pub fn write(results: &Results, target: &Path) -> std::io::Result<String> {
+    let dir = target.join("bench-report");
+    std::fs::create_dir_all(&dir)?;
+    let environment = environment::describe(results);
+    let findings = findings(results);
+    let mut sections: Vec<(String, Table)> = vec![
+        ("Servers".to_owned(), servers_table(results)),
+        (
+            "CPU per request ratios: what each difference costs, at every load".to_owned(),
+            effects_table(results),
+        ),
+        (
+            "Saturation (closed loop)".to_owned(),
+            saturation_table(results),
+        ),
+    ];
+    for sink in SinkMode::ALL {
+        sections.push((
+            format!("CPU per request at fixed offered loads ({})", sink.name()),
+            cpu_table(results, sink),
+        ));
+        sections.push((
+            format!("User and kernel time, context switches ({})", sink.name()),
+            split_table(results, sink),
+        ));
+        sections.push((
+            format!("Latency at fixed offered loads ({})", sink.name()),
+            latency_table(results, sink),
+        ));
+    }
+    match &results.syscalls_skipped {
+        None => sections.push((
+            "System calls per request (strace -f -c, a separate untimed pass)".to_owned(),
+            syscalls_table(results),
+        )),
+        Some(why) => eprintln!("system-call pass skipped: {why}"),
+    }
+    sections.push(("Errors (should all be 0)".to_owned(), errors_table(results)));
+    if let Some(layers) = criterion::table(target) {
+        sections.push(("Layers (criterion, this run)".to_owned(), layers));
+    }
+
+    let title = "HTTP-to-Kafka gateways: CPU per request by layer and engine";
+    let mut md = format!("# {title}\n\n");
+    for line in &findings {
+        let _ = writeln!(md, "- {line}");
+    }
+    md.push_str("\n## Environment\n\n");
+    for line in &environment {
+        let _ = writeln!(md, "- {line}");
+    }
+    for (heading, table) in &sections {
+        let _ = write!(md, "\n## {heading}\n\n{}", table.markdown());
+    }
+    if let Some(why) = &results.syscalls_skipped {
+        let _ = write!(md, "\nSystem-call pass skipped: {why}.\n");
+    }
+
+    let mut html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Gateway benchmark</title><style>\
+         body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}\
+         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
+         th{{background:#f3f3f3}}td:first-child,td:nth-child(2){{text-align:left}}.charts svg{{margin:6px}}\
+         </style></head><body><h1>{title}</h1><ul>"
+    );
+    for line in &findings {
+        let _ = write!(html, "<li>{}</li>", escape(line));
+    }
+    html.push_str("</ul><div class=\"charts\">");
+    for sink in SinkMode::ALL {
+        html.push_str(&chart_or_note(
+            &format!("CPU per request ({})", sink.name()),
+            charts::against_load(results, sink, "server CPU per request", "µs", cpu),
+        ));
+        html.push_str(&chart_or_note(
+            &format!("p99 latency ({})", sink.name()),
+            charts::against_load(results, sink, "p99 latency", "ms", |s| s.latency_ms[2]),
+        ));
+    }
+    html.push_str("</div>");
+    for (heading, table) in &sections {
+        let _ = write!(html, "<h2>{}</h2>{}", escape(heading), table.html());
+    }
+    html.push_str("<h2>Environment</h2><ul>");
+    for line in &environment {
+        let _ = write!(html, "<li>{}</li>", escape(line));
+    }
+    html.push_str("</ul></body></html>\n");
+
+    std::fs::write(dir.join("summary.md"), &md)?;
+    std::fs::write(dir.join("index.html"), html)?;
+    Ok(md)
+}
