@@ -262,6 +262,7 @@ impl ServerConnection {
         }
         self.settle();
         if self.reading == Reading::Done || self.read.is_empty() || self.is_backpressured() {
+            self.update_closed();
             return None;
         }
         // Only disjoint fields are touched below: the returned request borrows `read` and
@@ -434,6 +435,10 @@ impl ServerConnection {
                 // Pipelined bytes of the next request came with the last read.
                 self.head_started = Some(self.last_read_at);
             }
+        }
+        if self.eof && self.read.is_empty() {
+            // Everything received before the half-close was handed out.
+            self.reading = Reading::Done;
         }
         if self.reading == Reading::Done {
             self.read.clear();
