@@ -99,6 +99,12 @@ enum Timer {
 /// - Idle timeout, while no request is in progress and none awaits its response (also
 ///   while unsent output waits for a client that does not read).
 ///
+/// "The read that completed the head" is the last read before the
+/// [`poll_event`](Self::poll_event) call that found the head complete, hence the rule to
+/// drain `poll_event` after every read. While the connection refuses to read because
+/// unsent output piles up, the client's deadlines keep running: the client is the one
+/// not reading.
+///
 /// On a header or body timeout the client hears `408 Request Timeout`
 /// ([`Event::TimedOut`], answered after every earlier response) and the connection
 /// closes. On the idle timeout the connection closes silently, as nginx does, dropping
@@ -217,8 +223,11 @@ impl ServerConnection {
     }
 
     /// `bytes` were read at `now` into memory the I/O layer owns; they are copied into
-    /// the read buffer. Bytes arriving after the last request the connection will read
-    /// (after `Connection: close`, a rejected request, EOF) are ignored.
+    /// the read buffer (the one copy of an io_uring provided-buffer engine). They are
+    /// taken even while [`wants_read`](Self::wants_read) is false, since they were already
+    /// received; an engine should not ask for more then. Bytes arriving after the last
+    /// request the connection will read (after `Connection: close`, a rejected request,
+    /// EOF) are ignored.
     pub fn handle_read(&mut self, now: Instant, bytes: &[u8]) {
         self.settle();
         if self.closed || self.eof || self.reading == Reading::Done {
@@ -491,4 +500,49 @@ fn finished(reading: Reading, responses: &Responses, timed_out: Option<RequestId
         && !responses.is_waiting()
         && timed_out.is_none()
         && responses.unsent().is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Steady state allocates nothing per request: once a few pipelined rounds (one of
+    /// them answered out of order) have grown the buffers, many more leave every
+    /// buffer's size unchanged.
+    #[test]
+    fn steady_state_reuses_every_buffer() {
+        let start = Instant::now();
+        let mut conn = ServerConnection::new(Config::default(), start);
+        let wire = b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}\
+                     GET /b HTTP/1.1\r\n\r\n\
+                     POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n";
+        let round = |conn: &mut ServerConnection| {
+            conn.handle_read(start, wire);
+            let mut ids = Vec::with_capacity(3);
+            while let Some(event) = conn.poll_event() {
+                let Event::Request { id, .. } = event else {
+                    panic!("{event:?}")
+                };
+                ids.push(id);
+            }
+            assert_eq!(ids.len(), 3);
+            for &id in ids.iter().rev() {
+                conn.respond(start, id, false, |_, out| {
+                    out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                })
+                .unwrap();
+            }
+            let sent = conn.poll_transmit().unwrap().len();
+            conn.transmitted(sent);
+        };
+        for _ in 0..4 {
+            round(&mut conn);
+        }
+        let warm = (conn.read.allocated(), conn.responses.capacities());
+        for _ in 0..1000 {
+            round(&mut conn);
+        }
+        assert_eq!((conn.read.allocated(), conn.responses.capacities()), warm);
+        assert!(!conn.is_closed());
+    }
 }

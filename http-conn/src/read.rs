@@ -61,6 +61,12 @@ impl ReadBuffer {
         self.len() >= self.limit
     }
 
+    /// Bytes allocated, for tests of buffer reuse.
+    #[cfg(test)]
+    pub(crate) fn allocated(&self) -> usize {
+        self.bytes.len()
+    }
+
     /// Drops `n` bytes from the front.
     pub(crate) fn consume(&mut self, n: usize) {
         self.start += n.min(self.len());

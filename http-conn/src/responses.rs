@@ -219,11 +219,82 @@ impl Responses {
         self.drop_from(self.head);
     }
 
+    /// Capacities of the transmit buffer, the slot queue and the pooled buffers, for
+    /// tests of buffer reuse.
+    #[cfg(test)]
+    pub(crate) fn capacities(&self) -> (usize, usize, Vec<usize>) {
+        let mut pooled: Vec<usize> = self.pool.iter().map(Vec::capacity).collect();
+        pooled.sort_unstable();
+        (self.out.capacity(), self.slots.capacity(), pooled)
+    }
+
     /// Drops the written prefix before appending, so the buffer does not creep.
     fn compact(&mut self) {
         if self.sent > 0 {
             self.out.drain(..self.sent);
             self.sent = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode(body: &'static [u8]) -> impl FnOnce(ResponseContext, &mut Vec<u8>) {
+        move |_, out| out.extend_from_slice(body)
+    }
+
+    #[test]
+    fn early_responses_wait_for_earlier_ones_and_go_out_in_order() {
+        let mut responses = Responses::default();
+        let ids: Vec<_> = (0..3)
+            .map(|_| responses.push(true, Version::Http11))
+            .collect();
+        responses.answer(ids[2], None, false, encode(b"c")).unwrap();
+        responses.answer(ids[1], None, false, encode(b"b")).unwrap();
+        assert_eq!(responses.unsent(), b"");
+        assert!(responses.is_waiting());
+        responses.answer(ids[0], None, false, encode(b"a")).unwrap();
+        assert_eq!(responses.unsent(), b"abc");
+        assert!(!responses.is_waiting());
+    }
+
+    #[test]
+    fn only_the_final_response_is_told_to_close() {
+        let mut responses = Responses::default();
+        let first = responses.push(true, Version::Http11);
+        let last = responses.push(true, Version::Http11);
+        let mut seen = Vec::new();
+        for id in [last, first] {
+            responses
+                .answer(id, Some(last.0), false, |context, _| {
+                    seen.push((id, context.keep_alive()))
+                })
+                .unwrap();
+        }
+        assert_eq!(seen, [(last, false), (first, true)]);
+        assert!(responses.is_closing());
+    }
+
+    #[test]
+    fn interim_responses_wait_for_every_final_response_before_them() {
+        let mut responses = Responses::default();
+        let id = responses.push(true, Version::Http11);
+        assert!(!responses.interim(b"100"));
+        responses.answer(id, None, false, encode(b"200")).unwrap();
+        assert!(responses.interim(b"100"));
+        assert_eq!(responses.unsent(), b"200100");
+    }
+
+    #[test]
+    fn a_partly_written_buffer_keeps_its_unsent_tail_in_order() {
+        let mut responses = Responses::default();
+        let id = responses.push(true, Version::Http11);
+        responses.answer(id, None, false, encode(b"abcd")).unwrap();
+        responses.transmitted(3);
+        let id = responses.push(true, Version::Http11);
+        responses.answer(id, None, false, encode(b"ef")).unwrap();
+        assert_eq!(responses.unsent(), b"def");
     }
 }

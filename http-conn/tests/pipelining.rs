@@ -253,3 +253,26 @@ fn respond_refuses_unknown_and_repeated_ids() {
     let unknown = h.conn.respond(h.now, foreign, false, |_, _| unreachable!());
     assert_eq!(unknown, Err(RespondError::UnknownRequest { id: foreign }));
 }
+
+#[test]
+fn chunk_framing_that_outgrows_the_buffer_is_rejected_with_413() {
+    let mut config = Config::default();
+    config.limits.max_head_bytes = 100;
+    config.limits.max_body_bytes = 100;
+    let mut h = Harness::with(config);
+    h.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert!(h.events().is_empty());
+    // Ten decoded bytes, each wrapped in a kilobyte of chunk extension.
+    let chunk = format!("1;ext={}\r\nx\r\n", "e".repeat(1000));
+    for _ in 0..10 {
+        h.conn.handle_read(h.now, chunk.as_bytes());
+    }
+    let events = h.events();
+    let [Seen::Rejected { id, status }] = events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    h.answer_with(id, status, "");
+    assert_eq!(responses(&h.transmit()), ["413 close body="]);
+    assert!(h.conn.is_closed());
+}
