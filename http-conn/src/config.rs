@@ -15,7 +15,8 @@ pub struct Config {
     pub limits: Limits,
     /// Time a client has from the first byte of a request head until the head is
     /// complete. Not restarted by each read, so a client trickling one byte at a time
-    /// is still cut when it expires (slowloris).
+    /// is still cut when it expires (slowloris). Also the time a new connection has to
+    /// send its first byte. `Duration::MAX` disables it, as for every timeout here.
     pub header_timeout: Duration,
     /// Time a client has from a complete head until the body is complete.
     pub body_timeout: Duration,

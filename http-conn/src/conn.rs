@@ -58,6 +58,8 @@ enum Reading {
 /// Which client deadline applies now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
+    /// A new connection waiting for its first byte.
+    FirstByte,
     Header,
     Body,
     Idle,
@@ -94,7 +96,9 @@ enum Timer {
 /// for its response (the server is the slow one then); when the last awaited response is
 /// supplied, the client's clock restarts from that instant.
 /// - Header timeout, from the read that brought a request's first byte until its head
-///   is complete. Reads do not restart it, so a client trickling bytes is still cut.
+///   is complete. Reads do not restart it, so a client trickling bytes is still cut. A
+///   new connection gets the header timeout, not the idle timeout, for its first byte
+///   (as nginx does): an idle timeout is earned by a request.
 /// - Body timeout, from the read that completed the head until the body is complete.
 /// - Idle timeout, while no request is in progress and none awaits its response (also
 ///   while unsent output waits for a client that does not read).
@@ -107,8 +111,9 @@ enum Timer {
 ///
 /// On a header or body timeout the client hears `408 Request Timeout`
 /// ([`Event::TimedOut`], answered after every earlier response) and the connection
-/// closes. On the idle timeout the connection closes silently, as nginx does, dropping
-/// unsent output.
+/// closes. On the idle timeout, or a new connection's first-byte timeout, the connection
+/// closes silently, as nginx does (there is no request to answer), dropping unsent
+/// output.
 ///
 /// # Keep-alive
 ///
@@ -160,8 +165,8 @@ pub struct ServerConnection {
 }
 
 impl ServerConnection {
-    /// A connection accepted at `now`. The idle timeout runs from `now` until the first
-    /// byte arrives.
+    /// A connection accepted at `now`. The header timeout runs from `now` until the first
+    /// byte arrives; if it expires the connection closes silently.
     pub fn new(config: Config, now: Instant) -> Self {
         Self {
             decoder: Decoder::new(config.limits),
@@ -217,9 +222,8 @@ impl ServerConnection {
     /// If `n` exceeds the length of the slice last lent.
     pub fn commit_read(&mut self, now: Instant, n: usize) {
         self.settle();
-        let was_in_progress = !self.read.is_empty();
         self.read.commit(n);
-        self.received(now, n, was_in_progress);
+        self.received(now, n);
     }
 
     /// `bytes` were read at `now` into memory the I/O layer owns; they are copied into
@@ -233,19 +237,35 @@ impl ServerConnection {
         if self.closed || self.eof || self.reading == Reading::Done {
             return;
         }
-        let was_in_progress = !self.read.is_empty();
         self.read.extend_from_slice(bytes);
-        self.received(now, bytes.len(), was_in_progress);
+        self.received(now, bytes.len());
     }
 
-    fn received(&mut self, now: Instant, n: usize, was_in_progress: bool) {
+    fn received(&mut self, now: Instant, n: usize) {
         if n == 0 {
             return;
         }
-        if !was_in_progress {
+        self.last_read_at = now;
+        self.skip_empty_lines();
+        if self.head_started.is_none() && !self.read.is_empty() {
             self.head_started = Some(now);
         }
-        self.last_read_at = now;
+    }
+
+    /// Drops empty lines between requests, which HTTP/1.1 servers ignore (RFC 9112
+    /// §2.2; some clients send CRLF after a body): they are not the start of a request,
+    /// so they neither start the header timeout nor keep an EOF connection open. Only
+    /// CRLF pairs, since `http-parse` rejects a bare LF.
+    fn skip_empty_lines(&mut self) {
+        if !self.decoder.is_idle() {
+            return;
+        }
+        let data = self.read.data();
+        let empty_lines = data
+            .chunks_exact(2)
+            .take_while(|pair| *pair == b"\r\n")
+            .count();
+        self.read.consume(empty_lines * 2);
     }
 
     /// The client closed its sending side (a read returned 0). What it sent completely
@@ -385,8 +405,9 @@ impl ServerConnection {
     }
 
     /// Acts on the deadline if `now` reached it: a header or body timeout queues an
-    /// [`Event::TimedOut`] (answer `408`, then the connection closes); the idle timeout
-    /// closes the connection at once, dropping unsent output. Earlier calls do nothing.
+    /// [`Event::TimedOut`] (answer `408`, then the connection closes); the idle timeout,
+    /// and the first-byte timeout of a new connection, close it at once and silently,
+    /// dropping unsent output. Earlier calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.settle();
         let Some((timer, deadline)) = self.timer() else {
@@ -396,7 +417,7 @@ impl ServerConnection {
             return;
         }
         match timer {
-            Timer::Idle => {
+            Timer::FirstByte | Timer::Idle => {
                 self.responses.abandon();
                 self.reading = Reading::Done;
                 self.closed = true;
@@ -440,6 +461,7 @@ impl ServerConnection {
     fn settle(&mut self) {
         if self.handed_out_len > 0 {
             self.read.consume(std::mem::take(&mut self.handed_out_len));
+            self.skip_empty_lines();
             if !self.read.is_empty() {
                 // Pipelined bytes of the next request came with the last read.
                 self.head_started = Some(self.last_read_at);
@@ -469,7 +491,13 @@ impl ServerConnection {
             return None;
         }
         let in_progress = self.reading != Reading::Done && self.read.len() > self.handed_out_len;
-        let (timer, since, timeout) = if !in_progress {
+        let (timer, since, timeout) = if !in_progress && self.responses.last_id().is_none() {
+            (
+                Timer::FirstByte,
+                self.resumed_at,
+                self.config.header_timeout,
+            )
+        } else if !in_progress {
             (Timer::Idle, self.resumed_at, self.config.idle_timeout)
         } else if let Some(started) = self
             .body_started

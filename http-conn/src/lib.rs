@@ -68,5 +68,5 @@ mod responses;
 
 pub use config::Config;
 pub use conn::{Event, ServerConnection};
-pub use error::{RequestId, RespondError};
-pub use responses::ResponseContext;
+pub use error::RespondError;
+pub use responses::{RequestId, ResponseContext};

@@ -9,7 +9,11 @@ use http_parse::StatusCode;
 fn poll_timeout_gives_idle_then_header_then_body_then_none_while_a_response_is_pending() {
     let mut h = Harness::new();
     let config = h.config();
-    assert_eq!(h.conn.poll_timeout(), Some(h.start + config.idle_timeout));
+    assert_eq!(
+        h.conn.poll_timeout(),
+        Some(h.start + config.header_timeout),
+        "a new connection gets the header timeout for its first byte"
+    );
 
     h.advance(secs(1));
     h.feed(b"POST / HTTP/1.1\r\n");
@@ -183,4 +187,35 @@ fn timeouts_before_the_deadline_do_nothing() {
     assert!(h.events().is_empty());
     assert!(h.conn.wants_read());
     assert_eq!(h.conn.poll_timeout(), Some(deadline));
+}
+
+#[test]
+fn new_connection_without_a_first_byte_closes_silently_at_the_header_timeout() {
+    let mut h = Harness::new();
+    let deadline = h.start + h.config().header_timeout;
+    h.conn.handle_timeout(deadline - ms(1));
+    assert!(!h.conn.is_closed());
+    h.conn.handle_timeout(deadline);
+    assert!(h.conn.is_closed());
+    assert!(h.events().is_empty(), "no request, so no 408");
+    assert_eq!(h.conn.poll_transmit(), None);
+}
+
+#[test]
+fn empty_lines_after_a_request_keep_the_idle_timeout() {
+    let mut h = Harness::new();
+    h.feed(format!("{}\r\n", common::post("/a", "{}")).as_bytes());
+    let id = h.events()[0].id();
+    h.answer(id, "a");
+    h.transmit();
+    assert_eq!(h.conn.poll_timeout(), Some(h.now + h.config().idle_timeout));
+    h.advance(secs(1));
+    h.feed(b"\r\n");
+    assert_eq!(
+        h.conn.poll_timeout(),
+        Some(h.at(secs(0)) + h.config().idle_timeout),
+        "an empty line is not the start of a request"
+    );
+    h.conn.handle_eof();
+    assert!(h.conn.is_closed());
 }
