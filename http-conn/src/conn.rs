@@ -71,8 +71,9 @@ enum Timer {
 ///
 /// # Driving it
 ///
-/// After anything is fed in (a read, a response, a timeout, EOF, shutdown), the I/O layer
-/// drains [`poll_event`](Self::poll_event) until `None`, writes what
+/// After anything is fed in (a read, a response, a timeout, EOF, shutdown, a write that
+/// made room), the I/O layer drains [`poll_event`](Self::poll_event) until `None`, writes
+/// what
 /// [`poll_transmit`](Self::poll_transmit) gives and reports it with
 /// [`transmitted`](Self::transmitted), shuts the socket down once
 /// [`is_closed`](Self::is_closed), and otherwise waits for the socket or until
@@ -281,7 +282,8 @@ impl ServerConnection {
     }
 
     /// The next event, or `None` until more input. Call it until `None` after every
-    /// input; also after [`respond`](Self::respond), which may lift the pipelining bound.
+    /// input; also after [`respond`](Self::respond) and
+    /// [`transmitted`](Self::transmitted), which may lift the pipelining bound.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
         if self.closed {
             return None;

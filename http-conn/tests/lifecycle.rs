@@ -2,7 +2,8 @@
 
 mod common;
 
-use common::{get, post, responses, Harness};
+use common::{get, post, responses, secs, Harness, Seen};
+use http_parse::StatusCode;
 
 #[test]
 fn http10_request_closes_after_its_response() {
@@ -184,5 +185,24 @@ fn transmitted_in_pieces_closes_only_after_the_last_byte() {
     assert!(!h.conn.is_closed());
     assert_eq!(h.conn.poll_transmit().map(<[u8]>::len), Some(1));
     h.conn.transmitted(1);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn shutdown_cuts_a_stalled_partial_request_at_its_header_timeout() {
+    let mut h = Harness::new();
+    h.feed(b"POST /a HTTP/1.1\r\n");
+    assert!(h.events().is_empty());
+    h.advance(secs(1));
+    h.conn.begin_shutdown();
+    let deadline = h.start + h.config().header_timeout;
+    assert_eq!(h.conn.poll_timeout(), Some(deadline));
+    h.conn.handle_timeout(deadline);
+    let events = h.events();
+    let [Seen::TimedOut { id }] = events[..] else {
+        panic!("{events:?}")
+    };
+    h.answer_with(id, StatusCode::REQUEST_TIMEOUT, "");
+    assert_eq!(responses(&h.transmit()), ["408 close body="]);
     assert!(h.conn.is_closed());
 }
