@@ -6,7 +6,7 @@ use common::{get, ms, post, responses, secs, Harness, Seen};
 use http_parse::StatusCode;
 
 #[test]
-fn poll_timeout_gives_idle_then_header_then_body_then_none_while_a_response_is_pending() {
+fn poll_timeout_gives_first_byte_header_body_none_while_pending_then_idle() {
     let mut h = Harness::new();
     let config = h.config();
     assert_eq!(
