@@ -1,0 +1,208 @@
+//! Keep-alive and `Connection: close`, half-close (EOF) and graceful shutdown.
+
+mod common;
+
+use common::{get, post, responses, secs, Harness, Seen};
+use http_parse::StatusCode;
+
+#[test]
+fn http10_request_closes_after_its_response() {
+    let mut h = Harness::new();
+    h.feed(b"GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n");
+    let events = h.events();
+    assert_eq!(events.len(), 1, "nothing after a closing request is parsed");
+    assert!(h.conn.read_buf().is_none());
+    h.answer(events[0].id(), "a");
+    assert!(!h.conn.is_closed(), "not before the response is written");
+    assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn http10_keep_alive_request_keeps_the_connection_open() {
+    let mut h = Harness::new();
+    h.feed(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let events = h.events();
+    h.answer(events[0].id(), "a");
+    assert_eq!(responses(&h.transmit()), ["200 keep-alive body=a"]);
+    assert!(!h.conn.is_closed());
+    assert!(h.conn.wants_read());
+}
+
+#[test]
+fn connection_close_request_closes_after_its_response_and_ignores_later_bytes() {
+    let mut h = Harness::new();
+    h.feed(format!("GET /a HTTP/1.1\r\nConnection: close\r\n\r\n{}", get("/b")).as_bytes());
+    let events = h.events();
+    assert_eq!(events.len(), 1);
+    h.conn.handle_read(h.now, get("/c").as_bytes());
+    assert!(h.events().is_empty());
+    h.answer(events[0].id(), "a");
+    assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn response_that_closes_drops_the_responses_after_it() {
+    let mut h = Harness::new();
+    h.feed(format!("{}{}", get("/a"), get("/b")).as_bytes());
+    let events = h.events();
+    h.conn
+        .respond(h.now, events[0].id(), true, |context, out| {
+            assert!(!context.keep_alive());
+            out.extend_from_slice(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        })
+        .unwrap();
+    h.conn
+        .respond(h.now, events[1].id(), false, |_, _| {
+            panic!("a response after a closing one is never encoded")
+        })
+        .unwrap();
+    assert_eq!(responses(&h.transmit()), ["503 close body="]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn eof_after_complete_requests_answers_them_then_closes() {
+    let mut h = Harness::new();
+    h.feed(format!("{}{}", get("/a"), get("/b")).as_bytes());
+    h.conn.handle_eof();
+    let events = h.events();
+    assert_eq!(events.len(), 2);
+    assert!(!h.conn.is_closed(), "half-close: the client still reads");
+    h.answer(events[1].id(), "b");
+    h.answer(events[0].id(), "a");
+    assert_eq!(responses(&h.transmit()), ["200 body=a", "200 close body=b"]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn eof_inside_a_request_drops_it_and_closes_after_the_complete_ones() {
+    let mut h = Harness::new();
+    h.feed(
+        format!(
+            "{}POST /b HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc",
+            get("/a")
+        )
+        .as_bytes(),
+    );
+    h.conn.handle_eof();
+    let events = h.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        h.conn.poll_timeout(),
+        None,
+        "nothing left to time out but the response"
+    );
+    h.answer(events[0].id(), "a");
+    assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn eof_on_an_idle_connection_closes_at_once() {
+    let mut h = Harness::new();
+    h.feed(get("/a").as_bytes());
+    let id = h.events()[0].id();
+    h.answer(id, "a");
+    h.transmit();
+    h.conn.handle_eof();
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn shutdown_with_requests_in_flight_answers_them_then_closes() {
+    let mut h = Harness::new();
+    h.feed(format!("{}{}", post("/a", "1"), post("/b", "2")).as_bytes());
+    let events = h.events();
+    h.conn.begin_shutdown();
+    assert!(!h.conn.is_closed());
+    assert!(!h.conn.wants_read());
+    h.answer(events[1].id(), "b");
+    h.answer(events[0].id(), "a");
+    // Only the last response says close: one that said it earlier would promise the
+    // client that nothing follows it.
+    assert_eq!(responses(&h.transmit()), ["200 body=a", "200 close body=b"]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn shutdown_of_an_idle_connection_closes_at_once() {
+    let mut h = Harness::new();
+    h.conn.begin_shutdown();
+    assert!(h.conn.is_closed(), "a fresh connection");
+
+    let mut h = Harness::new();
+    h.feed(get("/a").as_bytes());
+    let id = h.events()[0].id();
+    h.answer(id, "a");
+    h.transmit();
+    h.conn.begin_shutdown();
+    assert!(
+        h.conn.is_closed(),
+        "a keep-alive connection between requests"
+    );
+}
+
+#[test]
+fn shutdown_with_unsent_output_closes_once_it_is_written() {
+    let mut h = Harness::new();
+    h.feed(get("/a").as_bytes());
+    let id = h.events()[0].id();
+    h.answer(id, "a");
+    h.conn.begin_shutdown();
+    assert!(!h.conn.is_closed());
+    assert_eq!(responses(&h.transmit()), ["200 body=a"]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn shutdown_finishes_a_partially_received_request_as_the_last() {
+    let mut h = Harness::new();
+    h.feed(b"POST /a HTTP/1.1\r\nContent-Le");
+    assert!(h.events().is_empty());
+    h.conn.begin_shutdown();
+    assert!(!h.conn.is_closed());
+    assert!(h.conn.wants_read());
+    h.feed(format!("ngth: 1\r\n\r\nx{}", get("/b")).as_bytes());
+    let events = h.events();
+    assert_eq!(events.len(), 1, "nothing after it is parsed: {events:?}");
+    assert_eq!(events[0].path(), "/a");
+    assert!(!h.conn.wants_read());
+    h.answer(events[0].id(), "a");
+    assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn transmitted_in_pieces_closes_only_after_the_last_byte() {
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let id = h.events()[0].id();
+    h.answer(id, "ok");
+    let total = h.conn.poll_transmit().unwrap().len();
+    h.conn.transmitted(total - 1);
+    assert!(!h.conn.is_closed());
+    assert_eq!(h.conn.poll_transmit().map(<[u8]>::len), Some(1));
+    h.conn.transmitted(1);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn shutdown_cuts_a_stalled_partial_request_at_its_header_timeout() {
+    let mut h = Harness::new();
+    h.feed(b"POST /a HTTP/1.1\r\n");
+    assert!(h.events().is_empty());
+    h.advance(secs(1));
+    h.conn.begin_shutdown();
+    let deadline = h.start + h.config().header_timeout;
+    assert_eq!(h.conn.poll_timeout(), Some(deadline));
+    h.conn.handle_timeout(deadline);
+    let events = h.events();
+    let [Seen::TimedOut { id }] = events[..] else {
+        panic!("{events:?}")
+    };
+    h.answer_with(id, StatusCode::REQUEST_TIMEOUT, "");
+    assert_eq!(responses(&h.transmit()), ["408 close body="]);
+    assert!(h.conn.is_closed());
+}
