@@ -15,12 +15,15 @@ pub struct Config {
     pub limits: Limits,
     /// Time a client has from the first byte of a request head until the head is
     /// complete. Not restarted by each read, so a client trickling one byte at a time
-    /// is still cut when it expires (slowloris). Also the time a new connection has to
-    /// send its first byte. `Duration::MAX` disables it, as for every timeout here.
+    /// is still cut when it expires (slowloris); the connection then closes without a
+    /// response. `Duration::MAX` disables it, as for every timeout here.
     pub header_timeout: Duration,
-    /// Time a client has from a complete head until the body is complete.
+    /// Time a client has from a complete head until the body is complete; past it the
+    /// client is answered `408` and the connection closes.
     pub body_timeout: Duration,
-    /// Time a connection is kept with no request in progress and no response pending.
+    /// Time a connection is kept with no request in progress and no response pending:
+    /// from accept, and from the end of a response, until the next request's first
+    /// byte. Past it the connection closes silently.
     pub idle_timeout: Duration,
     /// Most requests handed out and not yet answered; past it the connection stops
     /// reading and parsing until a response is supplied (bounds what one client can keep

@@ -35,9 +35,9 @@ pub enum Event<'a> {
         /// What was wrong.
         error: FrameError,
     },
-    /// The client did not complete a request head within the header timeout, or a body
-    /// within the body timeout. Answer `408 Request Timeout`; the connection closes after
-    /// that response.
+    /// The client did not complete a request body within the body timeout. Answer `408
+    /// Request Timeout`; the connection closes after that response. (A head not complete
+    /// within the header timeout gets no answer: the connection closes silently.)
     TimedOut {
         /// Which response answers it.
         id: RequestId,
@@ -58,8 +58,6 @@ enum Reading {
 /// Which client deadline applies now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
-    /// A new connection waiting for its first byte.
-    FirstByte,
     Header,
     Body,
     Idle,
@@ -97,12 +95,12 @@ enum Timer {
 /// for its response (the server is the slow one then); when the last awaited response is
 /// supplied, the client's clock restarts from that instant.
 /// - Header timeout, from the read that brought a request's first byte until its head
-///   is complete. Reads do not restart it, so a client trickling bytes is still cut. A
-///   new connection gets the header timeout, not the idle timeout, for its first byte
-///   (as nginx does): an idle timeout is earned by a request.
+///   is complete. Reads do not restart it, so a client trickling bytes is still cut.
 /// - Body timeout, from the read that completed the head until the body is complete.
-/// - Idle timeout, while no request is in progress and none awaits its response (also
-///   while unsent output waits for a client that does not read).
+/// - Idle timeout, from accept and from the end of the last awaited response until the
+///   next request's first byte: while no request is in progress and none awaits its
+///   response (also while unsent output waits for a client that does not read). A new
+///   connection waits for its first byte under the idle timeout.
 ///
 /// "The read that completed the head" is the last read before the
 /// [`poll_event`](Self::poll_event) call that found the head complete, hence the rule to
@@ -110,11 +108,11 @@ enum Timer {
 /// unsent output piles up, the client's deadlines keep running: the client is the one
 /// not reading.
 ///
-/// On a header or body timeout the client hears `408 Request Timeout`
-/// ([`Event::TimedOut`], answered after every earlier response) and the connection
-/// closes. On the idle timeout, or a new connection's first-byte timeout, the connection
-/// closes silently, as nginx does (there is no request to answer), dropping unsent
-/// output.
+/// On a body timeout the client hears `408 Request Timeout` ([`Event::TimedOut`],
+/// answered after every earlier response) and the connection closes: the client sent a
+/// whole head, so there is a request to answer. On the header timeout and the idle
+/// timeout the connection closes silently, dropping unsent output: a client that never
+/// finished a head (a slowloris) is owed nothing, and an idle one asked nothing.
 ///
 /// # Keep-alive
 ///
@@ -166,7 +164,7 @@ pub struct ServerConnection {
 }
 
 impl ServerConnection {
-    /// A connection accepted at `now`. The header timeout runs from `now` until the first
+    /// A connection accepted at `now`. The idle timeout runs from `now` until the first
     /// byte arrives; if it expires the connection closes silently.
     pub fn new(config: Config, now: Instant) -> Self {
         Self {
@@ -406,10 +404,10 @@ impl ServerConnection {
         self.timer().map(|(_, deadline)| deadline)
     }
 
-    /// Acts on the deadline if `now` reached it: a header or body timeout queues an
-    /// [`Event::TimedOut`] (answer `408`, then the connection closes); the idle timeout,
-    /// and the first-byte timeout of a new connection, close it at once and silently,
-    /// dropping unsent output. Earlier calls do nothing.
+    /// Acts on the deadline if `now` reached it: a body timeout queues an
+    /// [`Event::TimedOut`] (answer `408`, then the connection closes); the header and idle
+    /// timeouts close it at once and silently, dropping unsent output. Earlier calls do
+    /// nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.settle();
         let Some((timer, deadline)) = self.timer() else {
@@ -419,12 +417,13 @@ impl ServerConnection {
             return;
         }
         match timer {
-            Timer::FirstByte | Timer::Idle => {
+            Timer::Header | Timer::Idle => {
                 self.responses.abandon();
                 self.reading = Reading::Done;
+                self.read.clear();
                 self.closed = true;
             }
-            Timer::Header | Timer::Body => {
+            Timer::Body => {
                 self.timed_out = Some(self.responses.push(false, Version::Http11));
                 self.reading = Reading::Done;
                 self.read.clear();
@@ -493,13 +492,7 @@ impl ServerConnection {
             return None;
         }
         let in_progress = self.reading != Reading::Done && self.read.len() > self.handed_out_len;
-        let (timer, since, timeout) = if !in_progress && self.responses.last_id().is_none() {
-            (
-                Timer::FirstByte,
-                self.resumed_at,
-                self.config.header_timeout,
-            )
-        } else if !in_progress {
+        let (timer, since, timeout) = if !in_progress {
             (Timer::Idle, self.resumed_at, self.config.idle_timeout)
         } else if let Some(started) = self
             .body_started

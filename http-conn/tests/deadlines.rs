@@ -6,13 +6,14 @@ use common::{get, ms, post, responses, secs, Harness, Seen};
 use http_parse::StatusCode;
 
 #[test]
-fn poll_timeout_gives_first_byte_header_body_none_while_pending_then_idle() {
+fn poll_timeout_gives_idle_header_body_none_while_pending_then_idle() {
     let mut h = Harness::new();
     let config = h.config();
+    assert_ne!(config.idle_timeout, config.header_timeout);
     assert_eq!(
         h.conn.poll_timeout(),
-        Some(h.start + config.header_timeout),
-        "a new connection gets the header timeout for its first byte"
+        Some(h.start + config.idle_timeout),
+        "a new connection waits for its first byte under the idle timeout"
     );
 
     h.advance(secs(1));
@@ -46,7 +47,7 @@ fn poll_timeout_gives_first_byte_header_body_none_while_pending_then_idle() {
 }
 
 #[test]
-fn header_timeout_cuts_a_client_trickling_one_byte_at_a_time() {
+fn header_timeout_silently_cuts_a_client_trickling_one_byte_at_a_time() {
     let mut h = Harness::new();
     let header_timeout = h.config().header_timeout;
     let head = format!("GET / HTTP/1.1\r\nX-Slow: {}", "x".repeat(100));
@@ -69,14 +70,28 @@ fn header_timeout_cuts_a_client_trickling_one_byte_at_a_time() {
     }
     assert_eq!(cut_after, Some(header_timeout.as_secs() as usize));
 
-    let events = h.events();
-    let [Seen::TimedOut { id }] = events[..] else {
-        panic!("{events:?}")
-    };
-    assert!(h.conn.read_buf().is_none());
-    h.answer_with(id, StatusCode::REQUEST_TIMEOUT, "");
-    assert_eq!(responses(&h.transmit()), ["408 close body="]);
     assert!(h.conn.is_closed());
+    assert!(h.events().is_empty(), "an unfinished head is owed no 408");
+    assert_eq!(h.conn.poll_transmit(), None, "closed without a response");
+    assert!(h.conn.read_buf().is_none());
+    assert_eq!(h.conn.poll_timeout(), None);
+}
+
+#[test]
+fn header_timeout_after_a_keep_alive_response_closes_silently() {
+    let mut h = Harness::new();
+    h.feed(get("/a").as_bytes());
+    let id = h.events()[0].id();
+    h.answer(id, "a");
+    assert_eq!(responses(&h.transmit()), ["200 body=a"]);
+    h.advance(secs(1));
+    h.feed(b"GET /b HTTP/1.1\r\n");
+    let deadline = h.now + h.config().header_timeout;
+    assert_eq!(h.conn.poll_timeout(), Some(deadline));
+    h.conn.handle_timeout(deadline);
+    assert!(h.conn.is_closed());
+    assert!(h.events().is_empty());
+    assert_eq!(h.conn.poll_transmit(), None);
 }
 
 #[test]
@@ -190,9 +205,13 @@ fn timeouts_before_the_deadline_do_nothing() {
 }
 
 #[test]
-fn new_connection_without_a_first_byte_closes_silently_at_the_header_timeout() {
+fn new_connection_without_a_first_byte_closes_silently_at_the_idle_timeout() {
     let mut h = Harness::new();
-    let deadline = h.start + h.config().header_timeout;
+    let config = h.config();
+    assert!(config.header_timeout < config.idle_timeout);
+    h.conn.handle_timeout(h.start + config.header_timeout);
+    assert!(!h.conn.is_closed(), "the header timeout starts with a first byte");
+    let deadline = h.start + config.idle_timeout;
     h.conn.handle_timeout(deadline - ms(1));
     assert!(!h.conn.is_closed());
     h.conn.handle_timeout(deadline);
