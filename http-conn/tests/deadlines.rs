@@ -210,7 +210,10 @@ fn new_connection_without_a_first_byte_closes_silently_at_the_idle_timeout() {
     let config = h.config();
     assert!(config.header_timeout < config.idle_timeout);
     h.conn.handle_timeout(h.start + config.header_timeout);
-    assert!(!h.conn.is_closed(), "the header timeout starts with a first byte");
+    assert!(
+        !h.conn.is_closed(),
+        "the header timeout starts with a first byte"
+    );
     let deadline = h.start + config.idle_timeout;
     h.conn.handle_timeout(deadline - ms(1));
     assert!(!h.conn.is_closed());

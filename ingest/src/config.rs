@@ -211,6 +211,17 @@ impl GatewayArgs {
         }
     }
 
+    /// The per-connection settings of a raw-TCP server ([`http_conn::ServerConnection`]):
+    /// framing limits and the header, body and idle timeouts these flags stand for.
+    pub fn connection_config(&self) -> http_conn::Config {
+        http_conn::Config::new(
+            self.limits(),
+            self.header_timeout(),
+            self.body_timeout(),
+            self.idle_timeout(),
+        )
+    }
+
     /// The policy these flags stand for.
     pub fn policy(&self) -> Policy {
         Policy {

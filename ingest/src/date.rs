@@ -1,11 +1,17 @@
-//! The `Date` response header, formatted at most once per second per worker thread.
+//! The `Date` response header, formatted at most once per second per thread.
 
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A per-thread cache of the current IMF-fixdate (what hyper does too).
-#[derive(Debug, Default)]
-pub(crate) struct DateCache;
+/// A per-thread cache of the current IMF-fixdate (what hyper does too): a server
+/// thread formats the `Date` header once per second, not once per response.
+///
+/// ```
+/// let date = ingest::DateCache.with(str::to_owned);
+/// assert!(date.ends_with(" GMT"));
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DateCache;
 
 thread_local! {
     static CACHE: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
@@ -13,7 +19,7 @@ thread_local! {
 
 impl DateCache {
     /// Calls `f` with the current date header value.
-    pub(crate) fn with<T>(&self, f: impl FnOnce(&str) -> T) -> T {
+    pub fn with<T>(&self, f: impl FnOnce(&str) -> T) -> T {
         let now = SystemTime::now();
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         CACHE.with(|cache| {

@@ -1,6 +1,9 @@
 //! [`Gateway`]: the request-to-reply path both servers call, free of sockets.
 
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use kafka_sink::{FlushReport, Pending, Record, Sink};
@@ -69,6 +72,8 @@ enum TicketState {
         pending: Pending,
         queued_at: Instant,
     },
+    /// The reply was taken by [`Ticket::poll_reply`].
+    Replied,
 }
 
 #[derive(Debug)]
@@ -219,21 +224,49 @@ impl Gateway {
 
 impl Ticket {
     /// Waits for the record's fate (if any) and returns the reply, counting it.
-    pub async fn reply(self, gateway: &Gateway) -> Reply {
-        let reply = match self.state {
-            TicketState::Ready(reply) => reply,
-            TicketState::Delivering { pending, queued_at } => match pending.await {
-                Ok(_) => {
-                    gateway.metrics.record_delivery(queued_at.elapsed());
-                    Reply::received()
-                }
-                Err(error) => Reply::rejected(&Rejection::Sink(error)),
-            },
+    pub async fn reply(mut self, gateway: &Gateway) -> Reply {
+        poll_fn(|cx| self.poll_reply(cx, gateway)).await
+    }
+
+    /// The reply once the record's fate is known (at once for errors and probes),
+    /// counted in the metrics; until then `Pending`, with `cx`'s waker woken when it is
+    /// known. Any executor, or a hand-written event loop with its own `Waker`, can drive
+    /// it: the delivery is a plain channel.
+    ///
+    /// # Panics
+    ///
+    /// If polled again after it returned `Ready`.
+    pub fn poll_reply(&mut self, cx: &mut Context<'_>, gateway: &Gateway) -> Poll<Reply> {
+        let reply = match &mut self.state {
+            TicketState::Ready(_) => {
+                let TicketState::Ready(reply) =
+                    std::mem::replace(&mut self.state, TicketState::Replied)
+                else {
+                    unreachable!("matched above")
+                };
+                reply
+            }
+            TicketState::Delivering { pending, queued_at } => {
+                let outcome = match Pin::new(pending).poll(cx) {
+                    Poll::Ready(outcome) => outcome,
+                    Poll::Pending => return Poll::Pending,
+                };
+                let reply = match outcome {
+                    Ok(_) => {
+                        gateway.metrics.record_delivery(queued_at.elapsed());
+                        Reply::received()
+                    }
+                    Err(error) => Reply::rejected(&Rejection::Sink(error)),
+                };
+                self.state = TicketState::Replied;
+                reply
+            }
+            TicketState::Replied => panic!("Ticket::poll_reply called after its reply"),
         };
         gateway
             .metrics
             .record_response(reply.status, self.started.elapsed());
-        reply
+        Poll::Ready(reply)
     }
 }
 

@@ -9,6 +9,10 @@
 //! probes); [`Reply`] encodes itself for either stack. Every status code is decided by
 //! [`Rejection::status`], in one place.
 //!
+//! A raw-TCP server built on [`http_conn::ServerConnection`] needs no HTTP logic of its
+//! own: a [`Dispatcher`] per connection turns the connection's events into submissions
+//! and the replies into responses, with the `Date` header from [`DateCache`].
+//!
 //! ```
 //! use ingest::{AckMode, Gateway, Incoming, Policy};
 //! use kafka_sink::{MemorySink, Sink};
@@ -34,6 +38,8 @@
 
 mod config;
 mod connections;
+mod date;
+mod dispatch;
 mod gateway;
 mod metrics;
 mod policy;
@@ -43,6 +49,8 @@ pub mod startup;
 
 pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
+pub use date::DateCache;
+pub use dispatch::Dispatcher;
 pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
 pub use metrics::Metrics;

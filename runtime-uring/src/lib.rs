@@ -1,8 +1,11 @@
 //! The gateway on tokio-uring (io_uring): one single-threaded runtime per worker
 //! thread, each with its own `SO_REUSEPORT` listener, all sharing one producer.
-//! HTTP is framed by [`http_parse`] straight out of a per-connection buffer that is
-//! reused across requests; pipelined requests are enqueued to Kafka together and
-//! answered in order with one write. Policy comes from [`ingest`].
+//!
+//! This crate is only the engine: sockets, buffers, tasks. Each connection is an
+//! [`http_conn::ServerConnection`] (framing, pipelining, `100 Continue`, keep-alive,
+//! header/body/idle deadlines) driven by an [`ingest::Dispatcher`] (requests to the
+//! gateway, replies back in order); worker threads, signals, the connection limit and
+//! shutdown come from [`runtime_common`]. `runtime-tokio` is the same code on epoll.
 //!
 //! ```no_run
 //! let args = ingest::GatewayArgs::parse_from_with(
@@ -15,7 +18,6 @@
 #![forbid(unsafe_code)]
 
 mod conn;
-mod date;
 mod server;
 
 use anyhow::Context;
@@ -30,9 +32,17 @@ pub const DEFAULTS: Defaults = Defaults {
 };
 
 /// Starts the gateway and serves until SIGINT or SIGTERM, then drains and flushes.
+///
+/// # Errors
+///
+/// If start-up fails (broker, topic, listener, an io_uring the kernel refuses), or a
+/// worker panicked (after the others stopped and the producer flushed).
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let started = ingest::startup::start(&args).context("cannot start the gateway")?;
-    let served = server::serve(&args, &started);
+    let engine = server::Uring {
+        ring_entries: args.ring_entries,
+    };
+    let served = runtime_common::serve(engine, &args, &started);
     // Flush even when a worker failed: records already queued still deserve delivery.
     started.gateway.finish(args.grace_period());
     served

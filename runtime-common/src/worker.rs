@@ -1,0 +1,184 @@
+//! One worker's view: the listener, what every connection shares, the shutdown signal,
+//! admission against the connection limit, and the drain at shutdown.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ingest::{ConnectionLimit, ConnectionSlot, Gateway, GatewayArgs, Rejection, Reply};
+use tokio::sync::watch;
+
+/// What every connection of every worker shares.
+#[derive(Debug)]
+pub struct Shared {
+    /// The gateway: policy, sink, metrics.
+    pub gateway: Arc<Gateway>,
+    /// Each connection's framing limits and timeouts.
+    pub connection: http_conn::Config,
+    /// How long in-flight connections get to finish after shutdown begins.
+    pub grace_period: Duration,
+    connections: Arc<ConnectionLimit>,
+    /// `503 Too many connections`, encoded once.
+    refusal: Vec<u8>,
+}
+
+impl Shared {
+    /// The shared state these flags stand for.
+    pub fn new(args: &GatewayArgs, gateway: Arc<Gateway>) -> Self {
+        let mut refusal = Vec::new();
+        Reply::rejected(&Rejection::TooManyConnections {
+            limit: args.max_connections,
+        })
+        .encode_http1(false, ingest::HttpVersion::Http11, None, &mut refusal);
+        Self {
+            connections: ConnectionLimit::new(args.max_connections, gateway.metrics()),
+            gateway,
+            connection: args.connection_config(),
+            grace_period: args.grace_period(),
+            refusal,
+        }
+    }
+
+    /// The response a connection over the limit gets before it is closed (`503`,
+    /// `Retry-After`, `Connection: close`).
+    pub fn refusal(&self) -> &[u8] {
+        &self.refusal
+    }
+}
+
+/// The shutdown signal every worker and connection watches. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    /// A signal and the sender that raises it.
+    pub(crate) fn channel() -> (watch::Sender<bool>, Self) {
+        let (sender, receiver) = watch::channel(false);
+        (sender, Self(receiver))
+    }
+
+    /// Completes once shutdown was asked for (at once if it already was). Cancel-safe.
+    pub async fn requested(&mut self) {
+        // An error means the sender is gone, which also means stop.
+        let _ = self.0.wait_for(|&stop| stop).await;
+    }
+
+    /// Whether shutdown was asked for.
+    pub fn is_requested(&self) -> bool {
+        *self.0.borrow()
+    }
+}
+
+/// A listener of one engine, as the shared accept loop needs it.
+pub trait Accept {
+    /// An accepted connection.
+    type Stream;
+    /// The next connection. Cancel-safe (the accept loop races it with shutdown).
+    fn accept(&mut self) -> impl Future<Output = std::io::Result<Self::Stream>>;
+}
+
+/// What the accept loop hands the engine for each accepted connection.
+#[derive(Debug)]
+pub enum Accepted<S> {
+    /// Serve it; drop the guard once the socket is closed.
+    Admitted {
+        /// The connection.
+        stream: S,
+        /// Its slot in the connection limit and in the worker's drain count.
+        guard: ConnectionGuard,
+    },
+    /// Over the limit: write [`Shared::refusal`] and close it.
+    Refused {
+        /// The connection.
+        stream: S,
+    },
+}
+
+/// A connection's slot in the process-wide limit and in its worker's count of open
+/// connections (what shutdown drains). Dropping it frees both.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    _slot: ConnectionSlot,
+    active: Rc<Cell<usize>>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.active.set(self.active.get() - 1);
+    }
+}
+
+/// One worker thread's share of the server, handed to [`crate::Engine::run`].
+#[derive(Debug)]
+pub struct Worker {
+    /// The worker's position, from 0.
+    pub index: usize,
+    /// Its own `SO_REUSEPORT` listener (blocking mode).
+    pub listener: std::net::TcpListener,
+    /// What every connection shares.
+    pub shared: Arc<Shared>,
+    /// Raised on SIGINT/SIGTERM or when another worker failed.
+    pub shutdown: Shutdown,
+}
+
+/// A worker's accept loop: accepts on `listener` (the worker's listener in the
+/// engine's form) until `shutdown`, admits each connection against the connection
+/// limit and hands it to `spawn`; then stops accepting and waits, up to the grace
+/// period, for the admitted connections to close.
+pub async fn accept_loop<L: Accept>(
+    shared: &Shared,
+    mut shutdown: Shutdown,
+    mut listener: L,
+    mut spawn: impl FnMut(Accepted<L::Stream>),
+) {
+    let active = Rc::new(Cell::new(0usize));
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            () = shutdown.requested() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok(stream) => stream,
+            Err(error) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        match shared.connections.try_admit() {
+            Some(slot) => {
+                active.set(active.get() + 1);
+                let guard = ConnectionGuard {
+                    _slot: slot,
+                    active: Rc::clone(&active),
+                };
+                spawn(Accepted::Admitted { stream, guard });
+            }
+            None => spawn(Accepted::Refused { stream }),
+        }
+    }
+    drop(listener);
+    let deadline = Instant::now() + shared.grace_period;
+    while active.get() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    if active.get() > 0 {
+        tracing::warn!(
+            open = active.get(),
+            "grace period over with connections still open"
+        );
+    }
+}
+
+/// Completes at `deadline` (a connection's [`http_conn::ServerConnection::poll_timeout`]),
+/// never when there is none: a connection loop races it with its socket.
+pub async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
+    }
+}
