@@ -182,3 +182,91 @@ pub async fn sleep_until(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use ingest::{AckMode, Defaults, Policy};
+    use kafka_sink::{NullSink, Sink};
+
+    use super::*;
+
+    /// Hands out `count` numbered connections, then none.
+    struct FakeListener {
+        next: u32,
+        count: u32,
+    }
+
+    impl Accept for FakeListener {
+        type Stream = u32;
+
+        async fn accept(&mut self) -> std::io::Result<u32> {
+            if self.next == self.count {
+                std::future::pending::<()>().await;
+            }
+            self.next += 1;
+            Ok(self.next - 1)
+        }
+    }
+
+    fn shared(max_connections: &str) -> Shared {
+        let args = GatewayArgs::parse_from_with(
+            [
+                "test",
+                "--max-connections",
+                max_connections,
+                "--grace-period-ms",
+                "1",
+            ],
+            Defaults {
+                name: "test",
+                about: "test",
+                listen: "127.0.0.1:0",
+                topic: "t",
+            },
+        )
+        .unwrap();
+        let gateway = Gateway::new(
+            Policy {
+                topic: "t".into(),
+                max_body_bytes: 1024,
+                ack_mode: AckMode::Delivered,
+            },
+            Sink::Null(NullSink::default()),
+        );
+        Shared::new(&args, Arc::new(gateway))
+    }
+
+    #[test]
+    fn connections_past_the_limit_are_refused_and_shutdown_stops_accepting() {
+        let shared = shared("2");
+        let (stop, shutdown) = Shutdown::channel();
+        let admitted = RefCell::new(Vec::new());
+        let refused = RefCell::new(Vec::new());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = FakeListener { next: 0, count: 3 };
+            let serving = accept_loop(&shared, shutdown, listener, |accepted| match accepted {
+                Accepted::Admitted { stream, guard } => admitted.borrow_mut().push((stream, guard)),
+                Accepted::Refused { stream } => refused.borrow_mut().push(stream),
+            });
+            let stopping = async {
+                tokio::task::yield_now().await;
+                stop.send(true).unwrap();
+            };
+            tokio::join!(serving, stopping);
+        });
+        let admitted: Vec<u32> = admitted.into_inner().into_iter().map(|(s, _)| s).collect();
+        assert_eq!(admitted, [0, 1]);
+        assert_eq!(refused.into_inner(), [2]);
+        assert_eq!(shared.connections.open(), 0, "guards dropped, slots freed");
+        let refusal = String::from_utf8_lossy(shared.refusal()).into_owned();
+        assert!(refusal.starts_with("HTTP/1.1 503 "), "{refusal}");
+        assert!(refusal.contains("retry-after: 1\r\n"), "{refusal}");
+        assert!(refusal.contains("connection: close\r\n"), "{refusal}");
+    }
+}
