@@ -89,10 +89,17 @@ pub struct GatewayArgs {
     /// Most request headers (431 beyond; at most 128).
     #[arg(long, env = "GATEWAY_MAX_HEADERS", default_value_t = http_parse::Limits::default().max_headers)]
     pub max_headers: usize,
-    /// Time a client has to send a complete request head, in ms (slowloris guard).
+    /// Time from the first byte of a request head until the head is complete, in ms;
+    /// past it the connection is closed without a response (slowloris guard).
     #[arg(long, env = "GATEWAY_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
     pub header_timeout_ms: u64,
-    /// Time an idle keep-alive connection (or a stalled body) is kept, in ms.
+    /// Time from the complete request head until the body is complete, in ms; past it
+    /// the client gets 408 Request Timeout and the connection closes.
+    #[arg(long, env = "GATEWAY_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub body_timeout_ms: u64,
+    /// Time a connection may wait for the first byte of a request, in ms: from accept,
+    /// and on keep-alive from the end of a response; past it the connection is closed
+    /// silently. No client timeout runs while the gateway itself is working on a request.
     #[arg(long, env = "GATEWAY_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
     pub idle_timeout_ms: u64,
     /// On SIGINT/SIGTERM, time in-flight requests get to finish, in ms; the producer
@@ -209,12 +216,18 @@ impl GatewayArgs {
         }
     }
 
-    /// Header-read timeout.
+    /// Header timeout: from the first byte of a request head until the head is complete.
     pub fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.header_timeout_ms)
     }
 
-    /// Idle keep-alive timeout.
+    /// Body timeout: from the complete head until the body is complete (then 408).
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
+    }
+
+    /// Idle timeout: from accept, or the end of a response, until the first byte of the
+    /// next request.
     pub fn idle_timeout(&self) -> Duration {
         Duration::from_millis(self.idle_timeout_ms)
     }
@@ -278,6 +291,18 @@ mod tests {
     fn flag_defaults_are_the_library_defaults() {
         let args = GatewayArgs::parse_from_with(["gw"], DEFAULTS).unwrap();
         assert_eq!(args.limits(), http_parse::Limits::default());
+        assert_eq!(
+            (
+                args.header_timeout(),
+                args.body_timeout(),
+                args.idle_timeout()
+            ),
+            (
+                Duration::from_secs(10),
+                Duration::from_secs(30),
+                Duration::from_secs(60)
+            )
+        );
         let (flags, library) = (args.sink_config(), SinkConfig::default());
         assert_eq!(
             (
@@ -326,6 +351,7 @@ mod tests {
             "--ack-mode",
             "--max-body-bytes",
             "--header-timeout-ms",
+            "--body-timeout-ms",
             "--idle-timeout-ms",
             "--max-connections",
             "--workers",

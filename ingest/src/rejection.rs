@@ -38,6 +38,12 @@ pub enum Rejection {
         /// The limit.
         limit: usize,
     },
+    /// The body was not complete within the body timeout after the head.
+    #[error("request body not received within {timeout_ms} ms")]
+    BodyTimeout {
+        /// The configured body timeout.
+        timeout_ms: u64,
+    },
     /// A `Content-Type` that is not JSON.
     #[error("unsupported Content-Type `{content_type}`; send application/json")]
     UnsupportedMediaType {
@@ -88,6 +94,7 @@ impl Rejection {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ShuttingDown | Self::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Sink(error) => match error {
@@ -112,6 +119,7 @@ impl Rejection {
             Self::Frame(error) => error.closes_connection(),
             Self::MalformedHttp(_)
             | Self::BodyTooLarge { .. }
+            | Self::BodyTimeout { .. }
             | Self::TooManyConnections { .. } => true,
             _ => false,
         }
@@ -156,6 +164,15 @@ mod tests {
             Rejection::Sink(SinkError::TimedOut { timeout_ms: 1 }).retry_after_secs(),
             None
         );
+    }
+
+    #[test]
+    fn stalled_body_is_408_and_closes() {
+        let stalled = Rejection::BodyTimeout { timeout_ms: 300 };
+        assert_eq!(stalled.status(), StatusCode::REQUEST_TIMEOUT);
+        // The rest of the body may still arrive: the byte stream is out of step.
+        assert!(stalled.closes_connection());
+        assert_eq!(stalled.retry_after_secs(), None);
     }
 
     #[test]
