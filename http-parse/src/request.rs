@@ -448,6 +448,14 @@ fn diagnose(buf: &[u8], error: httparse::Error, limits: &Limits) -> FrameError {
     }
 }
 
+/// `tchar` (RFC 9110 §5.6.2): the bytes of a token, such as a header name.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
 fn trim(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != b' ' && b != b'\t');
     let end = bytes.iter().rposition(|&b| b != b' ' && b != b'\t');
