@@ -359,18 +359,16 @@ fn parse_trailers(rest: &[u8], limits: &Limits) -> Result<Option<usize>, FrameEr
         [b'\n', ..] => return Err(FrameError::BareLineFeed),
         _ => {}
     }
+    // As for the head: httparse sees at most `max_head_bytes`, so the answer does not
+    // depend on how many bytes past the limit have arrived.
+    let window = &rest[..rest.len().min(limits.max_head_bytes)];
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
-    match httparse::parse_headers(rest, &mut slots[..limits.header_slots()]) {
+    match httparse::parse_headers(window, &mut slots[..limits.header_slots()]) {
         Ok(httparse::Status::Complete((len, _))) => {
-            if len > limits.max_head_bytes {
-                return Err(FrameError::HeadTooLarge {
-                    limit: limits.max_head_bytes,
-                });
-            }
             crate::request::reject_bare_lf(&rest[..len])?;
             Ok(Some(len))
         }
-        Ok(httparse::Status::Partial) if rest.len() > limits.max_head_bytes => {
+        Ok(httparse::Status::Partial) if window.len() < rest.len() => {
             Err(FrameError::HeadTooLarge {
                 limit: limits.max_head_bytes,
             })
