@@ -247,6 +247,13 @@ impl Decoder {
 
         let method = request.method.unwrap_or_default();
         let path = request.path.unwrap_or_default();
+        if !path.is_ascii() {
+            // httparse lets UTF-8 through; RFC 9112 §3.2 (RFC 3986) wants it
+            // percent-encoded, and a proxy may decode raw bytes differently.
+            return Err(FrameError::Malformed(
+                "raw non-ASCII byte in request target",
+            ));
+        }
         let head = Head {
             len: head_len,
             method: Span::of(buf, method.as_bytes()),

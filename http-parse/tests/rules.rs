@@ -570,6 +570,23 @@ fn space_in_request_target_is_400_not_505() {
 }
 
 #[test]
+fn raw_non_ascii_in_request_target_is_400() {
+    for input in [
+        "GET /caf\u{e9} HTTP/1.1\r\n\r\n".as_bytes(),
+        "POST /\u{1f600}?q=1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n".as_bytes(),
+        b"GET /\xff HTTP/1.1\r\n\r\n",
+    ] {
+        let error = rejected_both_ways(Limits::default(), input);
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{error:?}");
+    }
+    // Percent-encoded, the same target is fine.
+    assert_eq!(
+        decode_one(b"GET /caf%C3%A9 HTTP/1.1\r\n\r\n").unwrap().path,
+        "/caf%C3%A9"
+    );
+}
+
+#[test]
 fn version_and_header_name_errors_wait_for_the_bytes_that_decide_them() {
     // `HTTP/2.0x` would be a malformed version, `HTTP/2.0` an unsupported one:
     // until the line ends, the decoder cannot tell, so it waits.
