@@ -161,6 +161,12 @@ pub trait Sink: sealed::Sealed + Send + Sync {
 
     /// Queues `record` and returns its pending delivery, retrying a full local queue
     /// (see [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) for what that needs).
+    ///
+    /// # Panics
+    ///
+    /// For [`KafkaSink`](crate::KafkaSink): when the local queue is full and this runs
+    /// outside a tokio runtime with time enabled (the backoff sleeps on tokio's timer).
+    /// The other sinks never wait.
     fn enqueue(
         &self,
         record: &Record<'_>,
@@ -168,6 +174,10 @@ pub trait Sink: sealed::Sealed + Send + Sync {
 
     /// Queues `record` and waits for its acknowledgement: [`Sink::enqueue`], then the
     /// [`Pending`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Sink::enqueue`].
     fn send(
         &self,
         record: &Record<'_>,
