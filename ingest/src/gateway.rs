@@ -3,10 +3,10 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use kafka_sink::{FlushReport, Pending, Record, Sink};
+use kafka_sink::{FlushReport, Pending, Record};
 
 use crate::policy::{self, Route};
-use crate::{Metrics, Rejection, Reply};
+use crate::{GatewaySink, Metrics, Rejection, Reply};
 
 /// Whether 2xx waits for Kafka.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -48,7 +48,7 @@ pub struct Policy {
 #[derive(Debug)]
 pub struct Gateway {
     policy: Policy,
-    sink: Sink,
+    sink: GatewaySink,
     metrics: Metrics,
     shutting_down: AtomicBool,
 }
@@ -82,7 +82,7 @@ impl Drop for InFlightGuard {
 
 impl Gateway {
     /// A gateway producing through `sink`.
-    pub fn new(policy: Policy, sink: Sink) -> Self {
+    pub fn new(policy: Policy, sink: GatewaySink) -> Self {
         Self {
             policy,
             sink,
@@ -97,7 +97,7 @@ impl Gateway {
     }
 
     /// The sink.
-    pub fn sink(&self) -> &Sink {
+    pub fn sink(&self) -> &GatewaySink {
         &self.sink
     }
 
@@ -158,12 +158,10 @@ impl Gateway {
             .iter()
             .map(|(name, value)| (name.as_ref(), *value))
             .collect();
-        let record = Record {
-            topic: &self.policy.topic,
-            key: parts.key,
-            payload: parts.payload,
-            headers: &headers,
-        };
+        let mut record = Record::new(&self.policy.topic, parts.payload).with_headers(&headers);
+        if let Some(key) = parts.key {
+            record = record.with_key(key);
+        }
         let pending = self.sink.enqueue(&record).await?;
         Ok(match self.policy.ack_mode {
             AckMode::Delivered => TicketState::Delivering {
@@ -249,7 +247,7 @@ mod tests {
                 max_body_bytes: 1024,
                 ack_mode,
             },
-            Sink::Memory(MemorySink::default()),
+            GatewaySink::Memory(MemorySink::default()),
         )
     }
 
@@ -286,7 +284,7 @@ mod tests {
             ticket.reply(&gateway).await
         });
         assert_eq!(reply, Reply::received());
-        let Sink::Memory(memory) = gateway.sink() else {
+        let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
         let records = memory.records();
@@ -311,7 +309,7 @@ mod tests {
                 .await
         });
         assert_eq!(reply.status, http::StatusCode::BAD_REQUEST);
-        let Sink::Memory(memory) = gateway.sink() else {
+        let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
         assert!(memory.records().is_empty());
@@ -320,7 +318,7 @@ mod tests {
     #[test]
     fn sink_failures_become_gateway_statuses() {
         let gateway = gateway(AckMode::Delivered);
-        let Sink::Memory(memory) = gateway.sink() else {
+        let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
         for (error, status) in [
