@@ -4,24 +4,36 @@
 
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, Record, Sink, SinkConfig};
 
 const BATCH: usize = 256;
+const SIZES: [usize; 3] = [64, 1024, 16 * 1024];
 
-async fn send_batch(sink: &Sink, topic: &str, payload: &[u8]) {
+async fn send_batch<S: Sink>(sink: &S, topic: &str, payload: &[u8]) {
     let mut pending = Vec::with_capacity(BATCH);
     for _ in 0..BATCH {
-        let record = Record {
-            topic,
-            key: None,
-            payload,
-            headers: &[],
-        };
+        let record = Record::new(topic, payload);
         pending.push(sink.enqueue(&record).await.expect("enqueue"));
     }
     for delivery in pending {
         black_box(delivery.await.expect("delivery"));
+    }
+}
+
+fn bench_sink<S: Sink>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    topic: &str,
+    sink: &S,
+) {
+    for size in SIZES {
+        let payload = bench::corpus::json_payload(size);
+        group.bench_function(format!("{name}/{size}B"), |b| {
+            b.iter(|| runtime.block_on(send_batch(sink, topic, &payload)))
+        });
     }
 }
 
@@ -32,45 +44,27 @@ fn sink(c: &mut Criterion) {
         .unwrap();
     let embedded = EmbeddedBroker::start().expect("mock cluster");
     embedded.create_topic("bench-sink", 3).expect("topic");
-    let mut contenders = vec![
-        (
-            "null",
-            "bench-sink".to_owned(),
-            Sink::Null(NullSink::default()),
-        ),
-        (
-            "mock",
-            "bench-sink".to_owned(),
-            Sink::Kafka(
-                KafkaSink::new(SinkConfig {
-                    brokers: embedded.brokers().to_owned(),
-                    ..SinkConfig::default()
-                })
-                .unwrap(),
-            ),
-        ),
-    ];
-    if let Ok(brokers) = std::env::var("KAFKA_BROKERS") {
+    let mock = KafkaSink::new(SinkConfig::new(embedded.brokers())).unwrap();
+    let broker = std::env::var("KAFKA_BROKERS").ok().map(|brokers| {
         let topic = format!("bench-sink-{}", std::process::id());
-        runtime
-            .block_on(kafka_sink::create_topic(&brokers, &topic, 3))
+        let sink = KafkaSink::new(SinkConfig::new(brokers)).unwrap();
+        sink.create_topic(&topic, 3)
             .expect("topic on the real broker");
-        let sink = KafkaSink::new(SinkConfig {
-            brokers,
-            ..SinkConfig::default()
-        })
-        .unwrap();
-        contenders.push(("broker", topic, Sink::Kafka(sink)));
-    }
+        (topic, sink)
+    });
+
     let mut group = c.benchmark_group("sink");
     group.throughput(Throughput::Elements(BATCH as u64));
-    for size in [64, 1024, 16 * 1024] {
-        let payload = bench::corpus::json_payload(size);
-        for (name, topic, sink) in &contenders {
-            group.bench_function(format!("{name}/{size}B"), |b| {
-                b.iter(|| runtime.block_on(send_batch(sink, topic, &payload)))
-            });
-        }
+    bench_sink(
+        &mut group,
+        &runtime,
+        "null",
+        "bench-sink",
+        &NullSink::default(),
+    );
+    bench_sink(&mut group, &runtime, "mock", "bench-sink", &mock);
+    if let Some((topic, sink)) = &broker {
+        bench_sink(&mut group, &runtime, "broker", topic, sink);
     }
     group.finish();
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use kafka_sink::EmbeddedBroker;
+use kafka_sink::{EmbeddedBroker, KafkaSink, SinkConfig};
 
 use crate::loadgen::{self, LoadSpec, Pacing};
 use crate::server::{Server, ServerUnderTest, Usage};
@@ -238,12 +238,8 @@ fn broker_for(plan: &Plan, run: usize) -> Result<Broker, String> {
     let topic = format!("bench-{}-{run}", std::process::id());
     match &plan.external_brokers {
         Some(brokers) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime
-                .block_on(kafka_sink::create_topic(brokers, &topic, 3))
+            KafkaSink::new(SinkConfig::new(brokers.clone()))
+                .and_then(|admin| admin.create_topic(&topic, 3))
                 .map_err(|e| e.to_string())?;
             Ok(Broker {
                 brokers: brokers.clone(),

@@ -126,6 +126,32 @@ impl Client {
         }
     }
 
+    /// Sets how long a read may block before it fails: a hang guard, never an assertion.
+    pub fn set_read_timeout(&self, timeout: Duration) -> std::io::Result<()> {
+        self.stream.set_read_timeout(Some(timeout))
+    }
+
+    /// Reads until the server closes (EOF or reset) and returns every byte not yet
+    /// consumed by [`Client::read_response`]; an error if the read timeout passes first.
+    pub fn read_until_closed(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut chunk = [0u8; 8192];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return Ok(std::mem::take(&mut self.buf)),
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    return Ok(std::mem::take(&mut self.buf))
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
     /// Whether the server closed the connection (EOF or reset) within the read timeout.
     pub fn is_closed(&mut self) -> bool {
         if !self.buf.is_empty() {

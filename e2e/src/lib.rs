@@ -1,6 +1,6 @@
 //! End-to-end test support for the gateway binaries: start one as a child process
 //! against a test broker ([`GatewayProcess`]), talk raw HTTP/1.1 to it ([`Client`]),
-//! the suite both servers must pass ([`suite`]), and the fault and hostile-input
+//! the suite both servers must pass ([`suite`], [`timeouts`]), and the fault and hostile-input
 //! scenarios ([`reliability`]) with the corpus in `e2e/corpus/hostile/`.
 //!
 //! A crate of its own because cargo gives `CARGO_BIN_EXE_*` only to a package's own
@@ -17,18 +17,22 @@ mod client;
 mod process;
 pub mod reliability;
 pub mod suite;
+pub mod timeouts;
 
 pub use client::{post, Client, Response};
 pub use process::GatewayProcess;
 
-/// Defines one `#[test]` per [`suite`] check against `$binary`, for a gateway crate's
-/// `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`
+/// Defines one `#[test]` per [`suite`] and [`timeouts`] check against `$binary`, for a
+/// gateway crate's `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`
 #[macro_export]
 macro_rules! suite_tests {
     ($binary:expr) => {
         $crate::tests_calling!($binary, suite: load_with_bad_requests_mixed_in, protocol_features,
             smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
             unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit);
+        $crate::tests_calling!($binary, timeouts: stalled_body_gets_408_and_close,
+            slow_body_within_body_timeout_is_served, slow_head_is_closed_without_response,
+            idle_connection_outlives_header_timeout, idle_connection_is_closed_silently);
     };
 }
 

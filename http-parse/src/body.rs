@@ -6,7 +6,7 @@
 use memchr::memchr;
 
 use crate::limits::MAX_HEADERS_CAP;
-use crate::request::Framing;
+use crate::request::{is_tchar, Framing};
 use crate::{FrameError, Limits};
 
 /// A complete request body: borrowed views into the caller's buffer, never a copy.
@@ -267,7 +267,7 @@ impl ChunkedProgress {
     }
 }
 
-/// Parses `1*HEXDIG [ BWS ";" chunk-ext ]` (RFC 9112 §7.1) without the CRLF.
+/// Parses `1*HEXDIG [ chunk-ext ]` (RFC 9112 §7.1) without the CRLF.
 /// Signs, `0x` prefixes, leading whitespace and control bytes are refused.
 fn parse_chunk_size_line(line: &[u8]) -> Result<usize, FrameError> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
@@ -279,21 +279,74 @@ fn parse_chunk_size_line(line: &[u8]) -> Result<usize, FrameError> {
             .and_then(|acc| acc.checked_add(hex_value(b) as usize))
             .ok_or(FrameError::ChunkSizeOverflow)
     })?;
-    let extension = &line[digits..];
-    let after_space = extension
-        .iter()
-        .position(|&b| b != b' ' && b != b'\t')
-        .map_or(&[][..], |i| &extension[i..]);
-    match after_space.first() {
-        None if extension.is_empty() => Ok(size),
-        Some(b';')
-            if after_space
-                .iter()
-                .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b)) =>
-        {
-            Ok(size)
+    if is_chunk_ext(&line[digits..]) {
+        Ok(size)
+    } else {
+        Err(FrameError::InvalidChunkSize)
+    }
+}
+
+/// Whether `rest` is a whole `chunk-ext` (RFC 9112 §7.1.1):
+/// `*( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )`, where a name is a
+/// token and a value a token or a quoted-string (RFC 9110 §5.6.2, §5.6.4). We ignore
+/// extensions, but a proxy in front may not: anything outside the grammar is refused
+/// rather than read one way here and another way there.
+fn is_chunk_ext(mut rest: &[u8]) -> bool {
+    while !rest.is_empty() {
+        let Some(after_semicolon) = skip_bws(rest).strip_prefix(b";") else {
+            return false;
+        };
+        let Some(after_name) = strip_token(skip_bws(after_semicolon)) else {
+            return false;
+        };
+        rest = after_name;
+        if let Some(after_equals) = skip_bws(rest).strip_prefix(b"=") {
+            let value = skip_bws(after_equals);
+            let after_value = if value.first() == Some(&b'"') {
+                strip_quoted_string(value)
+            } else {
+                strip_token(value)
+            };
+            let Some(after_value) = after_value else {
+                return false;
+            };
+            rest = after_value;
         }
-        _ => Err(FrameError::InvalidChunkSize),
+    }
+    true
+}
+
+/// `BWS = *( SP / HTAB )`.
+fn skip_bws(bytes: &[u8]) -> &[u8] {
+    let spaces = bytes
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    &bytes[spaces..]
+}
+
+/// Strips a `token = 1*tchar`, or returns `None` when `bytes` does not start with one.
+fn strip_token(bytes: &[u8]) -> Option<&[u8]> {
+    let len = bytes.iter().take_while(|&&b| is_tchar(b)).count();
+    (len > 0).then(|| &bytes[len..])
+}
+
+/// Strips a `quoted-string = DQUOTE *( qdtext / quoted-pair ) DQUOTE`, or returns
+/// `None` when `bytes` does not start with a whole one.
+fn strip_quoted_string(bytes: &[u8]) -> Option<&[u8]> {
+    let mut i = 1;
+    loop {
+        match *bytes.get(i)? {
+            b'"' => return Some(&bytes[i + 1..]),
+            // quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text )
+            b'\\' => match *bytes.get(i + 1)? {
+                b'\t' | b' '..=b'~' | 0x80..=0xff => i += 2,
+                _ => return None,
+            },
+            // qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text
+            b'\t' | b' '..=b'~' | 0x80..=0xff => i += 1,
+            _ => return None,
+        }
     }
 }
 
@@ -306,18 +359,16 @@ fn parse_trailers(rest: &[u8], limits: &Limits) -> Result<Option<usize>, FrameEr
         [b'\n', ..] => return Err(FrameError::BareLineFeed),
         _ => {}
     }
+    // As for the head: httparse sees at most `max_head_bytes`, so the answer does not
+    // depend on how many bytes past the limit have arrived.
+    let window = &rest[..rest.len().min(limits.max_head_bytes)];
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
-    match httparse::parse_headers(rest, &mut slots[..limits.header_slots()]) {
+    match httparse::parse_headers(window, &mut slots[..limits.header_slots()]) {
         Ok(httparse::Status::Complete((len, _))) => {
-            if len > limits.max_head_bytes {
-                return Err(FrameError::HeadTooLarge {
-                    limit: limits.max_head_bytes,
-                });
-            }
             crate::request::reject_bare_lf(&rest[..len])?;
             Ok(Some(len))
         }
-        Ok(httparse::Status::Partial) if rest.len() > limits.max_head_bytes => {
+        Ok(httparse::Status::Partial) if window.len() < rest.len() => {
             Err(FrameError::HeadTooLarge {
                 limit: limits.max_head_bytes,
             })
@@ -362,6 +413,65 @@ mod tests {
             b"1 x",
             b"g",
             b"1;\x01",
+        ] {
+            assert_eq!(
+                parse_chunk_size_line(line),
+                Err(FrameError::InvalidChunkSize),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_extensions_follow_rfc_9112_grammar() {
+        for line in [
+            &b"1;name"[..],
+            b"1;name=value",
+            b"1 ;name",
+            b"1\t; name = value",
+            b"1;a=b;c=d",
+            b"1;a;b",
+            b"1;a=\"quoted string\"",
+            b"1;a=\"\"",
+            b"1;a=\"tab\tand \\\" quoted-pair\"",
+            b"1;a=\"obs-text \x80\xff\"",
+            b"1;!#$%&'*+-.^_`|~09AZaz=!#$%&'*+-.^_`|~",
+        ] {
+            assert_eq!(
+                parse_chunk_size_line(line),
+                Ok(1),
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn chunk_extensions_outside_the_grammar_are_rejected() {
+        for line in [
+            &b"1;"[..],
+            b"1;;a",
+            b"1;a;",
+            b"1;=v",
+            b"1;a=",
+            b"1;a= ",
+            b"1;a b",
+            b"1;a=b c",
+            b"1;a=b ",
+            b"1;a ",
+            b"1;a@b",
+            b"1;a=b@c",
+            b"1;a=(b)",
+            b"1;a=b,c",
+            b"1;a=\"unterminated",
+            b"1;a=\"x\"y",
+            b"1;a=\"x\\\"",
+            b"1;a=\"\x01\"",
+            b"1;a=\"\x7f\"",
+            b"1;a=\"\\\x01\"",
+            b"1;\x80",
+            b"1;a=\x80",
         ] {
             assert_eq!(
                 parse_chunk_size_line(line),

@@ -57,7 +57,8 @@ pub enum FrameError {
     /// A `Content-Length` that is not a plain decimal number.
     #[error("invalid Content-Length")]
     InvalidContentLength,
-    /// A chunk-size line that is not hex digits with optional extensions.
+    /// A chunk-size line that is not hex digits with optional extensions (RFC 9112
+    /// §7.1.1), or that is longer than [`crate::Limits::max_chunk_line_bytes`].
     #[error("invalid chunk size line")]
     InvalidChunkSize,
     /// A chunk size too large to represent.

@@ -9,8 +9,10 @@
 //!
 //! Anything ambiguous is rejected rather than guessed at, with a [`FrameError`] that
 //! names the HTTP status to answer: both `Content-Length` and `Transfer-Encoding`,
-//! duplicate or non-decimal lengths, overflowing chunk sizes, obsolete line folding,
-//! bare LF line ends, whitespace before a header colon.
+//! duplicate or non-decimal lengths, overflowing chunk sizes, chunk extensions outside
+//! the RFC 9112 grammar, obsolete line folding, bare LF line ends, whitespace before a
+//! header colon, spaces or raw non-ASCII bytes in the request target. The answer is the
+//! same however the bytes were split into reads.
 //!
 //! The crate never touches a socket or a runtime. [`ResponseHead`] encodes the few
 //! responses a gateway sends into a reused buffer.

@@ -97,6 +97,12 @@ enum State {
 /// [`Status::Complete`], the caller drops the first [`Request::len`] bytes and calls
 /// again for the next (pipelined) request. After an error, the connection is done.
 ///
+/// The answer depends only on the bytes, not on how they were split into reads: a
+/// request that arrives whole and one that trickles in get the same [`Request`]s and
+/// the same [`FrameError`]. To keep it so, the decoder looks at no more than
+/// [`Limits::max_head_bytes`] of a head, and when an error can only be named from the
+/// rest of its line (`HTTP/2.0` gets 505, `HTTP/2.0x` 400), it waits for that line.
+///
 /// The decoder keeps offsets, not borrows, so it works with any buffer type, and its
 /// header table is reused: no allocation per request once it has grown.
 #[derive(Debug)]
@@ -191,26 +197,35 @@ impl Decoder {
         buf: &'a [u8],
     ) -> Result<Option<(Head, &'a str, &'a str)>, FrameError> {
         let limits = self.limits;
+        // httparse never sees more than `max_head_bytes`, however many bytes have
+        // arrived: a stream cut into reads then gets the same answer as the stream
+        // whole, and nothing past the limit is scanned.
+        let window = &buf[..buf.len().min(limits.max_head_bytes)];
+        let truncated = window.len() < buf.len();
         // Uninitialised slots: zeroing 128 headers per call cost more than parsing a
         // small request (measured with perf on the parse bench).
         let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
         let mut request = httparse::Request::new(&mut []);
         let head_len =
-            match request.parse_with_uninit_headers(buf, &mut slots[..limits.header_slots()]) {
+            match request.parse_with_uninit_headers(window, &mut slots[..limits.header_slots()]) {
                 Ok(httparse::Status::Complete(len)) => len,
-                Ok(httparse::Status::Partial) if buf.len() > limits.max_head_bytes => {
+                Ok(httparse::Status::Partial) if truncated => {
                     return Err(FrameError::HeadTooLarge {
                         limit: limits.max_head_bytes,
                     });
                 }
                 Ok(httparse::Status::Partial) => return Ok(None),
-                Err(error) => return Err(diagnose(buf, error, &limits)),
+                Err(error) => {
+                    return match diagnose(window, error, &limits) {
+                        Some(error) => Err(error),
+                        // The failing line is not complete within the limit.
+                        None if truncated => Err(FrameError::HeadTooLarge {
+                            limit: limits.max_head_bytes,
+                        }),
+                        None => Ok(None),
+                    };
+                }
             };
-        if head_len > limits.max_head_bytes {
-            return Err(FrameError::HeadTooLarge {
-                limit: limits.max_head_bytes,
-            });
-        }
         reject_bare_lf(&buf[..head_len])?;
 
         let version = match request.version {
@@ -232,6 +247,13 @@ impl Decoder {
 
         let method = request.method.unwrap_or_default();
         let path = request.path.unwrap_or_default();
+        if !path.is_ascii() {
+            // httparse lets UTF-8 through; RFC 9112 §3.2 (RFC 3986) wants it
+            // percent-encoded, and a proxy may decode raw bytes differently.
+            return Err(FrameError::Malformed(
+                "raw non-ASCII byte in request target",
+            ));
+        }
         let head = Head {
             len: head_len,
             method: Span::of(buf, method.as_bytes()),
@@ -402,50 +424,113 @@ pub(crate) fn reject_bare_lf(head: &[u8]) -> Result<(), FrameError> {
     }
 }
 
-/// Turns an httparse error into the most specific [`FrameError`], looking at the
-/// bytes for the shapes httparse reports only generically.
-fn diagnose(buf: &[u8], error: httparse::Error, limits: &Limits) -> FrameError {
-    let mut lines = buf.split(|&b| b == b'\n');
-    let request_line = lines.next().unwrap_or_default();
-    match error {
+/// Turns an httparse error on `window` (the head bytes httparse saw) into the most
+/// specific [`FrameError`], or `None` when that depends on bytes that have not arrived.
+///
+/// Most error kinds say all there is to say. For a bad version or header name the
+/// failing line tells more (505 or 400, folding or whitespace before a colon), so we
+/// look at that line, and only at it: lines after it, or body bytes, must not change
+/// the answer, or a request would get a different one depending on how it arrived.
+fn diagnose(window: &[u8], error: httparse::Error, limits: &Limits) -> Option<FrameError> {
+    Some(match error {
         httparse::Error::TooManyHeaders => FrameError::TooManyHeaders {
             limit: limits.max_headers,
         },
-        httparse::Error::Version => {
-            let version = request_line
-                .rsplit(|&b| b == b' ')
-                .next()
-                .map(|v| v.strip_suffix(b"\r").unwrap_or(v))
-                .unwrap_or_default();
-            if matches!(version, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-                if major.is_ascii_digit() && minor.is_ascii_digit())
-            {
-                FrameError::UnsupportedVersion
-            } else {
-                FrameError::Malformed("invalid HTTP version")
-            }
-        }
-        httparse::Error::HeaderName => {
-            for line in lines {
-                if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
-                    return FrameError::ObsoleteLineFolding;
-                }
-                if let Some(colon) = line.iter().position(|&b| b == b':') {
-                    if line[..colon]
-                        .last()
-                        .is_some_and(|&b| b == b' ' || b == b'\t')
-                    {
-                        return FrameError::WhitespaceBeforeColon;
-                    }
-                }
-            }
-            FrameError::Malformed("invalid header name")
-        }
+        httparse::Error::Version => return diagnose_version(request_line(window)),
+        httparse::Error::HeaderName => return diagnose_header_name(failing_line(window, limits)),
         httparse::Error::HeaderValue => FrameError::Malformed("invalid header value"),
         httparse::Error::NewLine => FrameError::Malformed("invalid line ending"),
         httparse::Error::Token => FrameError::Malformed("invalid token in request line"),
         httparse::Error::Status => FrameError::Malformed("invalid request line"),
+    })
+}
+
+/// The request line and what follows it: httparse skips empty lines before it.
+fn request_line(window: &[u8]) -> &[u8] {
+    let mut rest = window;
+    while let Some(after) = rest
+        .strip_prefix(b"\r\n")
+        .or_else(|| rest.strip_prefix(b"\n"))
+    {
+        rest = after;
     }
+    rest
+}
+
+/// A version error: httparse accepted `method SP target SP`, and what follows up to
+/// the line end is not `HTTP/1.0` or `HTTP/1.1`. `None` until the line end arrives.
+fn diagnose_version(request_line: &[u8]) -> Option<FrameError> {
+    let after_target = request_line.splitn(3, |&b| b == b' ').nth(2)?;
+    let line_end = memchr::memchr(b'\n', after_target)?;
+    let version = &after_target[..line_end];
+    let version = version.strip_suffix(b"\r").unwrap_or(version);
+    let last_word = version.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    Some(if is_http_version(version) {
+        FrameError::UnsupportedVersion
+    } else if is_http_version(last_word) {
+        // `GET /a b HTTP/1.1`: the target has a space, the version is fine (RFC 9112
+        // §3.2 wants 400, not 505).
+        FrameError::Malformed("space in request target")
+    } else {
+        FrameError::Malformed("invalid HTTP version")
+    })
+}
+
+/// `HTTP-version = HTTP-name "/" DIGIT "." DIGIT` (RFC 9112 §2.3).
+fn is_http_version(word: &[u8]) -> bool {
+    matches!(word, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+        if major.is_ascii_digit() && minor.is_ascii_digit())
+}
+
+/// The line of `window` in which httparse finds its error, from its first byte up to
+/// its LF or the end of the window. httparse scans left to right, so on a prefix of
+/// `window` that ends after a LF it answers `Partial` exactly when the error lies in a
+/// later line: a binary search over those prefixes finds the line. Only on the error
+/// path, so the few extra parses do not matter.
+fn failing_line<'a>(window: &'a [u8], limits: &Limits) -> &'a [u8] {
+    let line_ends: Vec<usize> = memchr::memchr_iter(b'\n', window)
+        .map(|lf| lf + 1)
+        .collect();
+    let fails_within = |end: usize| {
+        let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
+        httparse::Request::new(&mut [])
+            .parse_with_uninit_headers(&window[..end], &mut slots[..limits.header_slots()])
+            .is_err()
+    };
+    let failing = line_ends.partition_point(|&end| !fails_within(end));
+    let start = failing
+        .checked_sub(1)
+        .map_or(0, |previous| line_ends[previous]);
+    let end = line_ends.get(failing).copied().unwrap_or(window.len());
+    &window[start..end]
+}
+
+/// A header-name error on `line`. `None` while the line is a name and whitespace
+/// only: a colon next would make it whitespace before a colon, anything else a bad
+/// name.
+fn diagnose_header_name(line: &[u8]) -> Option<FrameError> {
+    if let Some(b' ' | b'\t') = line.first() {
+        return Some(FrameError::ObsoleteLineFolding);
+    }
+    let name_len = line.iter().take_while(|&&b| is_tchar(b)).count();
+    let after_name = &line[name_len..];
+    if name_len == 0 || !matches!(after_name.first(), Some(b' ' | b'\t')) {
+        return Some(FrameError::Malformed("invalid header name"));
+    }
+    let next = after_name.iter().find(|&&b| b != b' ' && b != b'\t')?;
+    Some(if *next == b':' {
+        FrameError::WhitespaceBeforeColon
+    } else {
+        FrameError::Malformed("invalid header name")
+    })
+}
+
+/// `tchar` (RFC 9110 §5.6.2): the bytes of a token, such as a header name.
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z'
+        | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+        | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
 fn trim(bytes: &[u8]) -> &[u8] {

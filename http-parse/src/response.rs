@@ -129,13 +129,24 @@ mod tests {
     }
 
     #[test]
-    fn reuses_the_buffer_without_growing() {
-        let mut out = Vec::with_capacity(256);
+    fn encode_appends_to_the_buffer_and_reuses_its_allocation() {
         let head = ResponseHead::new(StatusCode::OK);
+        let mut expected = Vec::new();
+        head.encode(b"x", &mut expected);
+
+        // Room for what is there and one response: `encode` must append after the
+        // existing bytes, and must not reallocate a buffer that is big enough.
+        let mut out = Vec::with_capacity(4 + expected.len());
+        out.extend_from_slice(b"kept");
+        let (pointer, capacity) = (out.as_ptr(), out.capacity());
         head.encode(b"x", &mut out);
-        let capacity = out.capacity();
-        out.clear();
-        head.encode(b"x", &mut out);
+        assert_eq!(&out[..4], b"kept");
+        assert_eq!(&out[4..], &expected[..]);
+        assert_eq!(
+            out.as_ptr(),
+            pointer,
+            "encode reallocated a big enough buffer"
+        );
         assert_eq!(out.capacity(), capacity);
     }
 }

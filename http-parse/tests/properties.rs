@@ -2,8 +2,9 @@
 //!
 //! Each property runs 10,000 cases (override with `PROPTEST_CASES`).
 
-use http_parse::{Decoder, Limits, Status};
+use http_parse::{Decoder, FrameError, Limits, Request, Status, Version};
 use proptest::prelude::*;
+use proptest::sample::{select, Index};
 
 /// A request as a test writes it, and as the decoder must give it back.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,37 +69,73 @@ impl Spec {
 struct Decoded {
     method: String,
     path: String,
+    version: Version,
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
     len: usize,
+    keep_alive: bool,
+}
+
+impl Decoded {
+    fn of(request: &Request<'_>) -> Self {
+        let mut body = Vec::new();
+        request.body().copy_into(&mut body);
+        Self {
+            method: request.method().to_owned(),
+            path: request.path().to_owned(),
+            version: request.version(),
+            headers: request
+                .headers()
+                .map(|(name, value)| (name.to_owned(), value.to_vec()))
+                .collect(),
+            body,
+            len: request.len(),
+            keep_alive: request.keep_alive(),
+        }
+    }
+}
+
+// Regexes are compiled once, here: a `&str` strategy compiles its regex again for
+// every value, which was most of this file's run time in debug builds.
+fn regex(pattern: &str) -> impl Strategy<Value = String> {
+    proptest::string::string_regex(pattern).expect("valid regex")
 }
 
 fn header_name() -> impl Strategy<Value = String> {
-    "[A-Za-z][A-Za-z0-9-]{0,15}".prop_filter("framing headers are generated separately", |name| {
-        ![
-            "content-length",
-            "transfer-encoding",
-            "connection",
-            "expect",
-        ]
-        .contains(&name.to_ascii_lowercase().as_str())
-    })
+    regex("[A-Za-z][A-Za-z0-9-]{0,15}").prop_filter(
+        "framing headers are generated separately",
+        |name| {
+            ![
+                "content-length",
+                "transfer-encoding",
+                "connection",
+                "expect",
+            ]
+            .contains(&name.to_ascii_lowercase().as_str())
+        },
+    )
 }
 
 fn header_value() -> impl Strategy<Value = String> {
     // httparse trims surrounding whitespace, so generated values have none.
-    "([!-~]([ -~]{0,28}[!-~])?)?"
+    regex("([!-~]([ -~]{0,28}[!-~])?)?")
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
     let body = prop_oneof![
         Just(BodySpec::None),
-        proptest::collection::vec(any::<u8>(), 0..300).prop_map(BodySpec::Length),
+        (0usize..300, any::<u8>()).prop_map(|(len, seed)| BodySpec::Length(filler(len, seed))),
         (
-            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..80), 0..5),
+            proptest::collection::vec((1usize..80, any::<u8>()), 0..5),
             proptest::collection::vec((header_name(), header_value()), 0..3),
         )
-            .prop_map(|(chunks, trailers)| BodySpec::Chunked { chunks, trailers }),
+            .prop_map(|(chunks, trailers)| BodySpec::Chunked {
+                chunks: chunks
+                    .into_iter()
+                    .map(|(len, seed)| filler(len, seed))
+                    .collect(),
+                trailers,
+            }),
     ];
     (
         prop_oneof![
@@ -108,7 +145,7 @@ fn spec() -> impl Strategy<Value = Spec> {
             Just("DELETE"),
             Just("PATCH")
         ],
-        "/[a-z0-9/._~-]{0,24}(\\?[a-z0-9=&]{0,12})?",
+        regex("/[a-z0-9/._~-]{0,24}(\\?[a-z0-9=&]{0,12})?"),
         proptest::collection::vec((header_name(), header_value()), 0..8),
         body,
     )
@@ -120,10 +157,11 @@ fn spec() -> impl Strategy<Value = Spec> {
         })
 }
 
-/// Feeds `stream` to a fresh decoder in pieces ending at `cuts`, returning every
-/// complete request and whether the stream ended cleanly between requests.
-fn decode_stream(stream: &[u8], cuts: &[usize]) -> (Vec<Decoded>, bool) {
-    let mut decoder = Decoder::new(Limits::default());
+/// Feeds `stream` to a fresh decoder in pieces ending at `cuts`, as a server does:
+/// append a piece, decode while requests complete, drop the bytes each one used.
+/// Returns every complete request and how the stream ended.
+fn decode_stream(stream: &[u8], cuts: &[usize], limits: Limits) -> (Vec<Decoded>, End) {
+    let mut decoder = Decoder::new(limits);
     let mut buf = Vec::new();
     let mut out = Vec::new();
     let mut fed = 0;
@@ -135,29 +173,246 @@ fn decode_stream(stream: &[u8], cuts: &[usize]) -> (Vec<Decoded>, bool) {
         loop {
             match decoder.decode(&buf) {
                 Ok(Status::Complete(request)) => {
-                    let mut body = Vec::new();
-                    request.body().copy_into(&mut body);
-                    let decoded = Decoded {
-                        method: request.method().to_owned(),
-                        path: request.path().to_owned(),
-                        headers: request
-                            .headers()
-                            .map(|(name, value)| (name.to_owned(), value.to_vec()))
-                            .collect(),
-                        body,
-                        len: request.len(),
-                    };
-                    assert!(decoded.len <= buf.len());
+                    let decoded = Decoded::of(&request);
+                    assert!(decoded.len > 0 && decoded.len <= buf.len());
+                    assert!(decoded.body.len() <= decoded.len);
                     buf.drain(..decoded.len);
                     out.push(decoded);
                 }
+                // Reported at most once per request: asking again moves on.
                 Ok(Status::Continue) => continue,
                 Ok(Status::Partial { .. }) => break,
-                Err(error) => panic!("valid stream rejected: {error:?}"),
+                Err(error) => return (out, End::Error(error)),
             }
         }
     }
-    (out, buf.is_empty() && decoder.is_idle())
+    (out, End::Partial)
+}
+
+/// How a stream ended after its last complete request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum End {
+    /// The decoder waits for more bytes (or there are none left).
+    Partial,
+    /// The decoder refused the stream.
+    Error(FrameError),
+}
+
+/// The default limits, or some of them small enough that streams of a few hundred
+/// bytes reach them.
+fn limits() -> impl Strategy<Value = Limits> {
+    let default = Limits::default();
+    (
+        prop_oneof![3 => Just(default.max_head_bytes), 1 => 64usize..256],
+        prop_oneof![3 => Just(default.max_headers), 1 => 1usize..6],
+        prop_oneof![3 => Just(default.max_body_bytes), 1 => 0usize..400],
+        prop_oneof![3 => Just(default.max_chunk_line_bytes), 1 => 3usize..40],
+    )
+        .prop_map(
+            |(max_head_bytes, max_headers, max_body_bytes, max_chunk_line_bytes)| Limits {
+                max_headers,
+                max_head_bytes,
+                max_body_bytes,
+                max_chunk_line_bytes,
+            },
+        )
+}
+
+/// Bytes that delimit or end something in HTTP/1.1, and some that are never valid.
+fn interesting_byte() -> impl Strategy<Value = u8> {
+    prop_oneof![
+        3 => select(&b"\r\n \t:;=\"\\/0123456789aAfFzZ-.,H@\x00\x01\x7f\x80\xc3\xff"[..]),
+        1 => any::<u8>(),
+    ]
+}
+
+/// `len` bytes that cover the whole byte range, cheaper to generate than `len`
+/// independent bytes (generation dominates the run time in debug builds).
+fn filler(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(167).wrapping_add(seed))
+        .collect()
+}
+
+const LONG_HEADER: &str =
+    "X-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+/// Mostly one of `valid`, sometimes one of `broken`: a stream is worth decoding
+/// when a few requests go through before something goes wrong.
+fn mostly(
+    valid: &'static [&'static str],
+    broken: &'static [&'static str],
+) -> impl Strategy<Value = &'static str> {
+    prop_oneof![16 => select(valid), 1 => select(broken)]
+}
+
+/// A chunked body: chunks with extensions, valid or not, then trailers.
+fn chunked_body() -> impl Strategy<Value = Vec<u8>> {
+    let extension = mostly(
+        &[
+            "",
+            "",
+            "",
+            ";a",
+            ";a=b",
+            " ; a = \"q \\\" s\"",
+            ";a=\"caf\u{e9}\"",
+        ],
+        &[";a b", ";=x", ";a=", ";a=\"x", ";a=@"],
+    );
+    let trailer = mostly(
+        &["X-T: 1", "X-U: two words", LONG_HEADER],
+        &["Bad\x01: x", " folded", "X-V : 1"],
+    );
+    (
+        proptest::collection::vec((1usize..40, any::<u8>(), extension), 0..4),
+        proptest::collection::vec(trailer, 0..3),
+    )
+        .prop_map(|(chunks, trailers)| {
+            let mut out = Vec::new();
+            for (len, seed, extension) in chunks {
+                out.extend_from_slice(format!("{len:x}{extension}\r\n").as_bytes());
+                out.extend_from_slice(&filler(len, seed));
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n");
+            for trailer in trailers {
+                out.extend_from_slice(trailer.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"\r\n");
+            out
+        })
+}
+
+/// One request on the wire, built from pieces that are mostly valid and sometimes
+/// not: odd versions, spaces and raw UTF-8 in targets, folded or badly named header
+/// lines, conflicting framing, bare LF.
+fn wire_request() -> impl Strategy<Value = Vec<u8>> {
+    let request_line = (
+        mostly(&[""], &["\r\n", "\n"]),
+        mostly(&["GET", "POST", "POST", "PUT"], &["G@T", "get", ""]),
+        mostly(
+            &["/", "/topics/t1", "/a/b?c=d", "*", "/%C3%A9"],
+            &["/a b", "/caf\u{e9}", "/x\ty", ""],
+        ),
+        mostly(
+            &["HTTP/1.1", "HTTP/1.1", "HTTP/1.1", "HTTP/1.1", "HTTP/1.0"],
+            &[
+                "HTTP/2.0",
+                "HTTP/1.2",
+                "HTTP/1",
+                "FOO/1.1",
+                "HTTP/1.1 x",
+                "HTTP/2.0 x",
+            ],
+        ),
+        mostly(&["\r\n"], &["\n", "\r"]),
+    );
+    let header = mostly(
+        &[
+            "Host: example.com",
+            "X-Kafka-Key: k1",
+            "Connection: close",
+            "Connection: keep-alive",
+            "Expect: 100-continue",
+            "X-Empty:",
+            "X-Obs: caf\u{e9}",
+            LONG_HEADER,
+        ],
+        &[
+            " folded",
+            "\tfolded",
+            "Bad\x01Name: x",
+            "X-A : y",
+            "X-A \t: y",
+            "X-A \tb: y",
+            "Content-Length: 3",
+            "Content-Length: +3",
+            "Transfer-Encoding: gzip",
+            "X-Bare-CR: a\rb",
+            "X-Bare-LF: a\nb",
+        ],
+    );
+    let body = prop_oneof![
+        2 => Just(Vec::new()),
+        2 => (0usize..300, any::<u8>()).prop_map(|(len, seed)| {
+            let mut out = format!("Content-Length: {len}\r\n\r\n").into_bytes();
+            out.extend_from_slice(&filler(len, seed));
+            out
+        }),
+        3 => chunked_body().prop_map(|body| {
+            let mut out = b"Transfer-Encoding: chunked\r\n\r\n".to_vec();
+            out.extend_from_slice(&body);
+            out
+        }),
+    ];
+    (request_line, proptest::collection::vec(header, 0..4), body).prop_map(
+        |((empty, method, target, version, end), headers, body)| {
+            let mut out = format!("{empty}{method} {target} {version}{end}").into_bytes();
+            for header in headers {
+                out.extend_from_slice(header.as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            if body.is_empty() {
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(&body);
+            out
+        },
+    )
+}
+
+/// A few bytes replaced, inserted or deleted.
+fn edits() -> impl Strategy<Value = Vec<(Index, u8, u8)>> {
+    prop_oneof![
+        2 => Just(Vec::new()),
+        1 => proptest::collection::vec((any::<Index>(), 0u8..3, interesting_byte()), 1..4),
+    ]
+}
+
+fn apply(mut stream: Vec<u8>, edits: Vec<(Index, u8, u8)>) -> Vec<u8> {
+    for (at, kind, byte) in edits {
+        let at = at.index(stream.len() + 1);
+        match kind {
+            0 if at < stream.len() => stream[at] = byte,
+            1 if at < stream.len() => {
+                stream.remove(at);
+            }
+            _ => stream.insert(at, byte),
+        }
+    }
+    stream
+}
+
+/// A byte stream for the decoder: arbitrary bytes, or a pipeline of requests (well
+/// formed with arbitrary names and bodies, or built from pieces some of which are
+/// broken), some with a few bytes replaced, inserted or deleted.
+fn stream() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        1 => proptest::collection::vec(any::<u8>(), 0..128),
+        1 => proptest::collection::vec(interesting_byte(), 0..128),
+        4 => (proptest::collection::vec(spec(), 1..4), edits()).prop_map(|(specs, edits)| {
+            let mut stream = Vec::new();
+            for spec in &specs {
+                spec.encode(&mut stream);
+            }
+            apply(stream, edits)
+        }),
+        8 => (proptest::collection::vec(wire_request(), 1..4), edits())
+            .prop_map(|(requests, edits)| apply(requests.concat(), edits)),
+    ]
+}
+
+/// Where to cut a stream of `len` bytes: nowhere, at a few points, or after every
+/// byte (a client trickling its request).
+fn cut_points(cuts: &[Index], trickle: bool, len: usize) -> Vec<usize> {
+    if trickle {
+        return (1..len).collect();
+    }
+    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(len + 1)).collect();
+    points.sort_unstable();
+    points
 }
 
 fn config() -> ProptestConfig {
@@ -165,33 +420,35 @@ fn config() -> ProptestConfig {
         .ok()
         .and_then(|cases| cases.parse().ok())
         .unwrap_or(10_000);
-    ProptestConfig::with_cases(cases)
+    ProptestConfig {
+        // ChaCha, the default, is slow without optimisation; these are not crypto.
+        rng_algorithm: proptest::test_runner::RngAlgorithm::XorShift,
+        ..ProptestConfig::with_cases(cases)
+    }
 }
 
 proptest! {
     #![proptest_config(config())]
 
-    /// (a) Feeding a pipeline split at arbitrary points gives exactly the requests
-    /// that feeding it whole gives.
+    /// (a) The decoder's answer is a function of the byte stream, not of how it is cut
+    /// into reads: any stream (arbitrary bytes, or valid and broken pipelines with
+    /// chunked bodies), fed in pieces, gives the same requests and then the same error
+    /// (or none) as fed whole. `Continue` and `needed` hints may differ. This also
+    /// checks that no input panics and that a request never claims bytes it was not
+    /// given.
     #[test]
     fn split_anywhere_equals_whole(
-        specs in proptest::collection::vec(spec(), 1..5),
-        mut cuts in proptest::collection::vec(any::<proptest::sample::Index>(), 0..12),
+        stream in stream(),
+        limits in limits(),
+        cuts in proptest::collection::vec(any::<Index>(), 0..12),
+        trickle in proptest::bool::weighted(0.1),
     ) {
-        let mut stream = Vec::new();
-        for spec in &specs {
-            spec.encode(&mut stream);
-        }
-        let (whole, whole_clean) = decode_stream(&stream, &[]);
-        let mut cut_points: Vec<usize> = cuts.drain(..).map(|i| i.index(stream.len() + 1)).collect();
-        cut_points.sort_unstable();
-        let (split, split_clean) = decode_stream(&stream, &cut_points);
-        prop_assert!(whole_clean && split_clean);
-        prop_assert_eq!(whole.len(), specs.len());
+        let whole = decode_stream(&stream, &[], limits);
+        let split = decode_stream(&stream, &cut_points(&cuts, trickle, stream.len()), limits);
         prop_assert_eq!(split, whole);
     }
 
-    /// (c) Encoding a request and decoding it gives back the same method, path,
+    /// (b) Encoding a request and decoding it gives back the same method, path,
     /// headers and body, and consumes exactly the encoded bytes.
     #[test]
     fn encode_then_decode_round_trips(specs in proptest::collection::vec(spec(), 1..4)) {
@@ -202,8 +459,8 @@ proptest! {
             spec.encode(&mut stream);
             lengths.push(stream.len() - before);
         }
-        let (decoded, clean) = decode_stream(&stream, &[]);
-        prop_assert!(clean);
+        let (decoded, end) = decode_stream(&stream, &[], Limits::default());
+        prop_assert_eq!(end, End::Partial);
         prop_assert_eq!(decoded.len(), specs.len());
         for ((spec, got), len) in specs.iter().zip(&decoded).zip(lengths) {
             prop_assert_eq!(&got.method, &spec.method);
@@ -216,38 +473,6 @@ proptest! {
                 .map(|(name, value)| (name.clone(), value.clone().into_bytes()))
                 .collect();
             prop_assert_eq!(&got.headers[..sent.len()], &sent[..]);
-        }
-    }
-
-    /// (b) Arbitrary bytes never panic, and a complete request never claims more
-    /// bytes than it was given.
-    #[test]
-    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-        let mut decoder = Decoder::new(Limits::default());
-        if let Ok(Status::Complete(request)) = decoder.decode(&bytes) {
-            prop_assert!(request.len() <= bytes.len());
-            prop_assert!(request.body().len() <= request.len());
-        }
-    }
-
-    /// (b') Mutating one byte of a valid stream never panics either: this reaches the
-    /// chunk and header paths that random bytes rarely do.
-    #[test]
-    fn mutated_requests_never_panic(
-        spec in spec(),
-        position in any::<proptest::sample::Index>(),
-        byte in any::<u8>(),
-    ) {
-        let mut stream = Vec::new();
-        spec.encode(&mut stream);
-        let at = position.index(stream.len());
-        stream[at] = byte;
-        let mut decoder = Decoder::new(Limits::default());
-        let mut buf: &[u8] = &stream;
-        while let Ok(Status::Complete(request)) = decoder.decode(buf) {
-            let len = request.len();
-            prop_assert!(len > 0 && len <= buf.len());
-            buf = &buf[len..];
         }
     }
 }

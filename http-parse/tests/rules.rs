@@ -447,3 +447,172 @@ fn decoder_resets_after_an_error() {
         Ok(Status::Complete(_))
     ));
 }
+
+/// Feeds `input` one byte at a time to a fresh decoder, as a slow client would,
+/// and returns the error it ends with.
+fn rejected_trickled(limits: Limits, input: &[u8]) -> FrameError {
+    let mut decoder = Decoder::new(limits);
+    for end in 1..=input.len() {
+        match decoder.decode(&input[..end]) {
+            Ok(Status::Partial { .. } | Status::Continue) => {}
+            Ok(Status::Complete(request)) => panic!("expected an error, got {request:?}"),
+            Err(error) => return error,
+        }
+    }
+    panic!("no error after {} bytes", input.len())
+}
+
+/// The same bytes, whole and trickled, must get the same answer.
+fn rejected_both_ways(limits: Limits, input: &[u8]) -> FrameError {
+    let whole = decode_with(limits, input).expect_err("request must be rejected");
+    let trickled = rejected_trickled(limits, input);
+    assert_eq!(
+        whole,
+        trickled,
+        "whole and trickled disagree on {:?}",
+        String::from_utf8_lossy(input)
+    );
+    whole
+}
+
+#[test]
+fn unsupported_version_is_505_also_when_trickled() {
+    for input in [
+        &b"GET / HTTP/2.0\r\n\r\n"[..],
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+    ] {
+        assert_eq!(
+            rejected_both_ways(Limits::default(), input),
+            FrameError::UnsupportedVersion
+        );
+    }
+}
+
+#[test]
+fn version_after_leading_empty_lines_is_diagnosed_on_the_request_line() {
+    assert_eq!(
+        rejected_both_ways(Limits::default(), b"\r\n\r\nGET / HTTP/2.0\r\n\r\n"),
+        FrameError::UnsupportedVersion
+    );
+}
+
+#[test]
+fn header_name_error_is_diagnosed_from_its_own_line_only() {
+    // The failing line has no whitespace before its colon; a later line does.
+    assert_eq!(
+        rejected_both_ways(
+            Limits::default(),
+            b"GET / HTTP/1.1\r\nBad\x01Name: x\r\nX-A : y\r\n\r\n"
+        ),
+        FrameError::Malformed("invalid header name")
+    );
+    // Body-like bytes after a bad name say nothing about it either.
+    assert_eq!(
+        rejected_both_ways(Limits::default(), b"GET / HTTP/1.1\r\nA\x01: x\r\n\r\n :"),
+        FrameError::Malformed("invalid header name")
+    );
+    assert_eq!(
+        rejected_both_ways(Limits::default(), b"GET / HTTP/1.1\r\nX-A \t : y\r\n\r\n"),
+        FrameError::WhitespaceBeforeColon
+    );
+    assert_eq!(
+        rejected_both_ways(
+            Limits::default(),
+            b"GET / HTTP/1.1\r\nX-A: y\r\n folded\r\n\r\n"
+        ),
+        FrameError::ObsoleteLineFolding
+    );
+}
+
+#[test]
+fn error_past_the_head_limit_is_431_whole_or_trickled() {
+    let limits = Limits {
+        max_head_bytes: 64,
+        ..Limits::default()
+    };
+    let input = format!(
+        "GET / HTTP/1.1\r\nX-Long: {}\r\nBad\x01Name: x\r\n\r\n",
+        "a".repeat(60)
+    );
+    assert_eq!(
+        rejected_both_ways(limits, input.as_bytes()),
+        FrameError::HeadTooLarge { limit: 64 }
+    );
+}
+
+#[test]
+fn trailer_error_past_the_head_limit_is_431_whole_or_trickled() {
+    let limits = Limits {
+        max_head_bytes: 64,
+        ..Limits::default()
+    };
+    let input = format!(
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Long: {}\r\nBad\x01: x\r\n\r\n",
+        "a".repeat(60)
+    );
+    assert_eq!(
+        rejected_both_ways(limits, input.as_bytes()),
+        FrameError::HeadTooLarge { limit: 64 }
+    );
+}
+
+#[test]
+fn space_in_request_target_is_400_not_505() {
+    for input in [
+        &b"GET /a b HTTP/1.1\r\n\r\n"[..],
+        b"GET /a b c HTTP/1.0\r\nHost: x\r\n\r\n",
+    ] {
+        let error = rejected_both_ways(Limits::default(), input);
+        assert_eq!(error, FrameError::Malformed("space in request target"));
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+}
+
+#[test]
+fn raw_non_ascii_in_request_target_is_400() {
+    for input in [
+        "GET /caf\u{e9} HTTP/1.1\r\n\r\n".as_bytes(),
+        "POST /\u{1f600}?q=1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n".as_bytes(),
+        b"GET /\xff HTTP/1.1\r\n\r\n",
+    ] {
+        let error = rejected_both_ways(Limits::default(), input);
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{error:?}");
+    }
+    // Percent-encoded, the same target is fine.
+    assert_eq!(
+        decode_one(b"GET /caf%C3%A9 HTTP/1.1\r\n\r\n").unwrap().path,
+        "/caf%C3%A9"
+    );
+}
+
+#[test]
+fn version_and_header_name_errors_wait_for_the_bytes_that_decide_them() {
+    // `HTTP/2.0x` would be a malformed version, `HTTP/2.0` an unsupported one:
+    // until the line ends, the decoder cannot tell, so it waits.
+    let mut decoder = Decoder::new(Limits::default());
+    assert!(matches!(
+        decoder.decode(b"GET / HTTP/2.0"),
+        Ok(Status::Partial { .. })
+    ));
+    assert_eq!(
+        decoder.decode(b"GET / HTTP/2.0\r\n").unwrap_err(),
+        FrameError::UnsupportedVersion
+    );
+    // A name then whitespace: a colon next means whitespace before the colon.
+    let mut decoder = Decoder::new(Limits::default());
+    assert!(matches!(
+        decoder.decode(b"GET / HTTP/1.1\r\nX-A \t"),
+        Ok(Status::Partial { .. })
+    ));
+    // Past the head limit the line can never be judged: 431.
+    let limits = Limits {
+        max_head_bytes: 32,
+        ..Limits::default()
+    };
+    let input = format!("GET / HTTP/1.1\r\nX-A{}: y\r\n\r\n", " ".repeat(40));
+    assert_eq!(
+        rejected_both_ways(limits, input.as_bytes()),
+        FrameError::HeadTooLarge { limit: 32 }
+    );
+}

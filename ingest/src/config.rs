@@ -178,27 +178,25 @@ impl GatewayArgs {
 
     /// The producer configuration these flags stand for.
     pub fn sink_config(&self) -> SinkConfig {
-        SinkConfig {
-            brokers: self.brokers.clone(),
-            acks: match self.acks {
-                AcksArg::All => Acks::All,
-                AcksArg::Leader => Acks::Leader,
-            },
-            idempotence: self.idempotence,
-            linger: Duration::from_millis(self.linger_ms),
-            batch_size_bytes: self.batch_size_bytes,
-            compression: match self.compression {
-                CompressionArg::None => Compression::None,
-                CompressionArg::Gzip => Compression::Gzip,
-                CompressionArg::Lz4 => Compression::Lz4,
-                CompressionArg::Snappy => Compression::Snappy,
-            },
-            delivery_timeout: Duration::from_millis(self.delivery_timeout_ms),
-            max_in_flight_records: self.max_in_flight_records,
-            max_in_flight_bytes: self.max_in_flight_bytes,
-            extra: self.producer_properties.clone(),
-            ..SinkConfig::default()
-        }
+        let mut config = SinkConfig::new(self.brokers.clone());
+        config.acks = match self.acks {
+            AcksArg::All => Acks::All,
+            AcksArg::Leader => Acks::Leader,
+        };
+        config.idempotence = self.idempotence;
+        config.linger = Duration::from_millis(self.linger_ms);
+        config.batch_size_bytes = self.batch_size_bytes;
+        config.compression = match self.compression {
+            CompressionArg::None => Compression::None,
+            CompressionArg::Gzip => Compression::Gzip,
+            CompressionArg::Lz4 => Compression::Lz4,
+            CompressionArg::Snappy => Compression::Snappy,
+        };
+        config.delivery_timeout = Duration::from_millis(self.delivery_timeout_ms);
+        config.max_in_flight_records = self.max_in_flight_records;
+        config.max_in_flight_bytes = self.max_in_flight_bytes;
+        config.extra = self.producer_properties.clone();
+        config
     }
 
     /// The HTTP framing limits these flags stand for.

@@ -32,12 +32,12 @@ use crate::{DateCache, Gateway, Incoming, Rejection, Reply, Ticket};
 /// use std::time::Instant;
 ///
 /// use http_conn::{Config, ServerConnection};
-/// use ingest::{AckMode, Dispatcher, Gateway, Policy};
-/// use kafka_sink::{MemorySink, Sink};
+/// use ingest::{AckMode, Dispatcher, Gateway, GatewaySink, Policy};
+/// use kafka_sink::NullSink;
 ///
 /// let gateway = Gateway::new(
 ///     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
-///     Sink::Memory(MemorySink::default()),
+///     GatewaySink::Null(NullSink::default()),
 /// );
 /// let now = Instant::now();
 /// let mut conn = ServerConnection::new(Config::default(), now);
@@ -172,10 +172,10 @@ mod tests {
     use std::time::Duration;
 
     use http_conn::Config;
-    use kafka_sink::{MemorySink, Sink};
+    use kafka_sink::MemorySink;
 
     use super::*;
-    use crate::{AckMode, Policy};
+    use crate::{AckMode, GatewaySink, Policy};
 
     fn gateway() -> Gateway {
         Gateway::new(
@@ -184,7 +184,7 @@ mod tests {
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
             },
-            Sink::Memory(MemorySink::default()),
+            GatewaySink::Memory(MemorySink::default()),
         )
     }
 
@@ -213,7 +213,7 @@ mod tests {
         conn.handle_read(now, wire.as_bytes());
         let mut dispatcher = Dispatcher::default();
         submit(&mut dispatcher, &mut conn, &gateway);
-        let Sink::Memory(memory) = gateway.sink() else {
+        let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
         assert_eq!(memory.records().len(), 2, "both records queued first");

@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use kafka_sink::{FlushReport, Pending, Record, Sink};
+use kafka_sink::{FlushReport, Pending, Record};
 
 use crate::policy::{self, Route};
-use crate::{Metrics, Rejection, Reply};
+use crate::{GatewaySink, Metrics, Rejection, Reply};
 
 /// Whether 2xx waits for Kafka.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -51,7 +51,7 @@ pub struct Policy {
 #[derive(Debug)]
 pub struct Gateway {
     policy: Policy,
-    sink: Sink,
+    sink: GatewaySink,
     metrics: Metrics,
     shutting_down: AtomicBool,
 }
@@ -87,7 +87,7 @@ impl Drop for InFlightGuard {
 
 impl Gateway {
     /// A gateway producing through `sink`.
-    pub fn new(policy: Policy, sink: Sink) -> Self {
+    pub fn new(policy: Policy, sink: GatewaySink) -> Self {
         Self {
             policy,
             sink,
@@ -102,7 +102,7 @@ impl Gateway {
     }
 
     /// The sink.
-    pub fn sink(&self) -> &Sink {
+    pub fn sink(&self) -> &GatewaySink {
         &self.sink
     }
 
@@ -163,12 +163,10 @@ impl Gateway {
             .iter()
             .map(|(name, value)| (name.as_ref(), *value))
             .collect();
-        let record = Record {
-            topic: &self.policy.topic,
-            key: parts.key,
-            payload: parts.payload,
-            headers: &headers,
-        };
+        let mut record = Record::new(&self.policy.topic, parts.payload).with_headers(&headers);
+        if let Some(key) = parts.key {
+            record = record.with_key(key);
+        }
         let pending = self.sink.enqueue(&record).await?;
         Ok(match self.policy.ack_mode {
             AckMode::Delivered => TicketState::Delivering {
@@ -282,7 +280,7 @@ mod tests {
                 max_body_bytes: 1024,
                 ack_mode,
             },
-            Sink::Memory(MemorySink::default()),
+            GatewaySink::Memory(MemorySink::default()),
         )
     }
 
@@ -319,7 +317,7 @@ mod tests {
             ticket.reply(&gateway).await
         });
         assert_eq!(reply, Reply::received());
-        let Sink::Memory(memory) = gateway.sink() else {
+        let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
         let records = memory.records();
@@ -344,7 +342,7 @@ mod tests {
                 .await
         });
         assert_eq!(reply.status, http::StatusCode::BAD_REQUEST);
-        let Sink::Memory(memory) = gateway.sink() else {
+        let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
         assert!(memory.records().is_empty());
@@ -353,7 +351,7 @@ mod tests {
     #[test]
     fn sink_failures_become_gateway_statuses() {
         let gateway = gateway(AckMode::Delivered);
-        let Sink::Memory(memory) = gateway.sink() else {
+        let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
         for (error, status) in [

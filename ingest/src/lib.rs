@@ -15,11 +15,12 @@
 //!
 //! ```
 //! use ingest::{AckMode, Gateway, Incoming, Policy};
-//! use kafka_sink::{MemorySink, Sink};
+//! use ingest::GatewaySink;
+//! use kafka_sink::NullSink;
 //!
 //! let gateway = Gateway::new(
 //!     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
-//!     Sink::Memory(MemorySink::default()),
+//!     GatewaySink::Null(NullSink::default()),
 //! );
 //! let request = Incoming {
 //!     method: "POST",
@@ -45,6 +46,7 @@ mod metrics;
 mod policy;
 mod rejection;
 mod reply;
+mod sink;
 pub mod startup;
 
 pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
@@ -59,3 +61,4 @@ pub use policy::{
 };
 pub use rejection::Rejection;
 pub use reply::Reply;
+pub use sink::GatewaySink;

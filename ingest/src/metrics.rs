@@ -167,10 +167,8 @@ mod tests {
         metrics.record_response(http::StatusCode::OK, Duration::from_micros(120));
         metrics.record_response(http::StatusCode::OK, Duration::from_micros(80));
         metrics.record_response(http::StatusCode::BAD_REQUEST, Duration::from_micros(10));
-        let stats = SinkStats {
-            delivered: 7,
-            ..SinkStats::default()
-        };
+        let mut stats = SinkStats::default();
+        stats.delivered = 7;
         let text = metrics.render(&stats);
         assert!(
             text.contains("http_requests_total{status=\"200\"} 2"),

@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, Sink, SinkError};
+use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, SinkError};
 
 use crate::config::{GatewayArgs, SinkKind};
-use crate::Gateway;
+use crate::{Gateway, GatewaySink};
 
 /// A started gateway and, with `--embedded-broker`, the mock cluster it produces to
 /// (kept alive as long as this value).
@@ -43,14 +43,15 @@ fn sink_error(error: SinkError) -> StartError {
 }
 
 /// Builds the sink the flags ask for, checks that the topic exists (or creates it),
-/// and returns the gateway. Blocking: call before starting the runtime.
+/// and returns the gateway. Blocking (the sink's start-up calls block): call before
+/// starting the runtime.
 pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
     let (sink, embedded) = match args.sink {
         SinkKind::Null => {
             tracing::warn!(
                 "NULL SINK: records are acknowledged and discarded, nothing reaches Kafka"
             );
-            (Sink::Null(NullSink::default()), None)
+            (GatewaySink::Null(NullSink::default()), None)
         }
         SinkKind::Kafka => {
             let mut config = args.sink_config();
@@ -64,18 +65,14 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
             } else {
                 None
             };
-            if args.create_topic && embedded.is_none() {
-                block_on(kafka_sink::create_topic(
-                    &config.brokers,
-                    &args.topic,
-                    args.topic_partitions,
-                ))
-                .map_err(sink_error)?;
-            }
             let sink = KafkaSink::new(config).map_err(sink_error)?;
+            if args.create_topic && embedded.is_none() {
+                sink.create_topic(&args.topic, args.topic_partitions)
+                    .map_err(sink_error)?;
+            }
             let partitions = sink.check_topic(&args.topic).map_err(sink_error)?;
             tracing::debug!(partitions, "topic found");
-            (Sink::Kafka(sink), embedded)
+            (GatewaySink::Kafka(sink), embedded)
         }
     };
     Ok(Started {
@@ -119,25 +116,4 @@ pub fn init_tracing() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
-}
-
-/// Drives a runtime-agnostic future (admin calls) to completion on this thread.
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    use std::task::{Context, Poll, Wake, Waker};
-
-    struct ThreadWaker(std::thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut context = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park();
-    }
 }

@@ -2,8 +2,8 @@
 
 /// Why a record was not (or may not have been) delivered, or why the sink could not start.
 ///
-/// The gateway maps each variant to one HTTP status (`ingest` owns that mapping);
-/// the variants say what happened, not what to answer.
+/// The variants say what happened, not what to do about it; [`SinkError::is_retriable`]
+/// tells whether the same record may be offered again.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SinkError {
@@ -15,10 +15,11 @@ pub enum SinkError {
         /// Bytes in flight when the send was refused.
         in_flight_bytes: usize,
     },
-    /// librdkafka's own queue stayed full until the enqueue deadline; nothing was queued.
+    /// librdkafka's local queue was full (and, for the retrying enqueue, stayed full until
+    /// its deadline); nothing was queued. Retry later.
     #[error("producer queue full for {waited_ms} ms")]
     QueueFull {
-        /// How long the sink retried.
+        /// How long the sink retried: 0 from `try_enqueue`.
         waited_ms: u64,
     },
     /// No acknowledgement within the delivery timeout. The record may or may not be in

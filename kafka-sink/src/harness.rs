@@ -168,7 +168,8 @@ impl TestBroker {
     }
 
     /// A tansu child process of this test, with in-memory storage, or sqlite storage in
-    /// `sqlite_dir` so that records survive [`TestBroker::restart`].
+    /// `sqlite_dir` so that records survive an outage ([`TestBroker::outage_start`],
+    /// [`TestBroker::outage_end`]).
     /// Panics if tansu is not available.
     pub fn start_tansu(sqlite_dir: Option<&Path>) -> Self {
         let storage = match sqlite_dir {
@@ -260,15 +261,12 @@ impl TestBroker {
     pub fn create_topic(&self, topic: &str, partitions: i32) {
         match &self.guard {
             Guard::Mock(mock) => mock.create_topic(topic, partitions).expect("mock topic"),
-            Guard::None | Guard::Tansu { .. } => {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .expect("runtime");
-                runtime
-                    .block_on(crate::create_topic(&self.brokers, topic, partitions))
-                    .expect("create topic");
-            }
+            Guard::None | Guard::Tansu { .. } => crate::admin::create_topic(
+                &crate::SinkConfig::new(&self.brokers),
+                topic,
+                partitions,
+            )
+            .expect("create topic"),
         }
         let consumer = self.consumer();
         let deadline = Instant::now() + Duration::from_secs(20);

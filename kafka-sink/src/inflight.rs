@@ -19,6 +19,7 @@ pub(crate) struct Counters {
 
 /// A snapshot of a sink's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SinkStats {
     /// Records accepted into the producer queue.
     pub sent: u64,

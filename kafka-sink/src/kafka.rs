@@ -1,5 +1,6 @@
 //! [`KafkaSink`]: the one shared rdkafka producer of a process.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,8 +13,11 @@ use rdkafka::{ClientContext, Message};
 use tokio::sync::oneshot;
 
 use crate::inflight::{InFlight, Permit};
-use crate::sink::{Delivery, Pending, Record};
-use crate::{SinkConfig, SinkError, SinkStats};
+use crate::sink::{Delivery, Pending, Record, Sealed};
+use crate::{Sink, SinkConfig, SinkError, SinkStats};
+
+/// Where a [`Pending`] learns its record's fate.
+type DeliveryReceiver = oneshot::Receiver<Result<Delivery, SinkError>>;
 
 /// What travels with a record through librdkafka and comes back in the delivery callback.
 struct Ticket {
@@ -79,10 +83,7 @@ impl ProducerContext for SinkContext {
         let outcome = match result {
             Ok(message) => Ok({
                 self.brokers_down.store(false, Ordering::Relaxed);
-                Delivery {
-                    partition: message.partition(),
-                    offset: message.offset(),
-                }
+                Delivery::new(message.partition(), message.offset())
             }),
             Err((error, _)) => Err(delivery_error(
                 error,
@@ -108,12 +109,46 @@ fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkErro
     }
 }
 
-/// The Kafka sink: one `ThreadedProducer` (librdkafka's own threads do the I/O and a
-/// polling thread runs delivery callbacks). The [`Pending`] deliveries it returns are
-/// plain channel receivers that any executor can await. `enqueue` itself needs a tokio
-/// timer when librdkafka's local queue is full (it backs off with
-/// `tokio::time::sleep`), so call it inside a tokio runtime with time enabled
-/// (tokio-uring runs one).
+/// The Kafka sink: one librdkafka producer for the whole process, shared by every task
+/// and thread that produces.
+///
+/// librdkafka's own threads do the network I/O and run the delivery callbacks, so the
+/// sink needs no runtime of its own. What each call needs:
+///
+/// | call | blocks the thread? | needs |
+/// |---|---|---|
+/// | [`new`](Self::new) | no (does not contact the cluster) | nothing |
+/// | [`check_topic`](Self::check_topic), [`create_topic`](Self::create_topic) | yes: start-up calls | nothing |
+/// | [`try_enqueue`](Self::try_enqueue) | never | nothing |
+/// | [`enqueue`](Self::enqueue), [`send`](Self::send) | no | a tokio runtime with time enabled (only to back off on a full queue) |
+/// | awaiting a [`Pending`] | no | any executor, or any `Waker` |
+/// | [`flush`](Self::flush) | yes: shutdown call | nothing |
+///
+/// Every record takes one slot of the in-flight bound
+/// ([`SinkConfig::max_in_flight_records`] and [`SinkConfig::max_in_flight_bytes`]) from
+/// its enqueue until its fate is known; past the bound an enqueue fails at once with
+/// [`SinkError::Overloaded`] instead of blocking or growing memory. The slot is freed
+/// before the waiting [`Pending`] is woken, so a caller that got its answer no longer
+/// counts against the bound.
+///
+/// librdkafka's log lines and client errors are emitted as [`tracing`](https://docs.rs/tracing)
+/// events with target `librdkafka`.
+///
+/// ```
+/// use kafka_sink::{EmbeddedBroker, KafkaSink, Record, SinkConfig};
+///
+/// # fn main() -> Result<(), kafka_sink::SinkError> {
+/// let broker = EmbeddedBroker::start()?; // a mock; use your cluster's "host:9092"
+/// broker.create_topic("events", 1)?;
+/// let sink = KafkaSink::new(SinkConfig::new(broker.brokers()))?;
+/// assert_eq!(sink.check_topic("events")?, 1);
+///
+/// // Without a runtime: queue now, learn the outcome later.
+/// let pending = sink.try_enqueue(&Record::new("events", b"{}"))?;
+/// sink.flush(std::time::Duration::from_secs(10));
+/// # let _ = pending;
+/// # Ok(()) }
+/// ```
 pub struct KafkaSink {
     producer: ThreadedProducer<SinkContext>,
     in_flight: Arc<InFlight>,
@@ -129,9 +164,23 @@ impl std::fmt::Debug for KafkaSink {
     }
 }
 
+/// One try at handing a record to librdkafka.
+enum Attempt {
+    Queued,
+    QueueFull(Box<Ticket>),
+    Failed(SinkError),
+}
+
 impl KafkaSink {
     /// Builds the producer. Does not contact the cluster; see [`KafkaSink::check_topic`].
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Config`] when librdkafka refuses the configuration (an unknown
+    /// property in [`SinkConfig::extra`], [`Acks::Leader`](crate::Acks::Leader) with
+    /// idempotence, ...) or an in-flight bound is zero.
     pub fn new(config: SinkConfig) -> Result<Self, SinkError> {
+        config.validate()?;
         let in_flight = InFlight::new(config.max_in_flight_records, config.max_in_flight_bytes);
         let brokers_down = Arc::new(AtomicBool::new(false));
         let context = SinkContext {
@@ -156,8 +205,16 @@ impl KafkaSink {
         &self.config
     }
 
-    /// Asks the cluster for `topic`'s metadata (blocking, up to the metadata timeout):
-    /// the start-up check. Returns the partition count.
+    /// The start-up check: asks the cluster for metadata (blocking, up to
+    /// [`SinkConfig::metadata_timeout`]) and returns `topic`'s partition count.
+    ///
+    /// It asks for every topic, never for `topic` alone, because a request naming a
+    /// topic can create it on brokers that auto-create: the check never creates a topic.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::UnknownTopic`] when the topic does not exist,
+    /// [`SinkError::BrokerUnreachable`] when no metadata came.
     pub fn check_topic(&self, topic: &str) -> Result<usize, SinkError> {
         check_topic(
             self.producer.client(),
@@ -167,73 +224,142 @@ impl KafkaSink {
         )
     }
 
-    /// Queues `record`, retrying a full local queue per the retry policy, and returns the
-    /// pending delivery. The payload is copied into librdkafka's queue here, so the
-    /// caller's buffer is free as soon as this returns.
-    pub(crate) async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        let permit = self.in_flight.acquire(record.payload.len())?;
-        let (reply, receiver) = oneshot::channel();
-        let mut ticket = Box::new(Ticket {
-            reply,
-            bytes: record.payload.len(),
-            _permit: permit,
-        });
+    /// Creates `topic` with `partitions` partitions (replication factor 1) through the
+    /// Kafka admin API unless it exists. Blocking, like [`KafkaSink::check_topic`]: a
+    /// start-up call. Uses [`SinkConfig::brokers`] and [`SinkConfig::extra`] (so security
+    /// settings apply), through a separate short-lived admin client.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Config`] for `partitions < 1`, [`SinkError::BrokerUnreachable`] when
+    /// the request failed, [`SinkError::Rejected`] when the cluster refused (librdkafka's
+    /// mock cluster has no admin API: use
+    /// [`EmbeddedBroker::create_topic`](crate::EmbeddedBroker::create_topic) there).
+    pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), SinkError> {
+        crate::admin::create_topic(&self.config, topic, partitions)
+    }
+
+    /// Queues `record` without ever waiting, and returns its pending delivery. Needs no
+    /// runtime: for callers that own their event loop (the returned [`Pending`] is a
+    /// plain future for any `Waker`).
+    ///
+    /// The payload is copied into librdkafka's queue here, so the caller's buffers are
+    /// free as soon as this returns.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Overloaded`] past the in-flight bound and [`SinkError::QueueFull`]
+    /// (`waited_ms: 0`) when librdkafka's local queue is full: nothing was queued, retry
+    /// later. [`SinkError::TooLarge`], [`SinkError::UnknownTopic`] or
+    /// [`SinkError::Rejected`] when librdkafka refused the record.
+    pub fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        let (ticket, receiver) = self.ticket(record)?;
+        match self.attempt(record, ticket) {
+            Attempt::Queued => Ok(Pending::waiting(receiver)),
+            Attempt::QueueFull(_) => Err(SinkError::QueueFull { waited_ms: 0 }),
+            Attempt::Failed(error) => Err(error),
+        }
+    }
+
+    /// Queues `record` like [`KafkaSink::try_enqueue`], but retries a full local queue
+    /// per [`SinkConfig::retry`] (at most its `max_wait`, and never past the delivery
+    /// timeout) before failing with [`SinkError::QueueFull`].
+    ///
+    /// # Panics
+    ///
+    /// The backoff sleeps on tokio's timer: if the queue is full and this runs outside a
+    /// tokio runtime with time enabled, it panics. Use [`KafkaSink::try_enqueue`]
+    /// elsewhere.
+    pub async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        let (mut ticket, receiver) = self.ticket(record)?;
         let started = Instant::now();
         let max_wait = self.config.retry.max_wait.min(self.config.delivery_timeout);
         let mut attempt = 0;
         loop {
-            let mut base = BaseRecord::with_opaque_to(record.topic, ticket).payload(record.payload);
-            if let Some(key) = record.key {
-                base = base.key(key);
-            }
-            if !record.headers.is_empty() {
-                base = base.headers(headers(record.headers));
-            }
-            match self.producer.send(base) {
-                Ok(()) => {
-                    self.in_flight.record_sent();
-                    return Ok(Pending::kafka(receiver));
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned))
-                    if started.elapsed() < max_wait =>
-                {
-                    ticket = returned.delivery_opaque;
+            match self.attempt(record, ticket) {
+                Attempt::Queued => return Ok(Pending::waiting(receiver)),
+                Attempt::QueueFull(returned) if started.elapsed() < max_wait => {
+                    ticket = returned;
                     self.in_flight.record_retry();
                     let backoff = self.config.retry.backoff(attempt);
                     attempt += 1;
                     tokio::time::sleep(backoff.min(max_wait.saturating_sub(started.elapsed())))
                         .await;
                 }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                Attempt::QueueFull(_) => {
                     return Err(SinkError::QueueFull {
                         waited_ms: started.elapsed().as_millis() as u64,
-                    });
-                }
-                Err((error, _)) => {
-                    return Err(match error.rdkafka_error_code() {
-                        Some(
-                            RDKafkaErrorCode::MessageSizeTooLarge
-                            | RDKafkaErrorCode::InvalidMessageSize,
-                        ) => SinkError::TooLarge {
-                            bytes: record.payload.len(),
-                        },
-                        Some(
-                            RDKafkaErrorCode::UnknownTopic
-                            | RDKafkaErrorCode::UnknownTopicOrPartition,
-                        ) => SinkError::UnknownTopic {
-                            topic: record.topic.to_owned(),
-                            brokers: self.config.brokers.clone(),
-                        },
-                        _ => SinkError::Rejected {
-                            reason: error.to_string(),
-                        },
                     })
                 }
+                Attempt::Failed(error) => return Err(error),
             }
         }
     }
 
-    /// Waits up to `timeout` for every queued record to be delivered or fail (blocking).
+    /// Queues `record` and waits for its acknowledgement: [`KafkaSink::enqueue`], then
+    /// the [`Pending`]. Needs what `enqueue` needs.
+    ///
+    /// # Errors
+    ///
+    /// Those of [`KafkaSink::enqueue`], then the record's fate: [`SinkError::TimedOut`],
+    /// [`SinkError::TooLarge`], [`SinkError::Rejected`] or [`SinkError::Closed`].
+    ///
+    /// # Panics
+    ///
+    /// As [`KafkaSink::enqueue`].
+    pub async fn send(&self, record: &Record<'_>) -> Result<Delivery, SinkError> {
+        self.enqueue(record).await?.await
+    }
+
+    /// Reserves a slot of the in-flight bound and the channel the delivery comes back on.
+    fn ticket(&self, record: &Record<'_>) -> Result<(Box<Ticket>, DeliveryReceiver), SinkError> {
+        let permit = self.in_flight.acquire(record.payload.len())?;
+        let (reply, receiver) = oneshot::channel();
+        let ticket = Box::new(Ticket {
+            reply,
+            bytes: record.payload.len(),
+            _permit: permit,
+        });
+        Ok((ticket, receiver))
+    }
+
+    fn attempt(&self, record: &Record<'_>, ticket: Box<Ticket>) -> Attempt {
+        let mut base = BaseRecord::with_opaque_to(record.topic, ticket).payload(record.payload);
+        if let Some(key) = record.key {
+            base = base.key(key);
+        }
+        if !record.headers.is_empty() {
+            base = base.headers(headers(record.headers));
+        }
+        match self.producer.send(base) {
+            Ok(()) => {
+                self.in_flight.record_sent();
+                Attempt::Queued
+            }
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
+                Attempt::QueueFull(returned.delivery_opaque)
+            }
+            Err((error, _)) => Attempt::Failed(match error.rdkafka_error_code() {
+                Some(
+                    RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize,
+                ) => SinkError::TooLarge {
+                    bytes: record.payload.len(),
+                },
+                Some(
+                    RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition,
+                ) => SinkError::UnknownTopic {
+                    topic: record.topic.to_owned(),
+                    brokers: self.config.brokers.clone(),
+                },
+                _ => SinkError::Rejected {
+                    reason: error.to_string(),
+                },
+            }),
+        }
+    }
+
+    /// Waits up to `timeout` for every queued record to be delivered or to fail.
+    /// Blocking: call it at shutdown, outside async tasks.
     pub fn flush(&self, timeout: Duration) -> FlushReport {
         let before = self.in_flight.stats();
         let _ = self.producer.flush(timeout);
@@ -250,18 +376,52 @@ impl KafkaSink {
         self.in_flight.stats()
     }
 
-    pub(crate) fn in_flight(&self) -> &InFlight {
-        &self.in_flight
-    }
-
     /// False after librdkafka reported every broker down, until a record is delivered.
     pub fn brokers_reachable(&self) -> bool {
         !self.brokers_down.load(Ordering::Relaxed)
     }
+
+    /// Whether at least `percent`% of either in-flight bound is in use: for readiness
+    /// probes.
+    pub fn is_saturated(&self, percent: usize) -> bool {
+        self.in_flight.is_saturated(percent)
+    }
 }
 
-/// What [`crate::Sink::flush`] achieved.
+impl Sealed for KafkaSink {}
+
+impl Sink for KafkaSink {
+    fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        KafkaSink::try_enqueue(self, record)
+    }
+
+    fn enqueue(
+        &self,
+        record: &Record<'_>,
+    ) -> impl Future<Output = Result<Pending, SinkError>> + Send {
+        KafkaSink::enqueue(self, record)
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushReport {
+        KafkaSink::flush(self, timeout)
+    }
+
+    fn stats(&self) -> SinkStats {
+        KafkaSink::stats(self)
+    }
+
+    fn brokers_reachable(&self) -> bool {
+        KafkaSink::brokers_reachable(self)
+    }
+
+    fn is_saturated(&self, percent: usize) -> bool {
+        KafkaSink::is_saturated(self, percent)
+    }
+}
+
+/// What a flush achieved.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct FlushReport {
     /// Records acknowledged during the flush.
     pub delivered: u64,
@@ -337,6 +497,30 @@ mod tests {
     }
 
     #[test]
+    fn misconfiguration_is_an_error_at_build_time() {
+        let mut no_room = SinkConfig::new("127.0.0.1:1");
+        no_room.max_in_flight_records = 0;
+        let mut leader_idempotent = SinkConfig::new("127.0.0.1:1");
+        leader_idempotent.acks = crate::Acks::Leader;
+        let mut unknown_property = SinkConfig::new("127.0.0.1:1");
+        unknown_property
+            .extra
+            .push(("no.such.property".into(), "1".into()));
+        for config in [
+            no_room,
+            leader_idempotent,
+            unknown_property,
+            SinkConfig::new(""),
+        ] {
+            let error = KafkaSink::new(config.clone()).unwrap_err();
+            assert!(
+                matches!(error, SinkError::Config { .. }),
+                "{config:?}: {error:?}"
+            );
+        }
+    }
+
+    #[test]
     fn the_slot_is_free_before_the_waiter_wakes() {
         let in_flight = InFlight::new(1, 1000);
         let (reply, mut receiver) = oneshot::channel();
@@ -353,10 +537,7 @@ mod tests {
         let pending = std::pin::Pin::new(&mut receiver).poll(&mut Context::from_waker(&waker));
         assert!(pending.is_pending());
 
-        ticket.settle(Ok(Delivery {
-            partition: 0,
-            offset: 7,
-        }));
+        ticket.settle(Ok(Delivery::new(0, 7)));
         assert_eq!(observer.seen_at_wake.load(Ordering::SeqCst), 0);
         assert!(
             in_flight.acquire(2).is_ok(),

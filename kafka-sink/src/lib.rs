@@ -1,28 +1,48 @@
-//! The gateway's promise, kept once for both servers: when a request is answered 200,
-//! its record is in Kafka.
+//! A Kafka producer for services that answer a request only once its record is in
+//! Kafka.
 //!
-//! [`Sink`] is where records go: [`KafkaSink`] (one shared rdkafka producer per process,
-//! `acks=all`, idempotent, small linger), [`NullSink`] (acknowledges at once, to measure
-//! the HTTP layer alone) or [`MemorySink`] (unit tests). [`Sink::enqueue`] copies the
-//! record into the producer queue and returns a [`Pending`] delivery; past the
-//! in-flight bound it fails fast with [`SinkError::Overloaded`] instead of blocking or
-//! growing memory. A full local queue is retried per [`RetryPolicy`]; nothing is resent
-//! after it was queued (that could duplicate). [`Sink::flush`] drains at shutdown.
+//! [`KafkaSink`] is one librdkafka producer shared by the whole process (`acks=all`,
+//! idempotent, small linger, topics never auto-created). Producing a record is one
+//! call: [`KafkaSink::send`] queues it and resolves once Kafka acknowledged it. Under
+//! the hood, an enqueue copies the record into the producer's queue and returns a
+//! [`Pending`] delivery, a plain future that any executor (or a hand-written event loop
+//! with its own `Waker`) can await. Past the in-flight bound an enqueue fails at once
+//! with [`SinkError::Overloaded`] instead of blocking or growing memory; nothing is
+//! resent after it was queued (that could duplicate). [`KafkaSink::flush`] drains at
+//! shutdown.
 //!
-//! [`EmbeddedBroker`] starts librdkafka's mock cluster for demos and machines with no
-//! broker; it is a mock and says so.
+//! Runtimes: [`KafkaSink::try_enqueue`] never waits and needs no runtime;
+//! [`KafkaSink::enqueue`] and [`KafkaSink::send`] back off on a full local queue with
+//! tokio's timer, so they need a tokio runtime with time enabled. Start-up
+//! ([`KafkaSink::check_topic`], [`KafkaSink::create_topic`]) and shutdown
+//! ([`KafkaSink::flush`]) calls block the calling thread.
+//!
+//! The [`Sink`] trait is what [`KafkaSink`], [`NullSink`] (acknowledges at once, keeps
+//! nothing) and, with the `memory` feature, `MemorySink` (keeps records, for tests)
+//! have in common. [`EmbeddedBroker`] starts librdkafka's in-process mock cluster for
+//! demos and machines with no broker; it is a mock and says so.
 //!
 //! ```
-//! use kafka_sink::{Record, Sink, MemorySink};
+//! use kafka_sink::{EmbeddedBroker, KafkaSink, Record, SinkConfig};
 //!
-//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let sink = Sink::Memory(MemorySink::default());
-//! let record = Record { topic: "events", key: Some(b"k"), payload: br#"{"a":1}"#, headers: &[] };
-//! let delivery = sink.send(&record).await.unwrap();
-//! assert_eq!(delivery.offset, 0);
+//! # fn main() -> Result<(), kafka_sink::SinkError> {
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! let broker = EmbeddedBroker::start()?; // a mock; use your cluster's "host:9092"
+//! broker.create_topic("events", 3)?;
+//!
+//! let sink = KafkaSink::new(SinkConfig::new(broker.brokers()))?;
+//! sink.check_topic("events")?;
+//! let delivery = sink.send(&Record::new("events", br#"{"a":1}"#).with_key(b"k")).await?;
+//! println!("stored at partition {} offset {}", delivery.partition, delivery.offset);
 //! assert_eq!(sink.stats().delivered, 1);
-//! # });
+//! # Ok(()) }) }
 //! ```
+//!
+//! # Features
+//!
+//! - `memory`: `MemorySink` and its `StoredRecord`, a test double.
+//! - `harness`: `harness`, which finds a broker for integration tests (an external one,
+//!   a `tansu` child process, or the mock) and reads records back.
 #![forbid(unsafe_code)]
 
 mod admin;
@@ -33,14 +53,22 @@ mod error;
 pub mod harness;
 mod inflight;
 mod kafka;
+#[cfg(feature = "memory")]
+mod memory;
 mod retry;
 mod sink;
 
-pub use admin::create_topic;
 pub use config::{Acks, Compression, SinkConfig};
 pub use embedded::EmbeddedBroker;
 pub use error::SinkError;
 pub use inflight::SinkStats;
 pub use kafka::{FlushReport, KafkaSink};
+#[cfg(feature = "memory")]
+pub use memory::{MemorySink, StoredRecord};
 pub use retry::RetryPolicy;
-pub use sink::{Delivery, MemorySink, NullSink, Pending, Record, Sink, StoredRecord};
+pub use sink::{Delivery, NullSink, Pending, Record, Sink};
+
+/// The README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -7,32 +7,60 @@
 
 use std::time::Duration;
 
-/// Bounded exponential backoff with jitter.
+/// How [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) retries a full local queue:
+/// bounded exponential backoff with jitter. ([`KafkaSink::try_enqueue`](crate::KafkaSink::try_enqueue)
+/// never retries.)
+///
+/// Only a record that never entered librdkafka's queue is retried; one that failed
+/// after queueing is reported, never resent, because a second copy could duplicate a
+/// record the broker did write.
+///
+/// ```
+/// use std::time::Duration;
+/// use kafka_sink::RetryPolicy;
+///
+/// let patient = RetryPolicy::new(Duration::from_millis(1), Duration::from_millis(100), Duration::from_secs(5));
+/// let never = RetryPolicy::new(Duration::ZERO, Duration::ZERO, Duration::ZERO);
+/// # let _ = (patient, never);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Backoff before the first retry.
     pub initial_backoff: Duration,
     /// Upper bound of any single backoff.
     pub max_backoff: Duration,
-    /// Longest total time spent retrying one send; also capped by the delivery timeout.
+    /// Longest total time spent retrying one enqueue; also capped by the delivery
+    /// timeout. Zero: no retry.
     pub max_wait: Duration,
 }
 
 impl Default for RetryPolicy {
+    /// 1 ms doubling up to 50 ms, for at most 1 s.
     fn default() -> Self {
-        Self {
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(50),
-            max_wait: Duration::from_secs(1),
-        }
+        Self::new(
+            Duration::from_millis(1),
+            Duration::from_millis(50),
+            Duration::from_secs(1),
+        )
     }
 }
 
 impl RetryPolicy {
+    /// Backoff starting at `initial_backoff`, doubling up to `max_backoff`, for at most
+    /// `max_wait` in all.
+    pub const fn new(initial_backoff: Duration, max_backoff: Duration, max_wait: Duration) -> Self {
+        Self {
+            initial_backoff,
+            max_backoff,
+            max_wait,
+        }
+    }
+
     /// The backoff before retry number `attempt` (0-based): `initial * 2^attempt`, capped,
     /// then "equal jitter": uniformly in `[d/2, d]`, so retries of many clients spread
     /// out but never collapse to zero.
-    pub fn backoff(&self, attempt: u32) -> Duration {
+    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
         let exponential = self
             .initial_backoff
             .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX));
@@ -48,11 +76,11 @@ mod tests {
 
     #[test]
     fn backoff_grows_then_caps_and_stays_within_jitter_bounds() {
-        let policy = RetryPolicy {
-            initial_backoff: Duration::from_millis(2),
-            max_backoff: Duration::from_millis(16),
-            max_wait: Duration::from_secs(1),
-        };
+        let policy = RetryPolicy::new(
+            Duration::from_millis(2),
+            Duration::from_millis(16),
+            Duration::from_secs(1),
+        );
         for attempt in 0..40 {
             let nominal = Duration::from_millis(2 << attempt.min(3)).min(Duration::from_millis(16));
             let backoff = policy.backoff(attempt);

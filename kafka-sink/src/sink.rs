@@ -1,21 +1,30 @@
-//! [`Sink`]: where accepted records go. Kafka in production, [`NullSink`] to measure the
-//! HTTP layer alone, [`MemorySink`] for unit tests.
+//! [`Sink`]: what every sink does, and the types it speaks in. [`NullSink`] lives here
+//! too: it is small and runs in production (to measure a service without Kafka).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::sync::oneshot;
 
 use crate::inflight::InFlight;
-use crate::kafka::FlushReport;
-use crate::{KafkaSink, SinkError, SinkStats};
+use crate::{FlushReport, SinkError, SinkStats};
 
-/// One record to produce. Everything is borrowed: the sink copies what it keeps.
+/// One record to produce. Everything is borrowed: a sink copies what it keeps, so the
+/// caller's buffers are free again as soon as an enqueue returns.
+///
+/// ```
+/// use kafka_sink::Record;
+///
+/// let headers = [("source", &b"web"[..])];
+/// let record = Record::new("events", br#"{"a":1}"#).with_key(b"user-7").with_headers(&headers);
+/// assert_eq!(record.key, Some(&b"user-7"[..]));
+/// ```
 #[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Record<'a> {
     /// Destination topic.
     pub topic: &'a str,
@@ -27,8 +36,34 @@ pub struct Record<'a> {
     pub headers: &'a [(&'a str, &'a [u8])],
 }
 
+impl<'a> Record<'a> {
+    /// A record of `payload` for `topic`, with no key and no headers.
+    pub const fn new(topic: &'a str, payload: &'a [u8]) -> Self {
+        Self {
+            topic,
+            key: None,
+            payload,
+            headers: &[],
+        }
+    }
+
+    /// The same record with `key` (Kafka partitions by it).
+    pub const fn with_key(self, key: &'a [u8]) -> Self {
+        Self {
+            key: Some(key),
+            ..self
+        }
+    }
+
+    /// The same record with `headers`, produced in this order.
+    pub const fn with_headers(self, headers: &'a [(&'a str, &'a [u8])]) -> Self {
+        Self { headers, ..self }
+    }
+}
+
 /// Where Kafka stored an acknowledged record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Delivery {
     /// Partition.
     pub partition: i32,
@@ -36,71 +71,22 @@ pub struct Delivery {
     pub offset: i64,
 }
 
-/// A record's destination. An enum rather than a trait object: three known kinds, no
-/// boxing on the hot path, and futures that need no `Send` bound.
-#[derive(Debug)]
-pub enum Sink {
-    /// The real producer.
-    Kafka(KafkaSink),
-    /// Acknowledges at once, keeps nothing.
-    Null(NullSink),
-    /// Keeps records in memory; can be told to fail.
-    Memory(MemorySink),
-}
-
-impl Sink {
-    /// Queues `record` and returns its pending delivery. Fails fast with
-    /// [`SinkError::Overloaded`] past the in-flight bound. Awaiting the returned
-    /// [`Pending`] gives the acknowledgement; dropping it does not cancel the record.
-    pub async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        match self {
-            Self::Kafka(sink) => sink.enqueue(record).await,
-            Self::Null(sink) => sink.enqueue(record),
-            Self::Memory(sink) => sink.enqueue(record),
-        }
-    }
-
-    /// Queues `record` and waits for its acknowledgement.
-    pub async fn send(&self, record: &Record<'_>) -> Result<Delivery, SinkError> {
-        self.enqueue(record).await?.await
-    }
-
-    /// Waits up to `timeout` for queued records (blocking; call at shutdown).
-    pub fn flush(&self, timeout: Duration) -> FlushReport {
-        match self {
-            Self::Kafka(sink) => sink.flush(timeout),
-            Self::Null(_) | Self::Memory(_) => FlushReport::default(),
-        }
-    }
-
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> SinkStats {
-        self.in_flight().stats()
-    }
-
-    /// Whether the brokers are believed reachable (always true for Null and Memory).
-    pub fn brokers_reachable(&self) -> bool {
-        match self {
-            Self::Kafka(sink) => sink.brokers_reachable(),
-            Self::Null(_) | Self::Memory(_) => true,
-        }
-    }
-
-    /// Whether the in-flight bound is at least `percent`% used: for readiness probes.
-    pub fn is_saturated(&self, percent: usize) -> bool {
-        self.in_flight().is_saturated(percent)
-    }
-
-    fn in_flight(&self) -> &InFlight {
-        match self {
-            Self::Kafka(sink) => sink.in_flight(),
-            Self::Null(sink) => &sink.in_flight,
-            Self::Memory(sink) => &sink.in_flight,
-        }
+impl Delivery {
+    pub(crate) fn new(partition: i32, offset: i64) -> Self {
+        Self { partition, offset }
     }
 }
 
-/// A record's delivery, in flight. Resolves once Kafka acknowledged or failed it.
+/// A queued record's delivery. Resolves once Kafka acknowledged the record or it failed.
+///
+/// A plain [`Future`] that needs no runtime: it is woken from librdkafka's delivery
+/// callback thread through whatever [`Waker`](std::task::Waker) polled it last, so tokio,
+/// another executor, or a hand-written event loop can await it. Dropping it does not
+/// cancel the record: it is still delivered (and counted) or fails.
+///
+/// # Panics
+///
+/// Polling it again after it returned [`Poll::Ready`] panics, like most futures.
 #[derive(Debug)]
 pub struct Pending {
     state: PendingState,
@@ -113,13 +99,13 @@ enum PendingState {
 }
 
 impl Pending {
-    pub(crate) fn kafka(receiver: oneshot::Receiver<Result<Delivery, SinkError>>) -> Self {
+    pub(crate) fn waiting(receiver: oneshot::Receiver<Result<Delivery, SinkError>>) -> Self {
         Self {
             state: PendingState::Waiting(receiver),
         }
     }
 
-    fn ready(outcome: Result<Delivery, SinkError>) -> Self {
+    pub(crate) fn ready(outcome: Result<Delivery, SinkError>) -> Self {
         Self {
             state: PendingState::Ready(Some(outcome)),
         }
@@ -134,6 +120,7 @@ impl Future for Pending {
             PendingState::Ready(outcome) => {
                 Poll::Ready(outcome.take().expect("Pending polled after completion"))
             }
+            // A dropped sender means the producer went away without reporting.
             PendingState::Waiting(receiver) => Pin::new(receiver)
                 .poll(cx)
                 .map(|outcome| outcome.unwrap_or(Err(SinkError::Closed))),
@@ -141,7 +128,80 @@ impl Future for Pending {
     }
 }
 
-/// Acknowledges every record at once without keeping it: isolates the HTTP stack's cost.
+mod sealed {
+    /// Keeps [`Sink`](super::Sink) implemented by this crate's sinks only, so that it
+    /// can grow methods without breaking anyone.
+    pub trait Sealed {}
+}
+
+/// What every sink of this crate does: [`KafkaSink`](crate::KafkaSink), [`NullSink`]
+/// and, with the `memory` feature, `MemorySink`. Write code generic over `S: Sink` to
+/// swap Kafka for a double in tests.
+///
+/// The trait is sealed (only this crate implements it), so it can grow methods without
+/// breaking callers. Its futures are `Send`.
+///
+/// ```
+/// use kafka_sink::{NullSink, Record, Sink};
+///
+/// async fn produce_one<S: Sink>(sink: &S) -> i64 {
+///     sink.send(&Record::new("events", b"{}")).await.expect("delivered").offset
+/// }
+///
+/// # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// assert_eq!(runtime.block_on(produce_one(&NullSink::default())), 0);
+/// ```
+pub trait Sink: sealed::Sealed + Send + Sync {
+    /// Queues `record` without ever waiting, and returns its pending delivery.
+    ///
+    /// Fails at once with [`SinkError::Overloaded`] past the in-flight bound and with
+    /// [`SinkError::QueueFull`] when the producer's local queue is full. Needs no
+    /// runtime: for event loops that own their thread.
+    fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError>;
+
+    /// Queues `record` and returns its pending delivery, retrying a full local queue
+    /// (see [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) for what that needs).
+    ///
+    /// # Panics
+    ///
+    /// For [`KafkaSink`](crate::KafkaSink): when the local queue is full and this runs
+    /// outside a tokio runtime with time enabled (the backoff sleeps on tokio's timer).
+    /// The other sinks never wait.
+    fn enqueue(
+        &self,
+        record: &Record<'_>,
+    ) -> impl Future<Output = Result<Pending, SinkError>> + Send;
+
+    /// Queues `record` and waits for its acknowledgement: [`Sink::enqueue`], then the
+    /// [`Pending`].
+    ///
+    /// # Panics
+    ///
+    /// As [`Sink::enqueue`].
+    fn send(
+        &self,
+        record: &Record<'_>,
+    ) -> impl Future<Output = Result<Delivery, SinkError>> + Send {
+        async move { self.enqueue(record).await?.await }
+    }
+
+    /// Waits up to `timeout` for every queued record to be delivered or to fail.
+    /// Blocking: call it at shutdown, outside async tasks.
+    fn flush(&self, timeout: Duration) -> FlushReport;
+
+    /// A snapshot of the counters.
+    fn stats(&self) -> SinkStats;
+
+    /// Whether the brokers are believed reachable (always true without Kafka).
+    fn brokers_reachable(&self) -> bool;
+
+    /// Whether at least `percent`% of either in-flight bound is in use: for readiness
+    /// probes.
+    fn is_saturated(&self, percent: usize) -> bool;
+}
+
+/// Acknowledges every record at once without keeping it, at offsets 0, 1, 2, ...: to
+/// measure a service without Kafka. Nothing reaches a broker.
 #[derive(Debug)]
 pub struct NullSink {
     next_offset: AtomicI64,
@@ -157,95 +217,41 @@ impl Default for NullSink {
     }
 }
 
-impl NullSink {
-    fn enqueue(&self, _record: &Record<'_>) -> Result<Pending, SinkError> {
+impl sealed::Sealed for NullSink {}
+
+impl Sink for NullSink {
+    fn try_enqueue(&self, _record: &Record<'_>) -> Result<Pending, SinkError> {
         self.in_flight.record_sent();
-        let outcome = Ok(Delivery {
-            partition: 0,
-            offset: self.next_offset.fetch_add(1, Ordering::Relaxed),
-        });
+        let outcome = Ok(Delivery::new(
+            0,
+            self.next_offset.fetch_add(1, Ordering::Relaxed),
+        ));
         self.in_flight.record_outcome(&outcome);
         Ok(Pending::ready(outcome))
     }
-}
 
-/// A record as [`MemorySink`] kept it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredRecord {
-    /// Topic.
-    pub topic: String,
-    /// Key.
-    pub key: Option<Vec<u8>>,
-    /// Value.
-    pub payload: Vec<u8>,
-    /// Headers.
-    pub headers: Vec<(String, Vec<u8>)>,
-}
+    fn enqueue(
+        &self,
+        record: &Record<'_>,
+    ) -> impl Future<Output = Result<Pending, SinkError>> + Send {
+        std::future::ready(self.try_enqueue(record))
+    }
 
-/// Keeps records in memory for tests; [`MemorySink::fail_with`] makes sends fail.
-#[derive(Debug)]
-pub struct MemorySink {
-    records: Mutex<Vec<StoredRecord>>,
-    failure: Mutex<Option<SinkError>>,
-    in_flight: Arc<InFlight>,
-}
+    fn flush(&self, _timeout: Duration) -> FlushReport {
+        FlushReport::default()
+    }
 
-impl Default for MemorySink {
-    fn default() -> Self {
-        Self {
-            records: Mutex::default(),
-            failure: Mutex::default(),
-            in_flight: InFlight::new(usize::MAX, usize::MAX),
-        }
+    fn stats(&self) -> SinkStats {
+        self.in_flight.stats()
+    }
+
+    fn brokers_reachable(&self) -> bool {
+        true
+    }
+
+    fn is_saturated(&self, percent: usize) -> bool {
+        self.in_flight.is_saturated(percent)
     }
 }
 
-impl MemorySink {
-    /// From now on, every send fails with `error` (`None` restores success).
-    pub fn fail_with(&self, error: Option<SinkError>) {
-        *self
-            .failure
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = error;
-    }
-
-    /// The records kept so far.
-    pub fn records(&self) -> Vec<StoredRecord> {
-        self.records
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .clone()
-    }
-
-    fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        let failure = self
-            .failure
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .clone();
-        if let Some(error) = failure {
-            return Err(error);
-        }
-        let mut records = self
-            .records
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        records.push(StoredRecord {
-            topic: record.topic.to_owned(),
-            key: record.key.map(<[u8]>::to_vec),
-            payload: record.payload.to_vec(),
-            headers: record
-                .headers
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), value.to_vec()))
-                .collect(),
-        });
-        self.in_flight.record_sent();
-        let outcome = Ok(Delivery {
-            partition: 0,
-            offset: records.len() as i64 - 1,
-        });
-        self.in_flight.record_outcome(&outcome);
-        Ok(Pending::ready(outcome))
-    }
-}
+pub(crate) use sealed::Sealed;

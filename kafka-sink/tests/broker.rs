@@ -5,15 +5,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use kafka_sink::harness::{payload_counts, scratch_dir, BrokerKind, TestBroker};
-use kafka_sink::{KafkaSink, Record, Sink, SinkConfig, SinkError};
+use kafka_sink::{KafkaSink, Record, SinkConfig, SinkError};
 
-fn sink_for(broker: &TestBroker, tweak: impl FnOnce(&mut SinkConfig)) -> Sink {
-    let mut config = SinkConfig {
-        brokers: broker.brokers().to_owned(),
-        ..SinkConfig::default()
-    };
+fn sink_for(broker: &TestBroker, tweak: impl FnOnce(&mut SinkConfig)) -> KafkaSink {
+    let mut config = SinkConfig::new(broker.brokers());
     tweak(&mut config);
-    Sink::Kafka(KafkaSink::new(config).expect("producer"))
+    KafkaSink::new(config).expect("producer")
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -30,10 +27,7 @@ fn concurrent_records_come_back_byte_for_byte_exactly_once() {
     let topic = TestBroker::unique_topic("sink-roundtrip");
     broker.create_topic(&topic, 3);
     let sink = Rc::new(sink_for(&broker, |_| {}));
-    let Sink::Kafka(kafka) = &*sink else {
-        unreachable!()
-    };
-    assert_eq!(kafka.check_topic(&topic).unwrap(), 3);
+    assert_eq!(sink.check_topic(&topic).unwrap(), 3);
 
     const N: usize = 2_000;
     let local = tokio::task::LocalSet::new();
@@ -47,12 +41,9 @@ fn concurrent_records_come_back_byte_for_byte_exactly_once() {
                     let key = format!("key-{}", i % 17);
                     let trace = i.to_string();
                     let headers = [("trace", trace.as_bytes()), ("empty", &b""[..])];
-                    let record = Record {
-                        topic: &topic,
-                        key: Some(key.as_bytes()),
-                        payload: payload.as_bytes(),
-                        headers: &headers,
-                    };
+                    let record = Record::new(&topic, payload.as_bytes())
+                        .with_key(key.as_bytes())
+                        .with_headers(&headers);
                     sink.send(&record).await
                 })
             })
@@ -99,13 +90,10 @@ fn concurrent_records_come_back_byte_for_byte_exactly_once() {
 fn unknown_topic_is_reported_by_the_startup_check_and_not_created() {
     let broker = TestBroker::start();
     let sink = sink_for(&broker, |_| {});
-    let Sink::Kafka(kafka) = &sink else {
-        unreachable!()
-    };
     // Twice: a check that created the topic (as a metadata request naming it does on
     // brokers with auto-creation, the mock cluster among them) would pass the second time.
     for attempt in 1..=2 {
-        let error = kafka.check_topic("no-such-topic-here").unwrap_err();
+        let error = sink.check_topic("no-such-topic-here").unwrap_err();
         assert!(
             matches!(&error, SinkError::UnknownTopic { topic, .. } if topic == "no-such-topic-here"),
             "attempt {attempt}: {error:?}"
@@ -119,18 +107,10 @@ fn unknown_topic_is_reported_by_the_startup_check_and_not_created() {
 
 #[test]
 fn unreachable_broker_is_reported_by_the_startup_check() {
-    let sink = Sink::Kafka(
-        KafkaSink::new(SinkConfig {
-            brokers: "127.0.0.1:1".to_owned(),
-            metadata_timeout: Duration::from_secs(1),
-            ..SinkConfig::default()
-        })
-        .unwrap(),
-    );
-    let Sink::Kafka(kafka) = &sink else {
-        unreachable!()
-    };
-    let error = kafka.check_topic("any").unwrap_err();
+    let mut config = SinkConfig::new("127.0.0.1:1");
+    config.metadata_timeout = Duration::from_secs(1);
+    let sink = KafkaSink::new(config).unwrap();
+    let error = sink.check_topic("any").unwrap_err();
     assert!(
         matches!(error, SinkError::BrokerUnreachable { ref brokers, .. } if brokers == "127.0.0.1:1"),
         "{error:?}"
@@ -148,12 +128,7 @@ fn oversized_record_fails_at_once_as_too_large() {
             .push(("message.max.bytes".into(), "10000".into()));
     });
     let payload = vec![b'x'; 20_000];
-    let record = Record {
-        topic: &topic,
-        key: None,
-        payload: &payload,
-        headers: &[],
-    };
+    let record = Record::new(&topic, &payload);
     let error = runtime().block_on(sink.send(&record)).unwrap_err();
     assert_eq!(error, SinkError::TooLarge { bytes: 20_000 });
     assert!(!error.is_retriable());
@@ -178,12 +153,7 @@ fn overload_fails_fast_and_every_accepted_record_is_delivered() {
         let mut overloaded = 0;
         for i in 0..50 {
             let payload = format!(r#"{{"i":{i}}}"#);
-            let record = Record {
-                topic: &topic,
-                key: None,
-                payload: payload.as_bytes(),
-                headers: &[],
-            };
+            let record = Record::new(&topic, payload.as_bytes());
             match sink.enqueue(&record).await {
                 Ok(delivery) => pending.push((payload, delivery)),
                 Err(SinkError::Overloaded {
@@ -221,6 +191,63 @@ fn overload_fails_fast_and_every_accepted_record_is_delivered() {
     assert_eq!(found, accepted.into_iter().collect());
 }
 
+/// Polls `future` on this thread with a `Waker` of its own, as an event loop without
+/// tokio would.
+fn wait_without_runtime<F: std::future::Future>(future: F) -> F::Output {
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+#[test]
+fn try_enqueue_needs_no_runtime_and_reports_a_full_queue_at_once() {
+    let broker = TestBroker::start();
+    let topic = TestBroker::unique_topic("sink-try");
+    broker.create_topic(&topic, 1);
+    // librdkafka's queue holds 2 records and nothing leaves it before the flush below.
+    let sink = sink_for(&broker, |config| {
+        config.queue_max_records = 2;
+        config.linger = Duration::from_secs(600);
+        config.delivery_timeout = Duration::from_secs(900);
+    });
+    // No tokio runtime anywhere in this test.
+    let first = sink
+        .try_enqueue(&Record::new(&topic, b"1"))
+        .expect("queued");
+    let second = sink
+        .try_enqueue(&Record::new(&topic, b"2"))
+        .expect("queued");
+    let error = sink.try_enqueue(&Record::new(&topic, b"3")).unwrap_err();
+    assert_eq!(error, SinkError::QueueFull { waited_ms: 0 });
+    assert!(error.is_retriable());
+    assert_eq!(sink.stats().retried, 0, "try_enqueue never retries");
+    assert_eq!(
+        sink.stats().in_flight_records,
+        2,
+        "the refused record holds no slot"
+    );
+
+    let report = sink.flush(Duration::from_secs(60));
+    assert_eq!(report.undelivered, 0, "{report:?}");
+    let offsets = [first, second].map(|pending| wait_without_runtime(pending).unwrap().offset);
+    assert_eq!(offsets[1], offsets[0] + 1);
+    assert_eq!(sink.stats().in_flight_records, 0);
+}
+
 #[test]
 fn broker_outage_loses_no_accepted_record_silently() {
     let scratch = scratch_dir("sink-outage");
@@ -237,12 +264,7 @@ fn broker_outage_loses_no_accepted_record_silently() {
         range
             .map(|i| {
                 let payload = format!(r#"{{"seq":{i}}}"#);
-                let record = Record {
-                    topic: &topic,
-                    key: None,
-                    payload: payload.as_bytes(),
-                    headers: &[],
-                };
+                let record = Record::new(&topic, payload.as_bytes());
                 let pending = rt.block_on(sink.enqueue(&record)).expect("queued");
                 (payload, pending)
             })

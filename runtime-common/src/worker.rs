@@ -187,8 +187,8 @@ pub async fn sleep_until(deadline: Option<Instant>) {
 mod tests {
     use std::cell::RefCell;
 
-    use ingest::{AckMode, Defaults, Policy};
-    use kafka_sink::{NullSink, Sink};
+    use ingest::{AckMode, Defaults, GatewaySink, Policy};
+    use kafka_sink::NullSink;
 
     use super::*;
 
@@ -233,7 +233,7 @@ mod tests {
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
             },
-            Sink::Null(NullSink::default()),
+            GatewaySink::Null(NullSink::default()),
         );
         Shared::new(&args, Arc::new(gateway))
     }

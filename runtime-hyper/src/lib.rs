@@ -12,6 +12,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod deadline;
 mod server;
 mod service;
 

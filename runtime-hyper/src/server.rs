@@ -12,6 +12,8 @@ use ingest::startup::{log_listening, Started};
 use ingest::{ConnectionLimit, GatewayArgs, Rejection, Reply};
 use tokio::net::TcpListener;
 
+use crate::deadline::{Phase, ReadTimeouts, TimedStream};
+
 fn bind(args: &GatewayArgs) -> anyhow::Result<TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(args.listen),
@@ -53,11 +55,18 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(args.header_timeout())
+        // hyper's header timeout also runs while a keep-alive connection is idle (and
+        // defaults to 30 s): off, `TimedStream` enforces the header and idle timeouts.
+        .header_read_timeout(None)
         .keep_alive(true)
         .max_headers(args.max_headers)
         .max_buf_size(args.max_header_bytes.max(8192));
     let limits = args.limits();
+    let body_timeout = args.body_timeout();
+    let read_timeouts = ReadTimeouts {
+        header: args.header_timeout(),
+        idle: args.idle_timeout(),
+    };
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -79,9 +88,18 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
         };
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
+        let phase = Phase::default();
+        let stream = TimedStream::new(stream, phase.clone(), read_timeouts);
         let service = service_fn(move |request| {
-            let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(crate::service::handle(&gateway, &limits, request).await) }
+            // hyper calls the service once the head is complete.
+            phase.request_started();
+            let (gateway, phase) = (Arc::clone(&gateway), phase.clone());
+            async move {
+                let response =
+                    crate::service::handle(&gateway, &limits, body_timeout, request).await;
+                phase.request_finished();
+                Ok::<_, Infallible>(response)
+            }
         });
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {

@@ -1,5 +1,7 @@
 //! One request through hyper: apply the shared framing rules, collect the body
-//! (bounded), hand it to `ingest`.
+//! (bounded in size and in time), hand it to `ingest`.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -7,10 +9,12 @@ use http_parse::{Framing, FramingHeaders};
 use hyper::body::Incoming as HyperBody;
 use ingest::{Gateway, HttpVersion, Incoming, Rejection};
 
-/// Answers one request. Never fails: every problem becomes a reply.
+/// Answers one request. Never fails: every problem becomes a reply. hyper calls this
+/// once the head is complete, so `body_timeout` runs from here until the body is.
 pub(crate) async fn handle(
     gateway: &Gateway,
     limits: &http_parse::Limits,
+    body_timeout: Duration,
     request: http::Request<HyperBody>,
 ) -> http::Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
@@ -40,7 +44,17 @@ pub(crate) async fn handle(
         }
     };
     let limit = gateway.policy().max_body_bytes;
-    let body = match Limited::new(body, limit).collect().await {
+    let collected = tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await;
+    let Ok(collected) = collected else {
+        // The rejection closes the connection (`Connection: close`): hyper then stops
+        // reading the rest of the body instead of waiting for it.
+        let timeout_ms = u64::try_from(body_timeout.as_millis()).unwrap_or(u64::MAX);
+        return gateway
+            .reject(&Rejection::BodyTimeout { timeout_ms })
+            .into_http()
+            .map(Full::new);
+    };
+    let body = match collected {
         // One frame (the usual Content-Length body) is handed over without a copy.
         Ok(collected) => collected.to_bytes(),
         Err(error) => {

@@ -432,11 +432,9 @@ fn findings(results: &Results) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join("; ");
             lines.push(format!(
-                "{} ({}), CPU per request {} / {} with {}: {at_loads}.",
+                "{} ({}), CPU per request with the {}: {at_loads}.",
                 effect.name,
                 effect.difference,
-                effect.changed.name(),
-                effect.baseline.name(),
                 sink.name(),
             ));
         }
