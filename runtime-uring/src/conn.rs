@@ -62,8 +62,18 @@ pub(crate) async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: Shut
             }
             continue;
         }
-        if conn.is_closed() || !conn.wants_read() && conn.poll_timeout().is_none() {
+        if conn.is_closed() {
             break;
+        }
+        if !conn.wants_read() {
+            // Nothing to submit, await, write or read: only a deadline can move it (and
+            // without one, nothing will).
+            let Some(deadline) = conn.poll_timeout() else {
+                break;
+            };
+            sleep_until(Some(deadline)).await;
+            conn.handle_timeout(Instant::now());
+            continue;
         }
 
         if read_buf.capacity() == 0 {
