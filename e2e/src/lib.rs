@@ -22,26 +22,30 @@ pub use client::{post, Client, Response};
 pub use process::GatewayProcess;
 
 /// Defines one `#[test]` per [`suite`] check against `$binary`, for a gateway crate's
-/// `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`
+/// `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`. An
+/// optional `env: ["NAME" = "value", ...]` is set in the environment the gateway
+/// processes inherit (one test binary per setting, e.g. `GATEWAY_ENGINE`).
 #[macro_export]
 macro_rules! suite_tests {
-    ($binary:expr) => {
-        $crate::tests_calling!($binary, suite: load_with_bad_requests_mixed_in, protocol_features,
-            smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
+    ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], suite: load_with_bad_requests_mixed_in,
+            protocol_features, smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
             unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit);
     };
 }
 
 /// Defines one `#[test]` per [`reliability`] scenario against `$binary`, for a gateway
 /// crate's `tests/reliability.rs`. Each prints a `TALLY` line (see `--nocapture`).
+/// Takes the same optional `env: [...]` as [`suite_tests!`].
 #[macro_export]
 macro_rules! reliability_tests {
-    ($binary:expr) => {
-        $crate::tests_calling!($binary, reliability: broker_restart_under_load,
+    ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], reliability: broker_restart_under_load,
             sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
             ten_thousand_idle_connections);
         #[test]
         fn hostile_input() {
+            $crate::set_gateway_env(&[$($(($key, $value)),*)?]);
             $crate::reliability::hostile_input($binary, &$crate::hostile_corpus());
         }
     };
@@ -50,14 +54,28 @@ macro_rules! reliability_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! tests_calling {
-    ($binary:expr, $module:ident: $($check:ident),+ $(,)?) => {
+    ($binary:expr, $env:tt, $module:ident: $($check:ident),+ $(,)?) => {
         $(
             #[test]
             fn $check() {
+                $crate::set_gateway_env(&$env);
                 $crate::$module::$check($binary);
             }
         )+
     };
+}
+
+/// Sets `vars` in this test process's environment, which every gateway it starts
+/// inherits. Each test of a binary calls it first with the same list, so it is set
+/// before any process starts; the first call wins.
+#[doc(hidden)]
+pub fn set_gateway_env(vars: &[(&str, &str)]) {
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| {
+        for (key, value) in vars {
+            std::env::set_var(key, value);
+        }
+    });
 }
 
 /// The hostile-input corpus directory (`e2e/corpus/hostile`).
