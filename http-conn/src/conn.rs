@@ -35,9 +35,9 @@ pub enum Event<'a> {
         /// What was wrong.
         error: FrameError,
     },
-    /// The client did not complete a request head within the header timeout, or a body
-    /// within the body timeout. Answer `408 Request Timeout`; the connection closes after
-    /// that response.
+    /// The client did not complete a body within the body timeout. Answer `408 Request
+    /// Timeout`; the connection closes after that response. (A head not completed within
+    /// the header timeout closes the connection without a response.)
     TimedOut {
         /// Which response answers it.
         id: RequestId,
@@ -110,11 +110,10 @@ enum Timer {
 /// unsent output piles up, the client's deadlines keep running: the client is the one
 /// not reading.
 ///
-/// On a header or body timeout the client hears `408 Request Timeout`
-/// ([`Event::TimedOut`], answered after every earlier response) and the connection
-/// closes. On the idle timeout, or a new connection's first-byte timeout, the connection
-/// closes silently, as nginx does (there is no request to answer), dropping unsent
-/// output.
+/// On a body timeout the client hears `408 Request Timeout` ([`Event::TimedOut`],
+/// answered after every earlier response) and the connection closes. On the header
+/// timeout, the idle timeout, or a new connection's first-byte timeout, the connection
+/// closes silently, as nginx does for a slow head, dropping unsent output.
 ///
 /// # Keep-alive
 ///
@@ -406,10 +405,10 @@ impl ServerConnection {
         self.timer().map(|(_, deadline)| deadline)
     }
 
-    /// Acts on the deadline if `now` reached it: a header or body timeout queues an
-    /// [`Event::TimedOut`] (answer `408`, then the connection closes); the idle timeout,
-    /// and the first-byte timeout of a new connection, close it at once and silently,
-    /// dropping unsent output. Earlier calls do nothing.
+    /// Acts on the deadline if `now` reached it: a body timeout queues an
+    /// [`Event::TimedOut`] (answer `408`, then the connection closes); the header timeout,
+    /// the idle timeout and the first-byte timeout of a new connection close it at once
+    /// and silently, dropping unsent output. Earlier calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.settle();
         let Some((timer, deadline)) = self.timer() else {
@@ -419,12 +418,12 @@ impl ServerConnection {
             return;
         }
         match timer {
-            Timer::FirstByte | Timer::Idle => {
+            Timer::FirstByte | Timer::Header | Timer::Idle => {
                 self.responses.abandon();
                 self.reading = Reading::Done;
                 self.closed = true;
             }
-            Timer::Header | Timer::Body => {
+            Timer::Body => {
                 self.timed_out = Some(self.responses.push(false, Version::Http11));
                 self.reading = Reading::Done;
                 self.read.clear();

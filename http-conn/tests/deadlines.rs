@@ -69,13 +69,10 @@ fn header_timeout_cuts_a_client_trickling_one_byte_at_a_time() {
     }
     assert_eq!(cut_after, Some(header_timeout.as_secs() as usize));
 
-    let events = h.events();
-    let [Seen::TimedOut { id }] = events[..] else {
-        panic!("{events:?}")
-    };
+    // A slow head is closed without a response (nothing was asked completely).
+    assert!(h.events().is_empty());
     assert!(h.conn.read_buf().is_none());
-    h.answer_with(id, StatusCode::REQUEST_TIMEOUT, "");
-    assert_eq!(responses(&h.transmit()), ["408 close body="]);
+    assert_eq!(h.conn.poll_transmit(), None);
     assert!(h.conn.is_closed());
 }
 

@@ -2,8 +2,7 @@
 
 mod common;
 
-use common::{get, post, responses, secs, Harness, Seen};
-use http_parse::StatusCode;
+use common::{get, post, responses, secs, Harness};
 
 #[test]
 fn http10_request_closes_after_its_response() {
@@ -198,11 +197,6 @@ fn shutdown_cuts_a_stalled_partial_request_at_its_header_timeout() {
     let deadline = h.start + h.config().header_timeout;
     assert_eq!(h.conn.poll_timeout(), Some(deadline));
     h.conn.handle_timeout(deadline);
-    let events = h.events();
-    let [Seen::TimedOut { id }] = events[..] else {
-        panic!("{events:?}")
-    };
-    h.answer_with(id, StatusCode::REQUEST_TIMEOUT, "");
-    assert_eq!(responses(&h.transmit()), ["408 close body="]);
+    assert!(h.events().is_empty(), "a slow head closes without a response");
     assert!(h.conn.is_closed());
 }
