@@ -102,7 +102,12 @@ impl Client {
                 }
             }
             let mut chunk = [0u8; 8192];
-            let n = self.stream.read(&mut chunk)?;
+            let n = match self.stream.read(&mut chunk) {
+                // A read with SO_RCVTIMEO fails with EINTR after a stop/continue of the
+                // test process even without a handler (signal(7)): not the server's doing.
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                read => read?,
+            };
             if n == 0 {
                 return Ok(None);
             }
@@ -127,7 +132,13 @@ impl Client {
             return false;
         }
         let mut byte = [0u8; 1];
-        match self.stream.read(&mut byte) {
+        let read = loop {
+            match self.stream.read(&mut byte) {
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                read => break read,
+            }
+        };
+        match read {
             Ok(0) => true,
             Ok(_) => false,
             Err(error) => !matches!(

@@ -197,6 +197,9 @@ fn shutdown_cuts_a_stalled_partial_request_at_its_header_timeout() {
     let deadline = h.start + h.config().header_timeout;
     assert_eq!(h.conn.poll_timeout(), Some(deadline));
     h.conn.handle_timeout(deadline);
-    assert!(h.events().is_empty(), "a slow head closes without a response");
+    assert!(
+        h.events().is_empty(),
+        "a slow head closes without a response"
+    );
     assert!(h.conn.is_closed());
 }

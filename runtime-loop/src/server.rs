@@ -63,6 +63,12 @@ fn ring_config(args: &LoopArgs) -> RingConfig {
     }
 }
 
+/// The worker threads and their doorbells.
+struct Workers {
+    threads: Vec<std::thread::JoinHandle<()>>,
+    notifiers: Vec<Arc<Notifier>>,
+}
+
 /// Starts one thread per listener, each setting up its engine on its own thread, and
 /// returns once every engine is set up, or the first set-up error.
 fn start_workers(
@@ -71,12 +77,9 @@ fn start_workers(
     shared: &Arc<Shared>,
     exits: &mpsc::Sender<Wakeup>,
     timer: &tokio::runtime::Handle,
-) -> (
-    Vec<std::thread::JoinHandle<()>>,
-    Vec<Arc<Notifier>>,
-    anyhow::Result<()>,
-) {
-    let (ready_sender, ready) = mpsc::channel::<std::io::Result<()>>();
+) -> (Workers, anyhow::Result<Option<String>>) {
+    // Each worker reports its set-up: the io_uring features in effect, or why not.
+    let (ready_sender, ready) = mpsc::channel::<std::io::Result<Option<String>>>();
     let mut threads = Vec::with_capacity(listeners.len());
     let mut notifiers = Vec::with_capacity(listeners.len());
     let engine = args.engine;
@@ -86,8 +89,7 @@ fn start_workers(
             Ok(notifier) => notifier,
             Err(error) => {
                 return (
-                    threads,
-                    notifiers,
+                    Workers { threads, notifiers },
                     Err(error).context("cannot create an eventfd"),
                 )
             }
@@ -108,12 +110,12 @@ fn start_workers(
                 let result = match engine {
                     Engine::IoUring => {
                         UringEngine::new(listener, config, shared, notifier).map(|engine| {
-                            let _ = ready.send(Ok(()));
+                            let _ = ready.send(Ok(Some(engine.features())));
                             engine.run()
                         })
                     }
                     Engine::Epoll => EpollEngine::new(listener, shared, notifier).map(|engine| {
-                        let _ = ready.send(Ok(()));
+                        let _ = ready.send(Ok(None));
                         engine.run()
                     }),
                 };
@@ -129,16 +131,19 @@ fn start_workers(
             Ok(thread) => threads.push(thread),
             Err(error) => {
                 return (
-                    threads,
-                    notifiers,
+                    Workers { threads, notifiers },
                     Err(error).context("cannot start worker threads"),
                 )
             }
         }
     }
     drop(ready_sender);
+    let mut features = None;
     let all_ready = (0..threads.len()).try_for_each(|_| match ready.recv() {
-        Ok(Ok(())) => Ok(()),
+        Ok(Ok(worker_features)) => {
+            features = worker_features;
+            Ok(())
+        }
         Ok(Err(error)) if engine == Engine::IoUring => Err(anyhow!(
             "cannot set up io_uring ({} entries, features {}): {error}. io_uring may be \
              disabled (sysctl kernel.io_uring_disabled), blocked by seccomp or a container \
@@ -151,7 +156,7 @@ fn start_workers(
         Ok(Err(error)) => Err(anyhow!("cannot set up epoll: {error}")),
         Err(_) => Err(anyhow!("a worker thread ended during start-up")),
     });
-    (threads, notifiers, all_ready)
+    (Workers { threads, notifiers }, all_ready.map(|()| features))
 }
 
 fn describe(config: &RingConfig) -> String {
@@ -230,15 +235,18 @@ pub(crate) fn serve(
         })
         .context("cannot start the signal thread")?;
 
-    let (threads, notifiers, all_ready) =
+    let (Workers { threads, notifiers }, all_ready) =
         start_workers(args, listeners, &shared, &wakeup_sender, &timer_handle);
     drop(wakeup_sender);
     let engine = match args.engine {
         Engine::IoUring => "io_uring (own loop)",
         Engine::Epoll => "epoll (own loop)",
     };
-    let wakeup = all_ready.and_then(|()| {
+    let wakeup = all_ready.and_then(|features| {
         log_listening(engine, gateway_args, started);
+        if let Some(features) = features {
+            tracing::info!(%features, "io_uring features in effect");
+        }
         wakeups
             .recv()
             .map_err(|_| anyhow!("every worker and the signal thread ended"))
@@ -265,5 +273,22 @@ pub(crate) fn serve(
         Wakeup::WorkerExited(index) => Err(anyhow!(
             "worker {index} stopped unexpectedly (panicked); the gateway shut down"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_panics_wakes_the_main_thread() {
+        let (exits, wakeups) = mpsc::channel();
+        let notice = ExitNotice { index: 3, exits };
+        let worker = std::thread::spawn(move || {
+            let _notice = notice;
+            panic!("worker failure under test");
+        });
+        assert!(worker.join().is_err());
+        assert_eq!(wakeups.recv().unwrap(), Wakeup::WorkerExited(3));
     }
 }

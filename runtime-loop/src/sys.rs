@@ -512,9 +512,32 @@ impl Ring {
         })
     }
 
-    /// Whether provided buffers are consumed incrementally.
-    pub(crate) fn incremental(&self) -> bool {
-        self.buf_ring.as_ref().is_some_and(|b| b.incremental)
+    /// The features in effect, comma-separated (for the start-up log).
+    pub(crate) fn features(&self) -> String {
+        let config = &self.config;
+        let buf_ring = self.buf_ring.is_some();
+        let incremental = self.buf_ring.as_ref().is_some_and(|b| b.incremental);
+        [
+            (config.multishot_accept, "multishot-accept"),
+            (buf_ring && config.multishot_recv, "multishot-recv"),
+            (buf_ring, "buf-ring"),
+            (incremental, "incremental"),
+            (
+                config.single_issuer && config.defer_taskrun,
+                "defer-taskrun",
+            ),
+            (
+                !(config.single_issuer && config.defer_taskrun) && config.coop_taskrun,
+                "coop-taskrun",
+            ),
+            (config.single_issuer, "single-issuer"),
+            (config.registered_fd, "registered-fd"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| *name)
+        .collect::<Vec<_>>()
+        .join(",")
     }
 
     /// Operations not yet finished.

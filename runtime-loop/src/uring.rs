@@ -35,9 +35,6 @@ impl UringEngine {
         notifier: Arc<Notifier>,
     ) -> io::Result<Self> {
         let mut ring = Ring::new(config)?;
-        if config.incremental && config.buf_ring && !ring.incremental() {
-            tracing::debug!("provided buffers are consumed whole");
-        }
         ring.arm_accept(listener.as_raw_fd());
         ring.arm_wake(notifier.eventfd().raw());
         Ok(Self {
@@ -45,6 +42,11 @@ impl UringEngine {
             listener: Some(listener),
             worker: Worker::new(shared, notifier),
         })
+    }
+
+    /// The io_uring features in effect.
+    pub(crate) fn features(&self) -> String {
+        self.ring.features()
     }
 
     /// Runs the loop until shutdown drained every connection (or the grace period
@@ -72,6 +74,10 @@ impl UringEngine {
             if let Some(listener) = &self.listener {
                 if !self.worker.draining() && !self.ring.accept_armed() {
                     self.ring.arm_accept(listener.as_raw_fd());
+                } else if self.worker.draining() && !self.ring.accept_armed() {
+                    // The accept is reaped: close the listener so that new clients are
+                    // refused rather than left in the backlog.
+                    self.listener = None;
                 }
             }
             self.worker.sweep(now);
