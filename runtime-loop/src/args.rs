@@ -60,12 +60,20 @@ pub struct LoopArgs {
     #[arg(long, env = "GATEWAY_URING_DISABLE", value_enum, value_delimiter = ',')]
     pub uring_disable: Vec<UringFeature>,
     /// Provided buffers per worker (a power of two, at most 32768).
-    #[arg(long, env = "GATEWAY_URING_BUFFERS", default_value_t = 1024)]
+    #[arg(long, env = "GATEWAY_URING_BUFFERS", default_value_t = 1024, value_parser = power_of_two)]
     pub uring_buffers: u16,
     /// Bytes per provided buffer, and of each connection's receive buffer without the
     /// buffer ring. With incremental consumption each buffer serves many receives.
-    #[arg(long, env = "GATEWAY_URING_BUFFER_BYTES", default_value_t = 16 * 1024)]
+    #[arg(long, env = "GATEWAY_URING_BUFFER_BYTES", default_value_t = 16 * 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
     pub uring_buffer_bytes: u32,
+}
+
+fn power_of_two(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(n) if n.is_power_of_two() && n <= 32768 => Ok(n),
+        _ => Err(format!("expected a power of two up to 32768, got `{text}`")),
+    }
 }
 
 impl LoopArgs {
@@ -120,5 +128,6 @@ mod tests {
         assert!(!args.uring_has(UringFeature::DeferTaskrun));
         assert!(args.uring_has(UringFeature::MultishotRecv));
         assert_eq!(args.gateway.topic, "t");
+        assert!(LoopArgs::parse_from(["runtime-loop", "--uring-buffers", "1000"]).is_err());
     }
 }

@@ -200,13 +200,12 @@ pub(crate) fn serve(
         None,
         &mut too_many_connections,
     );
-    let mut config = http_conn::Config::new(
+    let config = http_conn::Config::new(
         gateway_args.limits(),
         gateway_args.header_timeout(),
         gateway_args.body_timeout(),
         gateway_args.idle_timeout(),
     );
-    config.max_pipelined_requests = http_conn::Config::default().max_pipelined_requests;
     let shared = Arc::new(Shared {
         gateway: Arc::clone(&started.gateway),
         config,
