@@ -131,3 +131,41 @@ impl std::task::Wake for ThreadWaker {
         self.0.unpark();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ingest::{AckMode, Policy};
+    use kafka_sink::{NullSink, Sink};
+
+    /// No runtime: the dispatcher answers pipelined requests, a bad one and a probe in
+    /// request order, polling with a waker that does nothing.
+    #[test]
+    fn answers_in_order_without_a_runtime() {
+        let gateway = Arc::new(Gateway::new(
+            Policy {
+                topic: "t".into(),
+                max_body_bytes: 1024,
+                ack_mode: AckMode::Delivered,
+            },
+            Sink::Null(NullSink::default()),
+        ));
+        let now = Instant::now();
+        let mut conn = ServerConnection::new(http_conn::Config::default(), now);
+        conn.handle_read(
+            now,
+            b"POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}\
+              GET /healthz HTTP/1.1\r\n\r\n\
+              POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 5\r\n\r\n{oops",
+        );
+        let mut dispatch = Dispatch::default();
+        dispatch.drive(&mut conn, &gateway, Waker::noop(), &DateCache);
+        assert!(dispatch.waiting.is_empty(), "the null sink answers at once");
+        let wire = String::from_utf8(conn.poll_transmit().unwrap().to_vec()).unwrap();
+        let statuses: Vec<&str> = wire
+            .match_indices("HTTP/1.1 ")
+            .map(|(at, _)| &wire[at + 9..at + 12])
+            .collect();
+        assert_eq!(statuses, ["200", "200", "400"], "{wire}");
+    }
+}
