@@ -134,8 +134,10 @@ impl EpollEngine {
                         stream.set_nonblocking(true)?;
                         epoll.add(stream.as_raw_fd(), index as u64)?;
                         Ok(EpollConn {
-                            // The first edge may have come before registration.
-                            readable: true,
+                            // Not assumed: adding a socket that already has data reports
+                            // it at once, so a client that has sent nothing yet costs
+                            // no read that could only return EAGAIN.
+                            readable: false,
                             writable: true,
                             hang_up: false,
                             failed: false,
