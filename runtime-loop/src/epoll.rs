@@ -82,9 +82,9 @@ impl EpollEngine {
                     _ => self.note(token as usize, event),
                 }
             }
-            if accept && self.listener.is_some() {
-                accept = false;
-                self.accept_all(now);
+            if accept && self.listener.is_some() && self.worker.accept_allowed(now) {
+                // Stays set if accepting failed: retried after the pause.
+                accept = !self.accept_all(now);
             }
             self.worker.collect_woken();
             if self.worker.shared.shutting_down() && !self.worker.draining() {
@@ -122,10 +122,11 @@ impl EpollEngine {
     }
 
     /// Accepts until the queue is empty (the one `EAGAIN` edge-triggered accept needs).
-    fn accept_all(&mut self, now: Instant) {
+    /// Returns `false` if an accept failed (accepting then pauses briefly).
+    fn accept_all(&mut self, now: Instant) -> bool {
         loop {
             let Some(listener) = self.listener.as_ref() else {
-                return;
+                return true;
             };
             match listener.accept() {
                 Ok((stream, _)) => {
@@ -144,13 +145,14 @@ impl EpollEngine {
                         })
                     });
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    // Out of descriptors and the like: try again at the next edge or
-                    // iteration rather than spin.
-                    tracing::warn!(%error, "accept failed");
-                    return;
+                    // Out of descriptors and the like: the queue is not empty, but no
+                    // edge will say so again; retry after a pause rather than spin.
+                    tracing::warn!(%error, "accept failed; pausing accepts briefly");
+                    self.worker.pause_accept(now);
+                    return false;
                 }
             }
         }

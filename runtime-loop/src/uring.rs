@@ -72,7 +72,10 @@ impl UringEngine {
                 self.worker.begin_drain(now);
             }
             if let Some(listener) = &self.listener {
-                if !self.worker.draining() && !self.ring.accept_armed() {
+                if !self.worker.draining()
+                    && !self.ring.accept_armed()
+                    && self.worker.accept_allowed(now)
+                {
                     self.ring.arm_accept(listener.as_raw_fd());
                 } else if self.worker.draining() && !self.ring.accept_armed() {
                     // The accept is reaped: close the listener so that new clients are
@@ -119,7 +122,8 @@ impl UringEngine {
                 }
             }
             Completion::Accepted(Err(error)) => {
-                tracing::warn!(%error, "accept failed");
+                tracing::warn!(%error, "accept failed; pausing accepts briefly");
+                worker.pause_accept(now);
             }
             Completion::Received { slot, data } => {
                 if let Some(conn) = worker.get(slot) {

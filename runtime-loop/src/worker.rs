@@ -63,7 +63,13 @@ pub(crate) struct Worker<E> {
     date: DateCache,
     /// Set once shutdown began: when the grace period ends.
     drain_deadline: Option<Instant>,
+    /// After a failed accept (out of descriptors and the like): no accept until then,
+    /// instead of spinning on the same error.
+    accept_paused_until: Option<Instant>,
 }
+
+/// How long accepting pauses after an accept failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 impl<E> Worker<E> {
     pub(crate) fn new(shared: Arc<Shared>, notifier: Arc<Notifier>) -> Self {
@@ -79,6 +85,23 @@ impl<E> Worker<E> {
             earliest: None,
             date: DateCache,
             drain_deadline: None,
+            accept_paused_until: None,
+        }
+    }
+
+    /// An accept failed at `now`: pause accepting briefly.
+    pub(crate) fn pause_accept(&mut self, now: Instant) {
+        self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+    }
+
+    /// Whether accepting may resume (no pause, or it ended).
+    pub(crate) fn accept_allowed(&mut self, now: Instant) -> bool {
+        match self.accept_paused_until {
+            Some(until) if now < until => false,
+            _ => {
+                self.accept_paused_until = None;
+                true
+            }
         }
     }
 
@@ -270,15 +293,16 @@ impl<E> Worker<E> {
     }
 
     /// How long the loop may sleep: zero with work queued, else until the earliest
-    /// deadline (or the end of the grace period); `None`: until I/O or a wake-up.
+    /// deadline (or the end of the grace period, or of an accept pause); `None`: until
+    /// I/O or a wake-up.
     pub(crate) fn sleep_for(&self, now: Instant) -> Option<Duration> {
         if !self.dirty.is_empty() {
             return Some(Duration::ZERO);
         }
-        let until = match (self.earliest, self.drain_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let until = [self.earliest, self.drain_deadline, self.accept_paused_until]
+            .into_iter()
+            .flatten()
+            .min();
         until.map(|until| until.saturating_duration_since(now))
     }
 }
