@@ -23,14 +23,16 @@ pub use client::{post, Client, Response};
 pub use process::GatewayProcess;
 
 /// Defines one `#[test]` per [`suite`] and [`timeouts`] check against `$binary`, for a
-/// gateway crate's `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`
+/// gateway crate's `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`.
+/// An optional `env: ["NAME" = "value", ...]` is set in the environment the gateway
+/// processes inherit (one test binary per setting, e.g. `GATEWAY_ENGINE`).
 #[macro_export]
 macro_rules! suite_tests {
-    ($binary:expr) => {
-        $crate::tests_calling!($binary, suite: load_with_bad_requests_mixed_in, protocol_features,
-            smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
+    ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], suite: load_with_bad_requests_mixed_in,
+            protocol_features, smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
             unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit);
-        $crate::tests_calling!($binary, timeouts: stalled_body_gets_408_and_close,
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], timeouts: stalled_body_gets_408_and_close,
             slow_body_within_body_timeout_is_served, slow_head_is_closed_without_response,
             idle_connection_outlives_header_timeout, idle_connection_is_closed_silently);
     };
@@ -38,14 +40,16 @@ macro_rules! suite_tests {
 
 /// Defines one `#[test]` per [`reliability`] scenario against `$binary`, for a gateway
 /// crate's `tests/reliability.rs`. Each prints a `TALLY` line (see `--nocapture`).
+/// Takes the same optional `env: [...]` as [`suite_tests!`].
 #[macro_export]
 macro_rules! reliability_tests {
-    ($binary:expr) => {
-        $crate::tests_calling!($binary, reliability: broker_restart_under_load,
+    ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], reliability: broker_restart_under_load,
             sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
             ten_thousand_idle_connections);
         #[test]
         fn hostile_input() {
+            $crate::set_gateway_env(&[$($(($key, $value)),*)?]);
             $crate::reliability::hostile_input($binary, &$crate::hostile_corpus());
         }
     };
@@ -54,14 +58,28 @@ macro_rules! reliability_tests {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! tests_calling {
-    ($binary:expr, $module:ident: $($check:ident),+ $(,)?) => {
+    ($binary:expr, $env:tt, $module:ident: $($check:ident),+ $(,)?) => {
         $(
             #[test]
             fn $check() {
+                $crate::set_gateway_env(&$env);
                 $crate::$module::$check($binary);
             }
         )+
     };
+}
+
+/// Sets `vars` in this test process's environment, which every gateway it starts
+/// inherits. Each test of a binary calls it first with the same list, so it is set
+/// before any process starts; the first call wins.
+#[doc(hidden)]
+pub fn set_gateway_env(vars: &[(&str, &str)]) {
+    static SET: std::sync::Once = std::sync::Once::new();
+    SET.call_once(|| {
+        for (key, value) in vars {
+            std::env::set_var(key, value);
+        }
+    });
 }
 
 /// The hostile-input corpus directory (`e2e/corpus/hostile`).

@@ -21,6 +21,21 @@ pub struct Defaults {
     pub topic: &'static str,
 }
 
+impl Defaults {
+    /// Applies these defaults (name, about, listen address, topic) to a command that
+    /// contains [`GatewayArgs`], e.g. a binary's own clap struct with `GatewayArgs`
+    /// flattened into it: `LoopArgs::from_arg_matches(&defaults.apply(LoopArgs::command())
+    /// .try_get_matches_from(args)?)`.
+    pub fn apply(&self, command: clap::Command) -> clap::Command {
+        let (listen, topic) = (self.listen, self.topic);
+        command
+            .name(self.name)
+            .about(self.about)
+            .mut_arg("listen", |arg| arg.default_value(listen).required(false))
+            .mut_arg("topic", |arg| arg.default_value(topic).required(false))
+    }
+}
+
 /// Where accepted records go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum SinkKind {
@@ -164,15 +179,7 @@ impl GatewayArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let command = Self::command()
-            .name(defaults.name)
-            .about(defaults.about)
-            .mut_arg("listen", |arg| {
-                arg.default_value(defaults.listen).required(false)
-            })
-            .mut_arg("topic", |arg| {
-                arg.default_value(defaults.topic).required(false)
-            });
+        let command = defaults.apply(Self::command());
         Self::from_arg_matches(&command.try_get_matches_from(args)?)
     }
 

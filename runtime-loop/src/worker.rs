@@ -1,0 +1,323 @@
+//! What both engines share inside one worker: the connection table, the wake-up queue,
+//! the deadline sweep and the drain on shutdown. An engine adds only how bytes move.
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::{Duration, Instant};
+
+use http_conn::ServerConnection;
+use ingest::{ConnectionLimit, ConnectionSlot, Gateway};
+
+use crate::date::DateCache;
+use crate::dispatch::Dispatch;
+use crate::wake::Notifier;
+
+/// What every worker of the process shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) gateway: Arc<Gateway>,
+    pub(crate) config: http_conn::Config,
+    pub(crate) connections: Arc<ConnectionLimit>,
+    /// The encoded `503` a connection over the limit hears before it is closed.
+    pub(crate) too_many_connections: Vec<u8>,
+    pub(crate) grace_period: Duration,
+    /// Set by the main thread on SIGINT/SIGTERM or when a worker died.
+    pub(crate) shutdown: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+}
+
+/// One connection: its socket, its sans-IO core, the replies it awaits and the
+/// engine's per-connection state `E`.
+pub(crate) struct Conn<E> {
+    pub(crate) stream: TcpStream,
+    pub(crate) core: ServerConnection,
+    pub(crate) io: E,
+    dispatch: Dispatch,
+    waker: Waker,
+    deadline: Option<Instant>,
+    queued: bool,
+    _slot: ConnectionSlot,
+}
+
+/// One worker's connections and loop bookkeeping.
+pub(crate) struct Worker<E> {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) notifier: Arc<Notifier>,
+    conns: Vec<Option<Conn<E>>>,
+    generations: Vec<u32>,
+    free: Vec<usize>,
+    open: usize,
+    dirty: Vec<usize>,
+    woken: Vec<u64>,
+    /// No connection deadline is earlier (it may be later: then a sweep finds nothing
+    /// and recomputes it).
+    earliest: Option<Instant>,
+    date: DateCache,
+    /// Set once shutdown began: when the grace period ends.
+    drain_deadline: Option<Instant>,
+    /// After a failed accept (out of descriptors and the like): no accept until then,
+    /// instead of spinning on the same error.
+    accept_paused_until: Option<Instant>,
+}
+
+/// How long accepting pauses after an accept failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+impl<E> Worker<E> {
+    pub(crate) fn new(shared: Arc<Shared>, notifier: Arc<Notifier>) -> Self {
+        Self {
+            shared,
+            notifier,
+            conns: Vec::new(),
+            generations: Vec::new(),
+            free: Vec::new(),
+            open: 0,
+            dirty: Vec::with_capacity(256),
+            woken: Vec::with_capacity(256),
+            earliest: None,
+            date: DateCache,
+            drain_deadline: None,
+            accept_paused_until: None,
+        }
+    }
+
+    /// An accept failed at `now`: pause accepting briefly.
+    pub(crate) fn pause_accept(&mut self, now: Instant) {
+        self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
+    }
+
+    /// Whether accepting may resume (no pause, or it ended).
+    pub(crate) fn accept_allowed(&mut self, now: Instant) -> bool {
+        match self.accept_paused_until {
+            Some(until) if now < until => false,
+            _ => {
+                self.accept_paused_until = None;
+                true
+            }
+        }
+    }
+
+    /// Admits an accepted socket, or answers `503` and closes it when the process is at
+    /// its connection limit. `io` makes the engine state for the slot index.
+    pub(crate) fn admit(
+        &mut self,
+        stream: TcpStream,
+        now: Instant,
+        io: impl FnOnce(usize, &TcpStream) -> std::io::Result<E>,
+    ) -> Option<usize> {
+        let Some(slot) = self.shared.connections.try_admit() else {
+            // The refusal is a few hundred bytes into an empty socket buffer: one
+            // non-blocking write, then close.
+            let _ = stream.set_nonblocking(true);
+            let _ = (&stream).write(&self.shared.too_many_connections);
+            return None;
+        };
+        let _ = stream.set_nodelay(true);
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.generations.push(0);
+            self.conns.len() - 1
+        });
+        let io = match io(index, &stream) {
+            Ok(io) => io,
+            Err(error) => {
+                tracing::warn!(%error, "cannot register an accepted connection");
+                self.free.push(index);
+                return None;
+            }
+        };
+        let token = (u64::from(self.generations[index]) << 32) | index as u64;
+        let mut core = ServerConnection::new(self.shared.config, now);
+        if self.drain_deadline.is_some() {
+            core.begin_shutdown();
+        }
+        self.conns[index] = Some(Conn {
+            stream,
+            core,
+            io,
+            dispatch: Dispatch::default(),
+            waker: self.notifier.waker(token),
+            deadline: None,
+            queued: false,
+            _slot: slot,
+        });
+        self.open += 1;
+        self.mark(index);
+        Some(index)
+    }
+
+    /// The connection in slot `index`, if open.
+    pub(crate) fn get(&mut self, index: usize) -> Option<&mut Conn<E>> {
+        self.conns.get_mut(index)?.as_mut()
+    }
+
+    /// Open connections.
+    pub(crate) fn open(&self) -> usize {
+        self.open
+    }
+
+    /// Slots of every open connection.
+    pub(crate) fn indices(&self) -> Vec<usize> {
+        (0..self.conns.len())
+            .filter(|&index| self.conns[index].is_some())
+            .collect()
+    }
+
+    /// Queues connection `index` for service in this iteration.
+    pub(crate) fn mark(&mut self, index: usize) {
+        if let Some(Some(conn)) = self.conns.get_mut(index) {
+            if !conn.queued {
+                conn.queued = true;
+                self.dirty.push(index);
+            }
+        }
+    }
+
+    /// Marks the connections whose replies were woken since the last call.
+    pub(crate) fn collect_woken(&mut self) {
+        self.notifier.take_ready(&mut self.woken);
+        let mut woken = std::mem::take(&mut self.woken);
+        for token in woken.drain(..) {
+            let index = (token & 0xffff_ffff) as usize;
+            if self.generations.get(index) == Some(&((token >> 32) as u32)) {
+                self.mark(index);
+            }
+        }
+        self.woken = woken;
+    }
+
+    /// Moves the queued connections into `into` (a reused vector) for service.
+    pub(crate) fn take_dirty(&mut self, into: &mut Vec<usize>) {
+        into.clear();
+        std::mem::swap(into, &mut self.dirty);
+        for &index in into.iter() {
+            if let Some(Some(conn)) = self.conns.get_mut(index) {
+                conn.queued = false;
+            }
+        }
+    }
+
+    /// Feeds connection `index` to the gateway: every event out, every ready reply in.
+    pub(crate) fn drive(&mut self, index: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(index) else {
+            return;
+        };
+        conn.dispatch.drive(
+            &mut conn.core,
+            &self.shared.gateway,
+            &conn.waker,
+            &self.date,
+        );
+    }
+
+    /// Records connection `index`'s next deadline after it was serviced.
+    pub(crate) fn update_deadline(&mut self, index: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(index) else {
+            return;
+        };
+        conn.deadline = conn.core.poll_timeout();
+        if let Some(deadline) = conn.deadline {
+            self.earliest = Some(self.earliest.map_or(deadline, |e| e.min(deadline)));
+        }
+    }
+
+    /// If the earliest deadline passed: gives every expired connection its timeout
+    /// (queueing it for service) and recomputes the earliest deadline. One pass over the
+    /// table per expiry, not per iteration.
+    pub(crate) fn sweep(&mut self, now: Instant) {
+        if self.earliest.is_none_or(|earliest| earliest > now) {
+            return;
+        }
+        let mut earliest: Option<Instant> = None;
+        for index in 0..self.conns.len() {
+            let Some(conn) = self.conns[index].as_mut() else {
+                continue;
+            };
+            match conn.deadline {
+                Some(deadline) if deadline <= now => {
+                    conn.core.handle_timeout(now);
+                    conn.deadline = conn.core.poll_timeout();
+                    self.mark(index);
+                }
+                Some(deadline) => {
+                    earliest = Some(earliest.map_or(deadline, |e| e.min(deadline)));
+                }
+                None => {}
+            }
+        }
+        self.earliest = earliest;
+    }
+
+    /// Removes connection `index` (its socket closes on drop). The engine must have
+    /// finished every operation on it.
+    pub(crate) fn remove(&mut self, index: usize) -> Option<Conn<E>> {
+        let conn = self.conns.get_mut(index)?.take()?;
+        self.generations[index] = self.generations[index].wrapping_add(1);
+        self.free.push(index);
+        self.open -= 1;
+        Some(conn)
+    }
+
+    /// Starts the drain: every connection finishes what it has and closes; the grace
+    /// period starts now.
+    pub(crate) fn begin_drain(&mut self, now: Instant) {
+        if self.drain_deadline.is_some() {
+            return;
+        }
+        self.drain_deadline = Some(now + self.shared.grace_period);
+        for index in 0..self.conns.len() {
+            if let Some(conn) = self.conns[index].as_mut() {
+                conn.core.begin_shutdown();
+                self.mark(index);
+            }
+        }
+    }
+
+    /// Whether shutdown began here.
+    pub(crate) fn draining(&self) -> bool {
+        self.drain_deadline.is_some()
+    }
+
+    /// Whether the drain is over: nothing open, or the grace period ended.
+    pub(crate) fn drained(&self, now: Instant) -> bool {
+        self.drain_deadline
+            .is_some_and(|deadline| self.open == 0 || now >= deadline)
+    }
+
+    /// How long the loop may sleep: zero with work queued, else until the earliest
+    /// deadline (or the end of the grace period, or of an accept pause); `None`: until
+    /// I/O or a wake-up.
+    pub(crate) fn sleep_for(&self, now: Instant) -> Option<Duration> {
+        if !self.dirty.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let until = [self.earliest, self.drain_deadline, self.accept_paused_until]
+            .into_iter()
+            .flatten()
+            .min();
+        until.map(|until| until.saturating_duration_since(now))
+    }
+}
+
+/// Reports the end of a worker thread to the main thread, however it ends (return or
+/// unwinding from a panic).
+pub(crate) struct ExitNotice {
+    pub(crate) index: usize,
+    pub(crate) exits: std::sync::mpsc::Sender<crate::server::Wakeup>,
+}
+
+impl Drop for ExitNotice {
+    fn drop(&mut self) {
+        let _ = self
+            .exits
+            .send(crate::server::Wakeup::WorkerExited(self.index));
+    }
+}

@@ -1,0 +1,62 @@
+//! The shared end-to-end suite ([`e2e::suite`]) against this crate's binary with its
+//! default engine, io_uring (`e2e_epoll.rs` runs it on epoll).
+
+const BINARY: &str = env!("CARGO_BIN_EXE_runtime-loop");
+
+e2e::suite_tests!(BINARY);
+
+/// A ring the kernel refuses (more than its 32768 entries) stops start-up with a
+/// message naming io_uring, the flag and the epoll engine, and a non-zero exit, before
+/// "listening".
+#[test]
+fn a_ring_the_kernel_refuses_fails_start_up_and_names_epoll() {
+    let (status, stderr) = e2e::GatewayProcess::run_to_exit(
+        BINARY,
+        &[
+            "--sink",
+            "null",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--ring-entries",
+            "65536",
+        ],
+        std::time::Duration::from_secs(60),
+    );
+    let status = status.expect("exits on its own instead of serving nothing");
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("cannot set up io_uring")
+            && stderr.contains("--ring-entries")
+            && stderr.contains("--engine epoll"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
+/// Each ablation arm serves: every io_uring feature off at once (single-shot accept
+/// and receive into per-connection buffers, no deferred task work, no registered ring
+/// fd), and single features off (single-shot receive from the buffer ring, whole
+/// provided buffers, task work without DEFER_TASKRUN).
+#[test]
+fn every_ablation_arm_serves() {
+    for disabled in [
+        "multishot-accept,multishot-recv,buf-ring,incremental,defer-taskrun,coop-taskrun,single-issuer,registered-fd",
+        "multishot-recv",
+        "incremental",
+        "defer-taskrun,registered-fd",
+    ] {
+        let setup = e2e::suite::setup(BINARY, &["--uring-disable", disabled]);
+        let mut client = e2e::Client::connect(setup.gateway.address).unwrap();
+        for n in 0..20 {
+            let body = format!("{{\"n\":{n}}}");
+            let response = client
+                .request(&e2e::post(body.as_bytes(), &[]))
+                .unwrap()
+                .expect("response");
+            assert_eq!(response.status, 200, "--uring-disable {disabled}");
+        }
+        assert_eq!(setup.payloads_in_kafka(20).len(), 20, "--uring-disable {disabled}");
+    }
+}

@@ -1,0 +1,4 @@
+//! The shared end-to-end suite ([`e2e::suite`]) against this crate's binary on the
+//! epoll engine (`GATEWAY_ENGINE=epoll`, the environment form of `--engine epoll`).
+
+e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-loop"), env: ["GATEWAY_ENGINE" = "epoll"]);
