@@ -14,7 +14,7 @@ use std::time::Duration;
 use kafka_sink::{EmbeddedBroker, KafkaSink, SinkConfig};
 
 use crate::loadgen::{self, LoadSpec, Pacing};
-use crate::server::{Server, ServerUnderTest, Usage};
+use crate::server::{Server, ServerUnderTest, UringFeature, Usage};
 use crate::stats::median;
 
 /// Where accepted records go during a run.
@@ -85,6 +85,12 @@ pub struct Plan {
     pub rates: Vec<f64>,
     /// Open-loop rates as fractions of the slowest server's saturation.
     pub fractions: Vec<f64>,
+    /// io_uring features of the own loop removed one at a time in the ablation.
+    pub ablation: Vec<UringFeature>,
+    /// Repetitions of the ablation (null sink only).
+    pub ablation_repetitions: usize,
+    /// Loads of the ablation.
+    pub ablation_loads: Vec<Load>,
     /// Rate of the untimed system-call pass (req/s), `None` to skip it.
     pub syscall_rate: Option<f64>,
     /// Length of the system-call pass.
@@ -108,11 +114,14 @@ impl Plan {
             repetitions: 5,
             connections: 64,
             kafka_connections: 256,
-            warmup: Duration::from_millis(500),
-            saturation: Duration::from_secs(3),
-            point: Duration::from_secs(2),
+            warmup: Duration::from_millis(300),
+            saturation: Duration::from_secs(2),
+            point: Duration::from_millis(1500),
             rates: vec![10_000.0, 25_000.0, 50_000.0],
-            fractions: vec![0.5, 0.75, 0.9],
+            fractions: vec![0.75, 0.9],
+            ablation: UringFeature::ALL.to_vec(),
+            ablation_repetitions: 3,
+            ablation_loads: vec![Load::Rate(10_000.0), Load::Rate(25_000.0), Load::Saturation],
             syscall_rate: Some(5_000.0),
             syscall_duration: Duration::from_secs(2),
             payload: crate::corpus::json_payload(256),
@@ -132,6 +141,9 @@ impl Plan {
             point: Duration::from_millis(500),
             rates: vec![10_000.0],
             fractions: vec![0.5],
+            ablation: vec![UringFeature::BufRing],
+            ablation_repetitions: 1,
+            ablation_loads: vec![Load::Rate(10_000.0), Load::Saturation],
             syscall_duration: Duration::from_millis(500),
             ..Self::full()
         }
@@ -148,7 +160,20 @@ impl Plan {
     pub fn steps(&self) -> u64 {
         let timed = 2 * self.repetitions;
         let traced = usize::from(self.syscall_rate.is_some());
-        ((timed + traced) * self.servers.len() * SinkMode::ALL.len()) as u64
+        let main = (timed + traced) * self.servers.len() * SinkMode::ALL.len();
+        let ablation = self.ablation_repetitions * self.ablation_arms().len();
+        (main + ablation) as u64
+    }
+
+    /// The ablation's servers: the own loop on io_uring with everything on, then with
+    /// each feature off; empty when there is no ablation.
+    pub fn ablation_arms(&self) -> Vec<Server> {
+        if self.ablation.is_empty() {
+            return Vec::new();
+        }
+        std::iter::once(Server::LoopUring)
+            .chain(self.ablation.iter().map(|&f| Server::LoopUringWithout(f)))
+            .collect()
     }
 
     /// The servers in the order of repetition `repetition`: rotated by one each time,
@@ -172,6 +197,8 @@ pub struct Sample {
     pub sink: SinkMode,
     /// Which repetition (0-based): samples of one repetition were taken side by side.
     pub repetition: usize,
+    /// Whether the sample belongs to the ablation (a phase of its own).
+    pub ablation: bool,
     /// The offered load.
     pub load: Load,
     /// Offered rate (open loop), requests/s.
@@ -315,6 +342,7 @@ struct Point {
     server: Server,
     sink: SinkMode,
     repetition: usize,
+    ablation: bool,
     load: Load,
     offered: Option<f64>,
 }
@@ -331,6 +359,7 @@ fn sample(
         server: point.server,
         sink: point.sink,
         repetition: point.repetition,
+        ablation: point.ablation,
         load: point.load,
         offered: point.offered,
         throughput: result.throughput(),
@@ -390,6 +419,7 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
                     server,
                     sink,
                     repetition,
+                    ablation: false,
                     load: Load::Saturation,
                     offered: None,
                 };
@@ -424,6 +454,7 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
                         server,
                         sink,
                         repetition,
+                        ablation: false,
                         load,
                         offered: Some(rate),
                     };
@@ -439,6 +470,7 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
             }
         }
     }
+    ablation_pass(plan, &mut samples, &mut run_index, &mut step)?;
     let (syscalls, syscalls_skipped) = syscall_pass(plan, &mut run_index, &mut step)?;
     Ok(Results {
         plan: plan.clone(),
@@ -449,6 +481,50 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
     })
 }
 
+/// The ablation: the own loop on io_uring with every feature, and with each one
+/// switched off, null sink, interleaved and rotated like the main comparison.
+fn ablation_pass(
+    plan: &Plan,
+    samples: &mut Vec<Sample>,
+    run_index: &mut usize,
+    step: &mut impl FnMut(&str),
+) -> Result<(), String> {
+    let arms = plan.ablation_arms();
+    let sink = SinkMode::Null;
+    for repetition in 0..plan.ablation_repetitions {
+        let mut order = arms.clone();
+        order.rotate_left(repetition % arms.len().max(1));
+        for server in order {
+            *run_index += 1;
+            let broker = broker_for(plan, *run_index)?;
+            let sut =
+                ServerUnderTest::start(server, plan.server_core, &gateway_flags(sink, &broker))?;
+            for &load in &plan.ablation_loads {
+                let (pacing, offered, duration) = match load {
+                    Load::Saturation => (Pacing::ClosedLoop, None, plan.saturation),
+                    _ => {
+                        let rate = rate_of(load, f64::INFINITY);
+                        (Pacing::OpenLoop { rate }, Some(rate), plan.point)
+                    }
+                };
+                let (result, usage) = measure(plan, &sut, sink, pacing, duration);
+                let point = Point {
+                    server,
+                    sink,
+                    repetition,
+                    ablation: true,
+                    load,
+                    offered,
+                };
+                samples.push(sample(point, &result, usage, &sut));
+            }
+            sut.stop();
+            step(&format!("ablation {} #{}", server.name(), repetition + 1));
+        }
+    }
+    Ok(())
+}
+
 /// The median saturation throughput of the slowest of `servers` with `sink`.
 pub fn slowest_saturation(samples: &[Sample], servers: &[Server], sink: SinkMode) -> f64 {
     servers
@@ -457,7 +533,12 @@ pub fn slowest_saturation(samples: &[Sample], servers: &[Server], sink: SinkMode
             median(
                 samples
                     .iter()
-                    .filter(|s| s.server == server && s.sink == sink && s.load == Load::Saturation)
+                    .filter(|s| {
+                        s.server == server
+                            && s.sink == sink
+                            && s.load == Load::Saturation
+                            && !s.ablation
+                    })
                     .map(|s| s.throughput)
                     .collect(),
             )

@@ -23,3 +23,11 @@ pub mod raw_httparse;
 pub mod report;
 pub mod server;
 pub mod stats;
+
+/// The criterion settings of the layer benches: 1 s of warm-up and 2 s of measurement
+/// per benchmark, so that the main job (`cargo bench -p bench`) stays under 15 minutes.
+pub fn criterion_config() -> criterion::Criterion {
+    criterion::Criterion::default()
+        .warm_up_time(std::time::Duration::from_secs(1))
+        .measurement_time(std::time::Duration::from_secs(2))
+}

@@ -5,45 +5,136 @@ use std::time::Duration;
 
 use e2e::GatewayProcess;
 
+/// An io_uring feature of the own loop that the ablation switches off, one at a time
+/// (the values of `runtime-loop --uring-disable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum UringFeature {
+    /// Multishot accept.
+    MultishotAccept,
+    /// Multishot receive.
+    MultishotRecv,
+    /// The provided-buffer ring (without it, receives are also single-shot).
+    BufRing,
+    /// Incremental consumption of provided buffers.
+    Incremental,
+    /// `DEFER_TASKRUN`.
+    DeferTaskrun,
+    /// `SINGLE_ISSUER` (and with it `DEFER_TASKRUN`).
+    SingleIssuer,
+    /// The registered ring fd.
+    RegisteredFd,
+}
+
+impl UringFeature {
+    /// Every feature the ablation removes.
+    pub const ALL: [UringFeature; 7] = [
+        Self::MultishotAccept,
+        Self::MultishotRecv,
+        Self::BufRing,
+        Self::Incremental,
+        Self::DeferTaskrun,
+        Self::SingleIssuer,
+        Self::RegisteredFd,
+    ];
+
+    /// The `--uring-disable` value.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::MultishotAccept => "multishot-accept",
+            Self::MultishotRecv => "multishot-recv",
+            Self::BufRing => "buf-ring",
+            Self::Incremental => "incremental",
+            Self::DeferTaskrun => "defer-taskrun",
+            Self::SingleIssuer => "single-issuer",
+            Self::RegisteredFd => "registered-fd",
+        }
+    }
+}
+
 /// Which gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Server {
     /// `runtime-hyper`: hyper on tokio (epoll).
     Hyper,
-    /// `runtime-uring`: tokio-uring and the connection loop over `http-parse`.
+    /// `runtime-tokio`: tokio's current-thread runtime, raw TCP, http-conn (epoll).
+    Tokio,
+    /// `runtime-uring`: tokio-uring, raw TCP, http-conn (io_uring polled from epoll).
     Uring,
+    /// `runtime-loop --engine epoll`.
+    LoopEpoll,
+    /// `runtime-loop --engine io-uring`, every feature on.
+    LoopUring,
+    /// `runtime-loop --engine io-uring` with one feature switched off (ablation).
+    LoopUringWithout(UringFeature),
 }
 
 impl Server {
-    /// Every server, in the order of the first repetition (later ones rotate it).
-    pub const ALL: [Server; 2] = [Server::Hyper, Server::Uring];
+    /// The servers of the main comparison, in the order of the first repetition (later
+    /// ones rotate it).
+    pub const ALL: [Server; 5] = [
+        Server::Hyper,
+        Server::Tokio,
+        Server::Uring,
+        Server::LoopEpoll,
+        Server::LoopUring,
+    ];
 
     /// Short name, as `--serve` takes it.
-    pub fn name(self) -> &'static str {
+    pub fn name(self) -> String {
         match self {
-            Self::Hyper => "hyper",
-            Self::Uring => "uring",
+            Self::Hyper => "hyper".to_owned(),
+            Self::Tokio => "tokio".to_owned(),
+            Self::Uring => "uring".to_owned(),
+            Self::LoopEpoll => "loop-epoll".to_owned(),
+            Self::LoopUring => "loop-uring".to_owned(),
+            Self::LoopUringWithout(feature) => format!("loop-uring-no-{}", feature.flag()),
         }
     }
 
     /// What the server is made of, for the report.
-    pub fn description(self) -> &'static str {
+    pub fn description(self) -> String {
         match self {
-            Self::Hyper => "hyper 1.x on a tokio multi-thread runtime with one worker (epoll)",
-            Self::Uring => "tokio-uring (io_uring, polled from epoll) + http-parse",
+            Self::Hyper => "hyper 1.x on a tokio multi-thread runtime with one worker (epoll)".to_owned(),
+            Self::Tokio => "tokio current-thread runtime per core, raw TCP, http-conn + http-parse (epoll)".to_owned(),
+            Self::Uring => "tokio-uring runtime per core (io_uring, waited on through epoll), raw TCP, http-conn + http-parse".to_owned(),
+            Self::LoopEpoll => "own thread-per-core loop, no async runtime, edge-triggered epoll, http-conn + http-parse".to_owned(),
+            Self::LoopUring => "own thread-per-core loop, no async runtime, io_uring with every feature on, http-conn + http-parse".to_owned(),
+            Self::LoopUringWithout(feature) => format!("loop-uring with {} switched off", feature.flag()),
         }
     }
 
+    /// Every server `--serve` accepts: the comparison's and the ablation arms.
+    fn every() -> impl Iterator<Item = Server> {
+        Self::ALL
+            .into_iter()
+            .chain(UringFeature::ALL.map(Self::LoopUringWithout))
+    }
+
     fn run(self, args: Vec<String>) -> anyhow::Result<()> {
+        let own_loop = |extra: &[&str]| {
+            let mut all = vec![args[0].clone()];
+            all.extend(extra.iter().map(|s| (*s).to_owned()));
+            all.extend(args.iter().skip(1).cloned());
+            runtime_loop::run(runtime_loop::LoopArgs::parse_from(all)?)
+        };
         match self {
             Self::Hyper => runtime_hyper::run(ingest::GatewayArgs::parse_from_with(
                 args,
                 runtime_hyper::DEFAULTS,
             )?),
+            Self::Tokio => runtime_tokio::run(ingest::GatewayArgs::parse_from_with(
+                args,
+                runtime_tokio::DEFAULTS,
+            )?),
             Self::Uring => runtime_uring::run(ingest::GatewayArgs::parse_from_with(
                 args,
                 runtime_uring::DEFAULTS,
             )?),
+            Self::LoopEpoll => own_loop(&["--engine", "epoll"]),
+            Self::LoopUring => own_loop(&["--engine", "io-uring"]),
+            Self::LoopUringWithout(feature) => {
+                own_loop(&["--engine", "io-uring", "--uring-disable", feature.flag()])
+            }
         }
     }
 }
@@ -56,15 +147,15 @@ pub fn serve_if_asked() -> bool {
         return false;
     }
     ingest::startup::init_tracing();
-    let name = args.get(2).map(String::as_str);
+    let name = args.get(2).cloned().unwrap_or_default();
     let gateway_args = std::iter::once("gateway".to_owned())
         .chain(args.iter().skip(3).cloned())
         .collect();
-    let result = match Server::ALL.into_iter().find(|s| Some(s.name()) == name) {
+    let result = match Server::every().find(|s| s.name() == name) {
         Some(server) => server.run(gateway_args),
         None => Err(anyhow::anyhow!(
             "--serve takes one of {:?}, not {name:?}",
-            Server::ALL.map(Server::name)
+            Server::every().map(Server::name).collect::<Vec<_>>()
         )),
     };
     if let Err(error) = result {
@@ -173,7 +264,8 @@ impl ServerUnderTest {
         let core = core.to_string();
         let mut args: Vec<&str> = vec!["-c", &core];
         args.extend(wrapper);
-        args.extend([exe.as_str(), "--serve", server.name()]);
+        let name = server.name();
+        args.extend([exe.as_str(), "--serve", name.as_str()]);
         args.extend(gateway_flags.iter().map(String::as_str));
         let process = GatewayProcess::start("taskset", &args)?;
         Ok(Self {

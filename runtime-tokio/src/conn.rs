@@ -9,14 +9,33 @@
 //! so a read can race deadlines and the shutdown signal freely.
 
 use std::io::ErrorKind;
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Instant;
 
 use http_conn::ServerConnection;
 use ingest::Dispatcher;
 use runtime_common::{sleep_until, Shared, Shutdown};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
 
-pub(crate) async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: Shutdown) {
+/// One read through tokio's `poll_read`, or `None` when the socket had nothing after all.
+///
+/// Not `try_read`: that clears tokio's cached readiness only when a read fails with
+/// `EAGAIN`, so every request would cost one more `recvfrom` that can only fail.
+/// `poll_read` clears it after a short read (edge-triggered epoll will report new
+/// data), as hyper's reads do, so the control makes no system call the others skip.
+async fn read_once(stream: &mut TcpStream, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
+    let mut buf = ReadBuf::new(buf);
+    std::future::poll_fn(|cx| match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+        Poll::Pending => Poll::Ready(None),
+        Poll::Ready(result) => Poll::Ready(Some(result)),
+    })
+    .await
+    .map(|result| result.map(|()| buf.filled().len()))
+}
+
+pub(crate) async fn serve(mut stream: TcpStream, shared: &Shared, mut shutdown: Shutdown) {
     let gateway = &*shared.gateway;
     let mut conn = ServerConnection::new(shared.connection, Instant::now());
     let mut dispatcher = Dispatcher::default();
@@ -68,11 +87,11 @@ pub(crate) async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: Shut
                 let Some(buf) = conn.read_buf() else {
                     continue;
                 };
-                match stream.try_read(buf) {
-                    Ok(0) => conn.handle_eof(),
-                    Ok(n) => conn.commit_read(Instant::now(), n),
-                    Err(error) if error.kind() == ErrorKind::WouldBlock => {}
-                    Err(_) => break,
+                match read_once(&mut stream, buf).await {
+                    Some(Ok(0)) => conn.handle_eof(),
+                    Some(Ok(n)) => conn.commit_read(Instant::now(), n),
+                    None => {}
+                    Some(Err(_)) => break,
                 }
             }
             () = sleep_until(deadline) => conn.handle_timeout(Instant::now()),

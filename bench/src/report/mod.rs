@@ -83,12 +83,46 @@ pub struct Effect {
 }
 
 /// The decomposition: each ratio isolates one difference between two servers.
-pub const EFFECTS: &[Effect] = &[Effect {
-    name: "uring / hyper",
-    difference: "everything at once: HTTP stack, connection loop and I/O engine",
-    changed: Server::Uring,
-    baseline: Server::Hyper,
-}];
+pub const EFFECTS: &[Effect] = &[
+    Effect {
+        name: "stack effect",
+        difference: "hyper -> http-parse + http-conn on raw TCP, both on tokio and epoll \
+                     (hyper runs tokio's multi-thread runtime with one worker, the raw server \
+                     a current-thread one)",
+        changed: Server::Tokio,
+        baseline: Server::Hyper,
+    },
+    Effect {
+        name: "engine effect under tokio",
+        difference: "epoll -> io_uring through tokio-uring, the same connection code",
+        changed: Server::Uring,
+        baseline: Server::Tokio,
+    },
+    Effect {
+        name: "layer effect on io_uring",
+        difference: "tokio-uring -> the own loop, both on io_uring",
+        changed: Server::LoopUring,
+        baseline: Server::Uring,
+    },
+    Effect {
+        name: "layer effect on epoll",
+        difference: "tokio -> the own loop, both on epoll",
+        changed: Server::LoopEpoll,
+        baseline: Server::Tokio,
+    },
+    Effect {
+        name: "engine effect in the own loop",
+        difference: "epoll -> io_uring with the loop, buffers and timeouts held fixed",
+        changed: Server::LoopUring,
+        baseline: Server::LoopEpoll,
+    },
+    Effect {
+        name: "whole distance",
+        difference: "hyper -> the own loop on io_uring",
+        changed: Server::LoopUring,
+        baseline: Server::Hyper,
+    },
+];
 
 /// The effects whose two servers both ran.
 fn effects(results: &Results) -> Vec<Effect> {
@@ -109,7 +143,7 @@ fn samples(
     results
         .samples
         .iter()
-        .filter(move |s| s.server == server && s.sink == sink && s.load == load)
+        .filter(move |s| !s.ablation && s.server == server && s.sink == sink && s.load == load)
 }
 
 /// `metric` over the repetitions of one server, sink and load.
@@ -205,8 +239,8 @@ fn servers_table(results: &Results) -> Table {
                 .unwrap_or(0)
         };
         table.rows.push(vec![
-            server.name().to_owned(),
-            server.description().to_owned(),
+            server.name(),
+            server.description(),
             format!("{} / {}", threads(SinkMode::Null), threads(SinkMode::Kafka)),
         ]);
     }
@@ -363,6 +397,56 @@ fn effects_table(results: &Results) -> Table {
     table
 }
 
+/// CPU per request of the own io_uring loop with one feature switched off, over the
+/// same loop with every feature on, taken within each repetition (above 1: the feature
+/// saves CPU).
+fn ablation_table(results: &Results) -> Table {
+    let loads = &results.plan.ablation_loads;
+    let mut headers = vec!["switched off".to_owned()];
+    headers.extend(
+        loads
+            .iter()
+            .map(|load| format!("{}: CPU without / with (µs/req without)", load.label())),
+    );
+    let mut table = Table {
+        headers,
+        rows: Vec::new(),
+    };
+    let of = |server: Server, load: Load| {
+        results
+            .samples
+            .iter()
+            .filter(move |s| s.ablation && s.server == server && s.load == load)
+    };
+    let baseline = Server::LoopUring;
+    for arm in results.plan.ablation_arms().into_iter().skip(1) {
+        let mut row = vec![arm.name()];
+        for &load in loads {
+            let ratios = of(arm, load)
+                .filter_map(|without| {
+                    let with = of(baseline, load).find(|s| s.repetition == without.repetition)?;
+                    (with.cpu_us_per_request > 0.0)
+                        .then(|| without.cpu_us_per_request / with.cpu_us_per_request)
+                })
+                .collect();
+            let absolute = Spread::of(of(arm, load).map(cpu).collect());
+            row.push(format!(
+                "{} ({} µs)",
+                stats::format(Spread::of(ratios), 2),
+                absolute.map_or("n/a".to_owned(), |a| format!("{:.2}", a.median))
+            ));
+        }
+        table.rows.push(row);
+    }
+    let mut all_on = vec![format!("nothing ({} itself)", baseline.name())];
+    all_on.extend(loads.iter().map(|&load| {
+        let absolute = Spread::of(of(baseline, load).map(cpu).collect());
+        format!("1 ({} µs)", stats::format(absolute, 2))
+    }));
+    table.rows.push(all_on);
+    table
+}
+
 fn syscalls_table(results: &Results) -> Table {
     let mut table = Table::new(&[
         "sink",
@@ -432,7 +516,7 @@ fn findings(results: &Results) -> Vec<String> {
                 .collect::<Vec<_>>()
                 .join("; ");
             lines.push(format!(
-                "{} ({}), CPU per request with the {}: {at_loads}.",
+                "{} ({}), CPU per request, {}: {at_loads}.",
                 effect.name,
                 effect.difference,
                 sink.name(),
@@ -484,6 +568,12 @@ pub fn write(results: &Results, target: &Path) -> std::io::Result<String> {
         sections.push((
             format!("Latency at fixed offered loads ({})", sink.name()),
             latency_table(results, sink),
+        ));
+    }
+    if !results.plan.ablation.is_empty() {
+        sections.push((
+            "Ablation: the own io_uring loop with one feature off (null sink)".to_owned(),
+            ablation_table(results),
         ));
     }
     match &results.syscalls_skipped {
