@@ -61,3 +61,8 @@ pub use framing::{Framing, FramingHeaders};
 pub use limits::Limits;
 pub use request::{Headers, Request, Version};
 pub use response::{Connection, ResponseHead, CONTINUE};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
