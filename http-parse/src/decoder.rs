@@ -90,10 +90,17 @@ impl Decoder {
 
     /// Decodes the request at the front of `buf`. See the type docs for the contract.
     ///
-    /// A caller that breaks it by handing over a buffer shorter than the one of the
-    /// previous call, while a request is pending, gets [`FrameError::BufferShrank`]
-    /// (never a panic). A buffer whose earlier bytes were changed is not detected: the
-    /// answer is then some request or error, but not a meaningful one.
+    /// # Errors
+    ///
+    /// A [`FrameError`] when the bytes are not a request this crate accepts; answer
+    /// [`FrameError::status`] and close the connection. The decoder is then idle again,
+    /// but the stream cannot be trusted past the error.
+    ///
+    /// A caller that breaks the contract by handing over a buffer shorter than the one
+    /// of the previous call, while a request is pending, gets
+    /// [`FrameError::BufferShrank`] (never a panic). A buffer whose earlier bytes were
+    /// changed is not detected: the answer is then some request or error, but not a
+    /// meaningful one.
     pub fn decode<'a>(&'a mut self, buf: &'a [u8]) -> Result<Status<'a>, FrameError> {
         // The common case, a whole request in one buffer, never stores state and reuses
         // httparse's validated method and path instead of re-checking them as UTF-8.

@@ -39,8 +39,14 @@ pub struct FramingHeaders {
 }
 
 impl FramingHeaders {
-    /// Takes one header field into account. Fails at once on a duplicate or
-    /// non-decimal `Content-Length` and on `Transfer-Encoding` codings after `chunked`.
+    /// Takes one header field into account.
+    ///
+    /// # Errors
+    ///
+    /// At once on a duplicate or non-decimal `Content-Length`
+    /// ([`FrameError::DuplicateContentLength`], [`FrameError::InvalidContentLength`])
+    /// and on `Transfer-Encoding` codings after `chunked`
+    /// ([`FrameError::InvalidTransferEncoding`]).
     pub fn add(&mut self, name: &str, value: &[u8]) -> Result<(), FrameError> {
         // Dispatch on length first: most headers match none of these four, and a jump
         // on the length rejects them without comparing bytes.
@@ -68,9 +74,15 @@ impl FramingHeaders {
         Ok(())
     }
 
-    /// How the body is framed, once every header was added; refuses both
-    /// `Content-Length` and `Transfer-Encoding`, `Transfer-Encoding` from HTTP/1.0,
-    /// unknown codings (501) and declared lengths over the body limit (413).
+    /// How the body is framed, once every header was added.
+    ///
+    /// # Errors
+    ///
+    /// Both `Content-Length` and `Transfer-Encoding` ([`FrameError::ConflictingFraming`]),
+    /// `Transfer-Encoding` from HTTP/1.0 or not ending in `chunked`
+    /// ([`FrameError::InvalidTransferEncoding`]), unknown codings
+    /// ([`FrameError::UnsupportedTransferCoding`], 501) and declared lengths over the
+    /// body limit ([`FrameError::BodyTooLarge`], 413).
     pub fn framing(&self, version: Version, limits: &Limits) -> Result<Framing, FrameError> {
         match (self.transfer_encoding.seen, self.content_length) {
             (true, Some(_)) => Err(FrameError::ConflictingFraming),
