@@ -326,7 +326,7 @@ impl ServerConnection {
                 // Heads are bounded by the decoder; only a chunked body's wire form (chunk
                 // framing around a body within its limit) can get here.
                 let error = FrameError::BodyTooLarge {
-                    limit: self.config.limits.max_body_bytes,
+                    limit: self.config.limits.max_body_bytes(),
                 };
                 self.reading = Reading::Done;
                 self.continue_wanted = false;

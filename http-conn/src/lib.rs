@@ -16,7 +16,7 @@
 //! use std::time::{Duration, Instant};
 //!
 //! use http_conn::{Config, Event, ServerConnection};
-//! use http_parse::{Connection, ResponseHead, StatusCode};
+//! use http_parse::{Connection, ResponseHead};
 //!
 //! let start = Instant::now(); // the only real clock reading: a base for fake times
 //! let config = Config::default();
@@ -39,8 +39,10 @@
 //! // The caller encodes the response; the connection says whether it keeps the socket.
 //! let answered = start + Duration::from_millis(5);
 //! conn.respond(answered, id, false, |context, out| {
-//!     let mut head = ResponseHead::new(StatusCode::OK);
-//!     head.connection = (!context.keep_alive()).then_some(Connection::Close);
+//!     let mut head = ResponseHead::new(200);
+//!     if !context.keep_alive() {
+//!         head = head.with_connection(Connection::Close);
+//!     }
 //!     head.encode(b"ok", out);
 //! })
 //! .unwrap();

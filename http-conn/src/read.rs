@@ -37,9 +37,9 @@ impl ReadBuffer {
     /// chunk framing (twice the body limit), its trailers, and one read beyond it.
     fn limit_for(limits: &Limits) -> usize {
         limits
-            .max_head_bytes
+            .max_head_bytes()
             .saturating_mul(2)
-            .saturating_add(limits.max_body_bytes.saturating_mul(2))
+            .saturating_add(limits.max_body_bytes().saturating_mul(2))
             .saturating_add(MIN_READ_BYTES)
     }
 
@@ -150,11 +150,9 @@ mod tests {
 
     #[test]
     fn stops_lending_at_the_limit() {
-        let limits = Limits {
-            max_head_bytes: 100,
-            max_body_bytes: 100,
-            ..Limits::default()
-        };
+        let limits = Limits::default()
+            .with_max_head_bytes(100)
+            .with_max_body_bytes(100);
         let mut buffer = ReadBuffer::new(&limits);
         loop {
             let lent = buffer.spare().len();
@@ -168,11 +166,9 @@ mod tests {
 
     #[test]
     fn extends_past_the_limit_with_bytes_already_received() {
-        let limits = Limits {
-            max_head_bytes: 10,
-            max_body_bytes: 10,
-            ..Limits::default()
-        };
+        let limits = Limits::default()
+            .with_max_head_bytes(10)
+            .with_max_body_bytes(10);
         let mut buffer = ReadBuffer::new(&limits);
         let data = vec![b'x'; 10_000];
         buffer.extend_from_slice(&data);

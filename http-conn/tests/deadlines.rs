@@ -3,7 +3,6 @@
 mod common;
 
 use common::{get, ms, post, responses, secs, Harness, Seen};
-use http_parse::StatusCode;
 
 #[test]
 fn poll_timeout_gives_idle_header_body_none_while_pending_then_idle() {
@@ -134,7 +133,7 @@ fn body_timeout_runs_from_the_complete_head_and_answers_408() {
     let [Seen::TimedOut { id }] = events[..] else {
         panic!("{events:?}")
     };
-    h.answer_with(id, StatusCode::REQUEST_TIMEOUT, "");
+    h.answer_with(id, 408, "");
     assert_eq!(responses(&h.transmit()), ["408 close body="]);
     assert!(h.conn.is_closed());
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::{get, post, responses, Harness, Seen};
 use http_conn::{Config, RespondError, ServerConnection};
-use http_parse::{StatusCode, CONTINUE};
+use http_parse::CONTINUE;
 
 #[test]
 fn three_pipelined_requests_in_one_read_come_out_in_order() {
@@ -150,7 +150,7 @@ fn protocol_error_mid_pipeline_answers_earlier_requests_then_the_error_then_clos
     let Seen::Rejected { id, status } = events[2] else {
         panic!("{events:?}")
     };
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(status, 400);
     assert!(
         h.conn.read_buf().is_none(),
         "nothing after the error is read"
@@ -177,7 +177,7 @@ fn protocol_error_waits_while_a_response_is_pending_and_is_answered_last() {
     let Seen::Rejected { id, status } = events[1] else {
         panic!("{events:?}")
     };
-    assert_eq!(status, StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+    assert_eq!(status, 505);
     h.answer_with(id, status, "");
     assert!(!h.conn.is_closed());
     h.answer(events[0].id(), "a");
@@ -257,8 +257,10 @@ fn respond_refuses_unknown_and_repeated_ids() {
 #[test]
 fn chunk_framing_that_outgrows_the_buffer_is_rejected_with_413() {
     let mut config = Config::default();
-    config.limits.max_head_bytes = 100;
-    config.limits.max_body_bytes = 100;
+    config.limits = config
+        .limits
+        .with_max_head_bytes(100)
+        .with_max_body_bytes(100);
     let mut h = Harness::with(config);
     h.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
     assert!(h.events().is_empty());
@@ -271,7 +273,7 @@ fn chunk_framing_that_outgrows_the_buffer_is_rejected_with_413() {
     let [Seen::Rejected { id, status }] = events[..] else {
         panic!("{events:?}")
     };
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(status, 413);
     h.answer_with(id, status, "");
     assert_eq!(responses(&h.transmit()), ["413 close body="]);
     assert!(h.conn.is_closed());

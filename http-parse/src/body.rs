@@ -5,9 +5,8 @@
 
 use memchr::memchr;
 
-use crate::limits::MAX_HEADERS_CAP;
-use crate::request::{is_tchar, Framing};
-use crate::{FrameError, Limits};
+use crate::syntax::{is_tchar, reject_bare_lf};
+use crate::{FrameError, Framing, Limits};
 
 /// A complete request body: borrowed views into the caller's buffer, never a copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,22 +106,16 @@ impl<'a> Iterator for Chunks<'a> {
         if let Some(full) = self.full.take() {
             return (!full.is_empty()).then_some(full);
         }
-        // `raw` was validated by `Progress`, so plain parsing suffices; any surprise
-        // ends the iteration rather than panicking.
-        let lf = memchr(b'\n', self.raw)?;
-        let size = self.raw[..lf]
-            .iter()
-            .take_while(|b| b.is_ascii_hexdigit())
-            .try_fold(0usize, |acc, &b| {
-                acc.checked_mul(16)?.checked_add(hex_value(b) as usize)
-            })?;
-        let data_start = lf + 1;
-        let data = self.raw.get(data_start..data_start.checked_add(size)?)?;
+        // `raw` was validated by `Progress` with the same parser, so this cannot fail
+        // unless the caller broke the buffer contract; then the iteration ends rather
+        // than panicking. The line limit was enforced then, so it is not repeated.
+        let SizeLine { size, len } = size_line(self.raw, usize::MAX).ok()??;
+        let data = self.raw.get(len..len.checked_add(size)?)?;
         if size == 0 {
             self.raw = &[];
             return None;
         }
-        self.raw = self.raw.get(data_start + size + 2..).unwrap_or(&[]);
+        self.raw = self.raw.get(len + size + 2..).unwrap_or(&[]);
         Some(data)
     }
 }
@@ -163,9 +156,11 @@ impl Progress {
                 start: head_len,
                 end: head_len,
             },
+            // `len` is within the body limit, which a caller may set to `usize::MAX`:
+            // saturating, the request then never completes instead of wrapping.
             Framing::Length(len) => Self::Fixed {
                 start: head_len,
-                end: head_len + len,
+                end: head_len.saturating_add(len),
             },
             Framing::Chunked => Self::Chunked(ChunkedProgress {
                 start: head_len,
@@ -177,6 +172,17 @@ impl Progress {
         }
     }
 
+    /// How many bytes of the buffer earlier calls looked at: a buffer shorter than
+    /// this broke the append-only contract.
+    pub(crate) fn examined(&self) -> usize {
+        match self {
+            Self::Fixed { start, .. } => *start,
+            Self::Chunked(chunked) => chunked.pos,
+        }
+    }
+
+    /// Frames as much of the body as `buf` holds. `buf` must be at least
+    /// [`Progress::examined`] bytes long.
     pub(crate) fn advance<'a>(
         &mut self,
         buf: &'a [u8],
@@ -203,21 +209,12 @@ impl ChunkedProgress {
         loop {
             match self.phase {
                 Phase::SizeLine => {
-                    let rest = &buf[self.pos..];
-                    let Some(lf) = memchr(b'\n', rest) else {
-                        if rest.len() >= limits.max_chunk_line_bytes {
-                            return Err(FrameError::InvalidChunkSize);
-                        }
+                    let Some(SizeLine { size, len }) =
+                        size_line(&buf[self.pos..], limits.max_chunk_line_bytes())?
+                    else {
                         return Ok(Advance::Partial { needed: None });
                     };
-                    if lf >= limits.max_chunk_line_bytes {
-                        return Err(FrameError::InvalidChunkSize);
-                    }
-                    if lf == 0 || rest[lf - 1] != b'\r' {
-                        return Err(FrameError::BareLineFeed);
-                    }
-                    let size = parse_chunk_size_line(&rest[..lf - 1])?;
-                    self.pos += lf + 1;
+                    self.pos += len;
                     if size == 0 {
                         self.data_end = self.pos;
                         self.phase = Phase::Trailers;
@@ -226,15 +223,16 @@ impl ChunkedProgress {
                     self.decoded = self
                         .decoded
                         .checked_add(size)
-                        .filter(|&total| total <= limits.max_body_bytes)
+                        .filter(|&total| total <= limits.max_body_bytes())
                         .ok_or(FrameError::BodyTooLarge {
-                            limit: limits.max_body_bytes,
+                            limit: limits.max_body_bytes(),
                         })?;
                     self.phase = Phase::Data { size };
                 }
                 Phase::Data { size } => {
                     let available = buf.len() - self.pos;
-                    let wanted = size + 2;
+                    // Saturating: `size` is only bounded by the body limit.
+                    let wanted = size.saturating_add(2);
                     if available < wanted {
                         return Ok(Advance::Partial {
                             needed: Some(wanted - available),
@@ -265,6 +263,37 @@ impl ChunkedProgress {
             }
         }
     }
+}
+
+/// A chunk-size line at the front of the chunked data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SizeLine {
+    /// The chunk size it declares.
+    size: usize,
+    /// Its length including extensions and the CRLF.
+    len: usize,
+}
+
+/// The one chunk-size parser: reads the line at the front of `rest`, `Ok(None)` while
+/// its LF has not arrived within `max_line_bytes`. Used while framing (`Progress`) and
+/// again while iterating ([`Chunks`]), so both read a line the same way.
+fn size_line(rest: &[u8], max_line_bytes: usize) -> Result<Option<SizeLine>, FrameError> {
+    let Some(lf) = memchr(b'\n', rest) else {
+        if rest.len() >= max_line_bytes {
+            return Err(FrameError::InvalidChunkSize);
+        }
+        return Ok(None);
+    };
+    if lf >= max_line_bytes {
+        return Err(FrameError::InvalidChunkSize);
+    }
+    if lf == 0 || rest[lf - 1] != b'\r' {
+        return Err(FrameError::BareLineFeed);
+    }
+    Ok(Some(SizeLine {
+        size: parse_chunk_size_line(&rest[..lf - 1])?,
+        len: lf + 1,
+    }))
 }
 
 /// Parses `1*HEXDIG [ chunk-ext ]` (RFC 9112 §7.1) without the CRLF.
@@ -361,21 +390,21 @@ fn parse_trailers(rest: &[u8], limits: &Limits) -> Result<Option<usize>, FrameEr
     }
     // As for the head: httparse sees at most `max_head_bytes`, so the answer does not
     // depend on how many bytes past the limit have arrived.
-    let window = &rest[..rest.len().min(limits.max_head_bytes)];
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+    let window = &rest[..rest.len().min(limits.max_head_bytes())];
+    let mut slots = [httparse::EMPTY_HEADER; Limits::MAX_HEADERS_CAP];
     match httparse::parse_headers(window, &mut slots[..limits.header_slots()]) {
         Ok(httparse::Status::Complete((len, _))) => {
-            crate::request::reject_bare_lf(&rest[..len])?;
+            reject_bare_lf(&rest[..len])?;
             Ok(Some(len))
         }
         Ok(httparse::Status::Partial) if window.len() < rest.len() => {
             Err(FrameError::HeadTooLarge {
-                limit: limits.max_head_bytes,
+                limit: limits.max_head_bytes(),
             })
         }
         Ok(httparse::Status::Partial) => Ok(None),
         Err(httparse::Error::TooManyHeaders) => Err(FrameError::TooManyHeaders {
-            limit: limits.max_headers,
+            limit: limits.max_headers(),
         }),
         Err(_) => Err(FrameError::Malformed("invalid chunked trailer")),
     }
@@ -488,6 +517,30 @@ mod tests {
             parse_chunk_size_line(b"1ffffffffffffffff"),
             Err(FrameError::ChunkSizeOverflow)
         );
+    }
+
+    #[test]
+    fn size_line_waits_for_its_lf_within_the_limit() {
+        assert_eq!(size_line(b"1a", 10), Ok(None));
+        assert_eq!(
+            size_line(b"1a\r\nxyz", 10),
+            Ok(Some(SizeLine { size: 26, len: 4 }))
+        );
+        assert_eq!(size_line(b"1a;ext", 6), Err(FrameError::InvalidChunkSize));
+        assert_eq!(size_line(b"1a;e\r\n", 5), Err(FrameError::InvalidChunkSize));
+        assert_eq!(size_line(b"1a\n", 10), Err(FrameError::BareLineFeed));
+    }
+
+    #[test]
+    fn chunks_read_lines_with_the_framing_parser() {
+        let chunks = |raw: &'static [u8]| Chunks { full: None, raw }.collect::<Vec<_>>();
+        assert_eq!(
+            chunks(b"3;a=\"b\"\r\nabc\r\n2\r\nde\r\n0\r\n"),
+            vec![&b"abc"[..], b"de"]
+        );
+        // Bytes that framing would refuse end the iteration instead of panicking.
+        assert_eq!(chunks(b"3\nabc\r\n0\r\n"), Vec::<&[u8]>::new());
+        assert_eq!(chunks(b"ffffffffffff\r\nabc"), Vec::<&[u8]>::new());
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The one error type of the crate: why a request stream was rejected.
 
-use http::StatusCode;
-
 /// Why the decoder refused a request. Every variant is final for the connection:
 /// after a framing error the byte stream can no longer be trusted, so the caller
 /// must answer with [`FrameError::status`] and close ([`FrameError::closes_connection`]).
+///
+/// `#[non_exhaustive]`: new ways to reject a request may be added; match with a
+/// wildcard arm, or just use [`FrameError::status`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FrameError {
@@ -23,19 +24,19 @@ pub enum FrameError {
     /// Request line plus headers (or chunked trailers) exceed the limit.
     #[error("request headers exceed {limit} bytes")]
     HeadTooLarge {
-        /// The configured [`crate::Limits::max_head_bytes`].
+        /// The configured [`Limits::max_head_bytes`](crate::Limits::max_head_bytes).
         limit: usize,
     },
     /// More header lines than the limit.
     #[error("more than {limit} request headers")]
     TooManyHeaders {
-        /// The configured [`crate::Limits::max_headers`].
+        /// The configured [`Limits::max_headers`](crate::Limits::max_headers).
         limit: usize,
     },
     /// The declared or decoded body is larger than the limit.
     #[error("request body exceeds {limit} bytes")]
     BodyTooLarge {
-        /// The configured [`crate::Limits::max_body_bytes`].
+        /// The configured [`Limits::max_body_bytes`](crate::Limits::max_body_bytes).
         limit: usize,
     },
     /// A well-formed `HTTP/x.y` version other than 1.0 and 1.1.
@@ -58,7 +59,7 @@ pub enum FrameError {
     #[error("invalid Content-Length")]
     InvalidContentLength,
     /// A chunk-size line that is not hex digits with optional extensions (RFC 9112
-    /// §7.1.1), or that is longer than [`crate::Limits::max_chunk_line_bytes`].
+    /// §7.1.1), or that is longer than [`Limits::max_chunk_line_bytes`](crate::Limits::max_chunk_line_bytes).
     #[error("invalid chunk size line")]
     InvalidChunkSize,
     /// A chunk size too large to represent.
@@ -67,18 +68,31 @@ pub enum FrameError {
     /// Chunk data not followed by CRLF.
     #[error("chunk data not terminated by CRLF")]
     InvalidChunkTerminator,
+    /// The caller broke the buffer contract of [`Decoder::decode`](crate::Decoder::decode):
+    /// the buffer is shorter than the bytes of the pending request already decoded
+    /// (only appending is allowed until [`Status::Complete`](crate::Status::Complete)).
+    /// A bug in the caller, not the client: answered with 500.
+    #[error("decode buffer shrank to {len} bytes; {decoded} bytes were already decoded")]
+    BufferShrank {
+        /// Bytes of the pending request that earlier calls had decoded.
+        decoded: usize,
+        /// Length of the buffer passed to this call.
+        len: usize,
+    },
 }
 
 impl FrameError {
-    /// The HTTP status a server should answer with.
-    pub fn status(&self) -> StatusCode {
+    /// The HTTP status code a server should answer with: one of 400, 413, 431, 500,
+    /// 501 and 505. A plain `u16`, so that no HTTP types crate becomes part of this
+    /// crate's API; [`ResponseHead::new`](crate::ResponseHead::new) takes it as is, and
+    /// `http::StatusCode::from_u16` converts it.
+    pub fn status(&self) -> u16 {
         match self {
-            Self::HeadTooLarge { .. } | Self::TooManyHeaders { .. } => {
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
-            }
-            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
-            Self::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
+            Self::HeadTooLarge { .. } | Self::TooManyHeaders { .. } => 431,
+            Self::BodyTooLarge { .. } => 413,
+            Self::UnsupportedVersion => 505,
+            Self::UnsupportedTransferCoding => 501,
+            Self::BufferShrank { .. } => 500,
             Self::Malformed(_)
             | Self::BareLineFeed
             | Self::ObsoleteLineFolding
@@ -89,7 +103,7 @@ impl FrameError {
             | Self::InvalidContentLength
             | Self::InvalidChunkSize
             | Self::ChunkSizeOverflow
-            | Self::InvalidChunkTerminator => StatusCode::BAD_REQUEST,
+            | Self::InvalidChunkTerminator => 400,
         }
     }
 

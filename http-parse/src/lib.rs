@@ -15,12 +15,13 @@
 //! same however the bytes were split into reads.
 //!
 //! The crate never touches a socket or a runtime. [`ResponseHead`] encodes the few
-//! responses a gateway sends into a reused buffer.
+//! responses a gateway sends into a reused buffer. Status codes are plain `u16`s, so
+//! the crate's API has no types from other crates.
 //!
 //! ```
 //! use http_parse::{Decoder, Limits, Status};
 //!
-//! let mut decoder = Decoder::new(Limits::default());
+//! let mut decoder = Decoder::new(Limits::default().with_max_body_bytes(64 * 1024));
 //! let mut buf = b"POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n".to_vec();
 //! assert!(matches!(decoder.decode(&buf), Ok(Status::Partial { needed: Some(2) })));
 //!
@@ -34,17 +35,34 @@
 //! let Ok(Status::Complete(next)) = decoder.decode(&buf) else { panic!() };
 //! assert_eq!(next.path(), "/healthz");
 //! ```
+//!
+//! # Modules, for readers of the source
+//!
+//! `decoder` is the state machine; `framing` holds the framing rules
+//! ([`FramingHeaders`]); `diagnose` names what is wrong with a refused head; `body`
+//! frames and iterates bodies; `request` holds the views a decoder hands out;
+//! `response` encodes responses; `syntax` the grammar they share.
 #![forbid(unsafe_code)]
 
 mod body;
+mod decoder;
+mod diagnose;
 mod error;
+mod framing;
 mod limits;
 mod request;
 mod response;
+mod syntax;
 
 pub use body::{Body, ChunkedBody, Chunks};
+pub use decoder::{Decoder, Status};
 pub use error::FrameError;
-pub use http::StatusCode;
-pub use limits::{Limits, MAX_HEADERS_CAP};
-pub use request::{Decoder, Framing, FramingHeaders, Headers, Request, Status, Version};
+pub use framing::{Framing, FramingHeaders};
+pub use limits::Limits;
+pub use request::{Headers, Request, Version};
 pub use response::{Connection, ResponseHead, CONTINUE};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -203,17 +203,18 @@ enum End {
 fn limits() -> impl Strategy<Value = Limits> {
     let default = Limits::default();
     (
-        prop_oneof![3 => Just(default.max_head_bytes), 1 => 64usize..256],
-        prop_oneof![3 => Just(default.max_headers), 1 => 1usize..6],
-        prop_oneof![3 => Just(default.max_body_bytes), 1 => 0usize..400],
-        prop_oneof![3 => Just(default.max_chunk_line_bytes), 1 => 3usize..40],
+        prop_oneof![3 => Just(default.max_head_bytes()), 1 => 64usize..256],
+        prop_oneof![3 => Just(default.max_headers()), 1 => 1usize..6],
+        prop_oneof![3 => Just(default.max_body_bytes()), 1 => 0usize..400],
+        prop_oneof![3 => Just(default.max_chunk_line_bytes()), 1 => 3usize..40],
     )
         .prop_map(
-            |(max_head_bytes, max_headers, max_body_bytes, max_chunk_line_bytes)| Limits {
-                max_headers,
-                max_head_bytes,
-                max_body_bytes,
-                max_chunk_line_bytes,
+            |(max_head_bytes, max_headers, max_body_bytes, max_chunk_line_bytes)| {
+                Limits::default()
+                    .with_max_headers(max_headers)
+                    .with_max_head_bytes(max_head_bytes)
+                    .with_max_body_bytes(max_body_bytes)
+                    .with_max_chunk_line_bytes(max_chunk_line_bytes)
             },
         )
 }

@@ -1,6 +1,6 @@
 //! One test per framing rule of the crate, through the public API.
 
-use http_parse::{Decoder, FrameError, Framing, Limits, Status, StatusCode, Version};
+use http_parse::{Decoder, FrameError, Framing, Limits, Status, Version};
 
 fn decode_one(input: &[u8]) -> Result<Summary, FrameError> {
     decode_with(Limits::default(), input)
@@ -197,48 +197,36 @@ fn expect_continue_is_ignored_for_http10() {
 
 #[test]
 fn too_many_headers_is_431() {
-    let limits = Limits {
-        max_headers: 2,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_headers(2);
     let error = decode_with(limits, b"GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\n\r\n").unwrap_err();
     assert_eq!(error, FrameError::TooManyHeaders { limit: 2 });
-    assert_eq!(error.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(error.status(), 431);
 }
 
 #[test]
 fn oversized_head_is_431_even_before_it_completes() {
-    let limits = Limits {
-        max_head_bytes: 64,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_head_bytes(64);
     let mut decoder = Decoder::new(limits);
     let partial = format!("GET / HTTP/1.1\r\nX-Long: {}", "a".repeat(100));
     let error = decoder.decode(partial.as_bytes()).unwrap_err();
     assert_eq!(error, FrameError::HeadTooLarge { limit: 64 });
-    assert_eq!(error.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(error.status(), 431);
 }
 
 #[test]
 fn declared_body_over_the_limit_is_413_before_the_body_arrives() {
-    let limits = Limits {
-        max_body_bytes: 10,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_body_bytes(10);
     let mut decoder = Decoder::new(limits);
     let error = decoder
         .decode(b"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n")
         .unwrap_err();
     assert_eq!(error, FrameError::BodyTooLarge { limit: 10 });
-    assert_eq!(error.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error.status(), 413);
 }
 
 #[test]
 fn chunked_body_over_the_limit_is_413() {
-    let limits = Limits {
-        max_body_bytes: 10,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_body_bytes(10);
     let error = decode_with(
         limits,
         b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n6\r\naaaaaa\r\n6\r\n",
@@ -253,7 +241,7 @@ fn content_length_with_transfer_encoding_is_rejected() {
         b"POST / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
     );
     assert_eq!(error, FrameError::ConflictingFraming);
-    assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error.status(), 400);
     assert!(error.closes_connection());
 }
 
@@ -294,7 +282,7 @@ fn non_decimal_content_length_is_rejected() {
 fn unknown_transfer_coding_is_501() {
     let error = rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n");
     assert_eq!(error, FrameError::UnsupportedTransferCoding);
-    assert_eq!(error.status(), StatusCode::NOT_IMPLEMENTED);
+    assert_eq!(error.status(), 501);
     assert_eq!(
         rejected(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
         FrameError::UnsupportedTransferCoding
@@ -401,12 +389,9 @@ fn other_http_versions_are_505_and_garbage_is_400() {
         let input = format!("GET / {version}\r\n\r\n");
         let error = rejected(input.as_bytes());
         assert_eq!(error, FrameError::UnsupportedVersion, "{version}");
-        assert_eq!(error.status(), StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+        assert_eq!(error.status(), 505);
     }
-    assert_eq!(
-        rejected(b"GET / FOO/1.1\r\n\r\n").status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(rejected(b"GET / FOO/1.1\r\n\r\n").status(), 400);
 }
 
 #[test]
@@ -417,7 +402,7 @@ fn malformed_request_lines_are_400() {
         b"GET / HTTP/1.1\r\nBad\x01Name: x\r\n\r\n",
     ] {
         let error = rejected(input);
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{error:?}");
+        assert_eq!(error.status(), 400, "{error:?}");
     }
 }
 
@@ -527,10 +512,7 @@ fn header_name_error_is_diagnosed_from_its_own_line_only() {
 
 #[test]
 fn error_past_the_head_limit_is_431_whole_or_trickled() {
-    let limits = Limits {
-        max_head_bytes: 64,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_head_bytes(64);
     let input = format!(
         "GET / HTTP/1.1\r\nX-Long: {}\r\nBad\x01Name: x\r\n\r\n",
         "a".repeat(60)
@@ -543,10 +525,7 @@ fn error_past_the_head_limit_is_431_whole_or_trickled() {
 
 #[test]
 fn trailer_error_past_the_head_limit_is_431_whole_or_trickled() {
-    let limits = Limits {
-        max_head_bytes: 64,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_head_bytes(64);
     let input = format!(
         "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Long: {}\r\nBad\x01: x\r\n\r\n",
         "a".repeat(60)
@@ -565,7 +544,7 @@ fn space_in_request_target_is_400_not_505() {
     ] {
         let error = rejected_both_ways(Limits::default(), input);
         assert_eq!(error, FrameError::Malformed("space in request target"));
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(error.status(), 400);
     }
 }
 
@@ -577,7 +556,7 @@ fn raw_non_ascii_in_request_target_is_400() {
         b"GET /\xff HTTP/1.1\r\n\r\n",
     ] {
         let error = rejected_both_ways(Limits::default(), input);
-        assert_eq!(error.status(), StatusCode::BAD_REQUEST, "{error:?}");
+        assert_eq!(error.status(), 400, "{error:?}");
     }
     // Percent-encoded, the same target is fine.
     assert_eq!(
@@ -606,10 +585,7 @@ fn version_and_header_name_errors_wait_for_the_bytes_that_decide_them() {
         Ok(Status::Partial { .. })
     ));
     // Past the head limit the line can never be judged: 431.
-    let limits = Limits {
-        max_head_bytes: 32,
-        ..Limits::default()
-    };
+    let limits = Limits::default().with_max_head_bytes(32);
     let input = format!("GET / HTTP/1.1\r\nX-A{}: y\r\n\r\n", " ".repeat(40));
     assert_eq!(
         rejected_both_ways(limits, input.as_bytes()),

@@ -96,13 +96,13 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_ACK_MODE", value_enum, default_value_t = AckMode::Delivered)]
     pub ack_mode: AckMode,
     /// Largest accepted request body in bytes (413 beyond).
-    #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = http_parse::Limits::default().max_body_bytes)]
+    #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = http_parse::Limits::default().max_body_bytes())]
     pub max_body_bytes: usize,
     /// Largest request line plus headers in bytes (431 beyond).
-    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = http_parse::Limits::default().max_head_bytes)]
+    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = http_parse::Limits::default().max_head_bytes())]
     pub max_header_bytes: usize,
     /// Most request headers (431 beyond; at most 128).
-    #[arg(long, env = "GATEWAY_MAX_HEADERS", default_value_t = http_parse::Limits::default().max_headers)]
+    #[arg(long, env = "GATEWAY_MAX_HEADERS", default_value_t = http_parse::Limits::default().max_headers())]
     pub max_headers: usize,
     /// Time from the first byte of a request head until the head is complete, in ms;
     /// past it the connection is closed without a response (slowloris guard).
@@ -208,12 +208,10 @@ impl GatewayArgs {
 
     /// The HTTP framing limits these flags stand for.
     pub fn limits(&self) -> http_parse::Limits {
-        http_parse::Limits {
-            max_headers: self.max_headers,
-            max_head_bytes: self.max_header_bytes,
-            max_body_bytes: self.max_body_bytes,
-            ..http_parse::Limits::default()
-        }
+        http_parse::Limits::default()
+            .with_max_headers(self.max_headers)
+            .with_max_head_bytes(self.max_header_bytes)
+            .with_max_body_bytes(self.max_body_bytes)
     }
 
     /// The per-connection settings of a raw-TCP server ([`http_conn::ServerConnection`]):

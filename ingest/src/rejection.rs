@@ -86,7 +86,11 @@ impl Rejection {
     /// The HTTP status for this rejection.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Frame(error) => error.status(),
+            // http-parse answers plain codes (400, 413, 431, 500, 501, 505), all valid,
+            // so the fallback is never taken.
+            Self::Frame(error) => {
+                StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST)
+            }
             Self::MalformedHttp(_) | Self::InvalidJson { .. } | Self::InvalidHeader { .. } => {
                 StatusCode::BAD_REQUEST
             }

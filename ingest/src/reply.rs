@@ -92,20 +92,22 @@ impl Reply {
         out: &mut Vec<u8>,
     ) {
         let keep = keep_alive && !self.close;
-        let connection = match (keep, version) {
-            (false, _) => Some(Connection::Close),
-            (true, Version::Http10) => Some(Connection::KeepAlive),
-            (true, Version::Http11) => None,
-        };
-        ResponseHead {
-            status: self.status,
-            content_type: Some(self.content_type),
-            connection,
-            retry_after_secs: self.retry_after_secs,
-            allow: self.allow,
-            date,
+        let mut head = ResponseHead::new(self.status.as_u16()).with_content_type(self.content_type);
+        match (keep, version) {
+            (false, _) => head = head.with_connection(Connection::Close),
+            (true, Version::Http10) => head = head.with_connection(Connection::KeepAlive),
+            (true, Version::Http11) => {}
         }
-        .encode(&self.body, out);
+        if let Some(seconds) = self.retry_after_secs {
+            head = head.with_retry_after_secs(seconds);
+        }
+        if let Some(allow) = self.allow {
+            head = head.with_allow(allow);
+        }
+        if let Some(date) = date {
+            head = head.with_date(date);
+        }
+        head.encode(&self.body, out);
     }
 
     /// The `http` crate form (the hyper server's path).

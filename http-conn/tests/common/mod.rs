@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use http_conn::{Config, Event, RequestId, ServerConnection};
-use http_parse::{Connection, ResponseHead, StatusCode, Version};
+use http_parse::{Connection, ResponseHead, Version};
 
 /// An event, copied out of the connection's buffer so tests can hold several.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub enum Seen {
     },
     Rejected {
         id: RequestId,
-        status: StatusCode,
+        status: u16,
     },
     TimedOut {
         id: RequestId,
@@ -114,17 +114,17 @@ impl Harness {
     /// Answers `id` at the current time with `200` and `body`, writing the `Connection`
     /// header the way the gateway does.
     pub fn answer(&mut self, id: RequestId, body: &str) {
-        self.answer_with(id, StatusCode::OK, body);
+        self.answer_with(id, 200, body);
     }
 
-    pub fn answer_with(&mut self, id: RequestId, status: StatusCode, body: &str) {
+    pub fn answer_with(&mut self, id: RequestId, status: u16, body: &str) {
         self.conn
             .respond(self.now, id, false, |context, out| {
-                let mut head = ResponseHead::new(status);
-                head.connection = match (context.keep_alive(), context.version()) {
-                    (false, _) => Some(Connection::Close),
-                    (true, Version::Http10) => Some(Connection::KeepAlive),
-                    (true, Version::Http11) => None,
+                let head = ResponseHead::new(status);
+                let head = match (context.keep_alive(), context.version()) {
+                    (false, _) => head.with_connection(Connection::Close),
+                    (true, Version::Http10) => head.with_connection(Connection::KeepAlive),
+                    (true, Version::Http11) => head,
                 };
                 head.encode(body.as_bytes(), out);
             })

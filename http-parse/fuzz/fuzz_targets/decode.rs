@@ -8,7 +8,7 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let Some((&split, stream)) = data.split_first() else { return };
     let split = usize::from(split).min(stream.len());
-    let limits = Limits { max_head_bytes: 4096, max_body_bytes: 64 * 1024, ..Limits::default() };
+    let limits = Limits::default().with_max_head_bytes(4096).with_max_body_bytes(64 * 1024);
     let mut decoder = Decoder::new(limits);
     let mut buf = stream[..split].to_vec();
     let mut rest = &stream[split..];
