@@ -91,6 +91,12 @@ pub struct Plan {
     pub ablation_repetitions: usize,
     /// Loads of the ablation.
     pub ablation_loads: Vec<Load>,
+    /// Records per REST Proxy v2 request in the batch phase; empty to skip it.
+    pub batch_sizes: Vec<usize>,
+    /// Bytes of each record's JSON value in the batch phase.
+    pub batch_record_bytes: usize,
+    /// Repetitions of the batch phase.
+    pub batch_repetitions: usize,
     /// Rate of the untimed system-call pass (req/s), `None` to skip it.
     pub syscall_rate: Option<f64>,
     /// Length of the system-call pass.
@@ -122,6 +128,9 @@ impl Plan {
             ablation: UringFeature::ALL.to_vec(),
             ablation_repetitions: 3,
             ablation_loads: vec![Load::Rate(10_000.0), Load::Rate(25_000.0), Load::Saturation],
+            batch_sizes: vec![1, 10, 100, 500],
+            batch_record_bytes: 256,
+            batch_repetitions: 2,
             syscall_rate: Some(5_000.0),
             syscall_duration: Duration::from_secs(2),
             payload: crate::corpus::json_payload(256),
@@ -144,6 +153,8 @@ impl Plan {
             ablation: vec![UringFeature::BufRing],
             ablation_repetitions: 1,
             ablation_loads: vec![Load::Rate(10_000.0), Load::Saturation],
+            batch_sizes: vec![1, 100],
+            batch_repetitions: 1,
             syscall_duration: Duration::from_millis(500),
             ..Self::full()
         }
@@ -162,7 +173,12 @@ impl Plan {
         let traced = usize::from(self.syscall_rate.is_some());
         let main = (timed + traced) * self.servers.len() * SinkMode::ALL.len();
         let ablation = self.ablation_repetitions * self.ablation_arms().len();
-        (main + ablation) as u64
+        let batch = if self.batch_sizes.is_empty() {
+            0
+        } else {
+            self.batch_repetitions * self.servers.len() * SinkMode::ALL.len()
+        };
+        (main + ablation + batch) as u64
     }
 
     /// The ablation's servers: the own loop on io_uring with everything on, then with
@@ -227,6 +243,29 @@ pub struct Sample {
     pub errors: u64,
 }
 
+/// One server answering REST Proxy v2 batches of one size, closed loop.
+#[derive(Debug, Clone)]
+pub struct BatchSample {
+    /// Which server.
+    pub server: Server,
+    /// Which sink.
+    pub sink: SinkMode,
+    /// Which repetition (0-based).
+    pub repetition: usize,
+    /// Records per request.
+    pub records_per_request: usize,
+    /// Records acknowledged per second.
+    pub records_per_second: f64,
+    /// Records per second of server CPU time: what one fully busy core would do.
+    pub records_per_cpu_second: f64,
+    /// Server CPU time per record, microseconds.
+    pub cpu_us_per_record: f64,
+    /// Non-2xx answers.
+    pub non_2xx: u64,
+    /// Connection errors.
+    pub errors: u64,
+}
+
 /// System calls per request of one server and sink, by call, from `strace -f -c`.
 #[derive(Debug, Clone)]
 pub struct SyscallProfile {
@@ -249,6 +288,8 @@ pub struct Results {
     pub broker: String,
     /// Every sample, in run order.
     pub samples: Vec<Sample>,
+    /// The batch phase.
+    pub batches: Vec<BatchSample>,
     /// The system-call pass (empty when skipped or when strace is missing).
     pub syscalls: Vec<SyscallProfile>,
     /// Why the system-call pass did not run, if it did not.
@@ -290,15 +331,13 @@ fn broker_for(plan: &Plan, run: usize) -> Result<Broker, String> {
 }
 
 fn gateway_flags(sink: SinkMode, broker: &Broker) -> Vec<String> {
-    let mut flags = vec!["--workers".to_owned(), "1".to_owned()];
+    // The topic with the null sink too: the batch phase names it in its requests.
+    let mut flags = ["--workers", "1", "--topic", broker.topic.as_str()]
+        .map(String::from)
+        .to_vec();
     match sink {
         SinkMode::Null => flags.extend(["--sink".to_owned(), "null".to_owned()]),
-        SinkMode::Kafka => flags.extend([
-            "--brokers".to_owned(),
-            broker.brokers.clone(),
-            "--topic".to_owned(),
-            broker.topic.clone(),
-        ]),
+        SinkMode::Kafka => flags.extend(["--brokers".to_owned(), broker.brokers.clone()]),
     }
     flags
 }
@@ -471,11 +510,13 @@ pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
         }
     }
     ablation_pass(plan, &mut samples, &mut run_index, &mut step)?;
+    let batches = batch_pass(plan, &mut run_index, &mut step)?;
     let (syscalls, syscalls_skipped) = syscall_pass(plan, &mut run_index, &mut step)?;
     Ok(Results {
         plan: plan.clone(),
         broker: broker_description,
         samples,
+        batches,
         syscalls,
         syscalls_skipped,
     })
@@ -523,6 +564,66 @@ fn ablation_pass(
         }
     }
     Ok(())
+}
+
+/// The batch phase: every server answers REST Proxy v2 requests of each batch size,
+/// closed loop, with both sinks; records per server CPU-second is the figure.
+fn batch_pass(
+    plan: &Plan,
+    run_index: &mut usize,
+    step: &mut impl FnMut(&str),
+) -> Result<Vec<BatchSample>, String> {
+    let mut batches = Vec::new();
+    if plan.batch_sizes.is_empty() {
+        return Ok(batches);
+    }
+    for repetition in 0..plan.batch_repetitions {
+        for sink in SinkMode::ALL {
+            for server in plan.order(repetition) {
+                *run_index += 1;
+                let broker = broker_for(plan, *run_index)?;
+                let sut = ServerUnderTest::start(
+                    server,
+                    plan.server_core,
+                    &gateway_flags(sink, &broker),
+                )?;
+                for &records in &plan.batch_sizes {
+                    let request =
+                        crate::corpus::v2_batch(&broker.topic, records, plan.batch_record_bytes);
+                    let spec = |duration| LoadSpec {
+                        request: request.clone(),
+                        ..load_spec(plan, &sut, sink, Pacing::ClosedLoop, duration)
+                    };
+                    loadgen::run(&spec(plan.warmup));
+                    let before = sut.usage();
+                    let result = loadgen::run(&spec(plan.saturation));
+                    let usage = sut.usage().since(&before);
+                    let answered = result.requests.saturating_sub(result.non_2xx);
+                    let acknowledged = (answered * records as u64).max(1) as f64;
+                    let cpu = usage.cpu.as_secs_f64();
+                    batches.push(BatchSample {
+                        server,
+                        sink,
+                        repetition,
+                        records_per_request: records,
+                        records_per_second: acknowledged / result.elapsed.as_secs_f64(),
+                        records_per_cpu_second: acknowledged / cpu.max(1e-9),
+                        cpu_us_per_record: cpu * 1e6 / acknowledged,
+                        non_2xx: result.non_2xx,
+                        errors: result.errors,
+                    });
+                }
+                sut.stop();
+                step(&format!(
+                    "batches {} {} #{}",
+                    server.name(),
+                    sink.name(),
+                    repetition + 1
+                ));
+            }
+        }
+    }
+    Ok(batches)
 }
 
 /// The median saturation throughput of the slowest of `servers` with `sink`.

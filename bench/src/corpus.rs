@@ -21,6 +21,31 @@ pub fn json_payload(size: usize) -> Vec<u8> {
 }
 
 /// A keep-alive POST with a `Content-Length` body, as a load generator sends it.
+/// A REST Proxy v2 produce request to `topic` carrying `records` JSON values of about
+/// `record_bytes` each (`POST /topics/{topic}`, `application/vnd.kafka.json.v2+json`).
+pub fn v2_batch(topic: &str, records: usize, record_bytes: usize) -> Vec<u8> {
+    let value = json_payload(record_bytes);
+    let mut body = br#"{"records":["#.to_vec();
+    for i in 0..records {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(br#"{"value":"#);
+        body.extend_from_slice(&value);
+        body.push(b'}');
+    }
+    body.extend_from_slice(b"]}");
+    let mut out = format!(
+        "POST /topics/{topic} HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: bench/1\r\n\
+         Content-Type: application/vnd.kafka.json.v2+json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// `POST /` with `body` as JSON.
 pub fn post(body: &[u8]) -> Vec<u8> {
     let mut out = format!(
         "POST / HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nUser-Agent: bench/1\r\n\

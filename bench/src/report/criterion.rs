@@ -1,4 +1,4 @@
-//! The figures of this run's criterion groups (`parse`, `sink`), read from criterion's
+//! The figures of this run's criterion groups (`parse`, `sink`, `batch`), read from criterion's
 //! own output directories.
 
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ fn row(group: &str, dir: &Path) -> Option<Vec<String>> {
 /// (one directory per benchmark: `<group>/<id>/new/`), if any.
 pub(crate) fn table(target: &Path) -> Option<Table> {
     let mut rows = Vec::new();
-    for group in ["parse", "sink"] {
+    for group in ["parse", "sink", "batch"] {
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(target.join("criterion").join(group))
             .into_iter()
             .flatten()

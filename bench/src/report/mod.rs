@@ -12,7 +12,7 @@ mod environment;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::compare::{Load, Results, Sample, SinkMode};
+use crate::compare::{BatchSample, Load, Results, Sample, SinkMode};
 use crate::server::Server;
 use crate::stats::{self, Spread};
 
@@ -447,6 +447,74 @@ fn ablation_table(results: &Results) -> Table {
     table
 }
 
+fn batch_spread(
+    results: &Results,
+    server: Server,
+    sink: SinkMode,
+    records: usize,
+    metric: fn(&BatchSample) -> f64,
+) -> Option<Spread> {
+    Spread::of(
+        results
+            .batches
+            .iter()
+            .filter(|b| b.server == server && b.sink == sink && b.records_per_request == records)
+            .map(metric)
+            .collect(),
+    )
+}
+
+/// Records per server CPU-second at each batch size, and how much the CPU per record
+/// fell from the smallest to each larger batch.
+fn batch_table(results: &Results) -> Table {
+    let sizes = &results.plan.batch_sizes;
+    let mut headers = vec!["sink".to_owned(), "server".to_owned()];
+    headers.extend(
+        sizes
+            .iter()
+            .map(|n| format!("{n} per request: records/CPU-s (records/s)")),
+    );
+    if let (Some(first), Some(_)) = (sizes.first(), sizes.get(1)) {
+        headers.extend(
+            sizes[1..]
+                .iter()
+                .map(|n| format!("CPU/record {first} / {n}")),
+        );
+    }
+    let mut table = Table {
+        headers,
+        rows: Vec::new(),
+    };
+    for sink in SinkMode::ALL {
+        for &server in &results.plan.servers {
+            let mut row = vec![sink.name().to_owned(), server.name()];
+            for &n in sizes {
+                let per_cpu = batch_spread(results, server, sink, n, |b| b.records_per_cpu_second);
+                let rate = batch_spread(results, server, sink, n, |b| b.records_per_second);
+                row.push(format!(
+                    "{} ({})",
+                    stats::format(per_cpu, 0),
+                    rate.map_or("n/a".to_owned(), |r| format!("{:.0}", r.median))
+                ));
+            }
+            if let Some(&first) = sizes.first() {
+                let base = batch_spread(results, server, sink, first, |b| b.cpu_us_per_record);
+                for &n in &sizes[1..] {
+                    let at = batch_spread(results, server, sink, n, |b| b.cpu_us_per_record);
+                    row.push(match (base, at) {
+                        (Some(base), Some(at)) if at.median > 0.0 => {
+                            format!("{:.1}x", base.median / at.median)
+                        }
+                        _ => "n/a".to_owned(),
+                    });
+                }
+            }
+            table.rows.push(row);
+        }
+    }
+    table
+}
+
 fn syscalls_table(results: &Results) -> Table {
     let mut table = Table::new(&[
         "sink",
@@ -488,11 +556,19 @@ fn errors_table(results: &Results) -> Table {
                     .map(f)
                     .sum()
             };
+            let batch = |f: fn(&BatchSample) -> u64| -> u64 {
+                results
+                    .batches
+                    .iter()
+                    .filter(|b| b.server == server && b.sink == sink)
+                    .map(f)
+                    .sum()
+            };
             table.rows.push(vec![
-                server.name().to_owned(),
+                server.name(),
                 sink.name().to_owned(),
-                of(|s| s.non_2xx).to_string(),
-                of(|s| s.errors).to_string(),
+                (of(|s| s.non_2xx) + batch(|b| b.non_2xx)).to_string(),
+                (of(|s| s.errors) + batch(|b| b.errors)).to_string(),
             ]);
         }
     }
@@ -568,6 +644,15 @@ pub fn write(results: &Results, target: &Path) -> std::io::Result<String> {
         sections.push((
             format!("Latency at fixed offered loads ({})", sink.name()),
             latency_table(results, sink),
+        ));
+    }
+    if !results.batches.is_empty() {
+        sections.push((
+            format!(
+                "REST Proxy v2 batches of {}-byte records: records per server CPU-second",
+                results.plan.batch_record_bytes
+            ),
+            batch_table(results),
         ));
     }
     if !results.plan.ablation.is_empty() {
