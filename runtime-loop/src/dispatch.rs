@@ -58,16 +58,13 @@ impl Dispatch {
                             &self.scratch[..]
                         }
                     };
-                    let ticket = block_on(
-                        gateway.submit(Incoming {
-                            method: request.method(),
-                            target: request.path(),
-                            headers: request.headers(),
-                            body,
-                            body_framed: request.framing() != Framing::None,
-                        }),
-                        waker,
-                    );
+                    let ticket = gateway.submit(Incoming {
+                        method: request.method(),
+                        target: request.path(),
+                        headers: request.headers(),
+                        body,
+                        body_framed: request.framing() != Framing::None,
+                    });
                     // One allocation per request: the reply future must outlive the
                     // borrow of the request; it owns the ticket and a gateway handle.
                     let gateway = Arc::clone(gateway);
@@ -103,33 +100,6 @@ fn respond(conn: &mut ServerConnection, id: RequestId, reply: &Reply, date: &Dat
         })
         .expect("each event is answered once, with the id it carried");
     });
-}
-
-/// Runs `future` to completion on this thread. `Gateway::submit` only waits when the
-/// producer's local queue is full (kafka-sink retries after a short tokio sleep): then
-/// this blocks the worker until the retry, parking the thread. A synchronous,
-/// non-sleeping enqueue in kafka-sink (in progress elsewhere) removes the wait.
-fn block_on<F: Future>(future: F, waker: &Waker) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(waker)) {
-        return output;
-    }
-    let thread_waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut context = Context::from_waker(&thread_waker);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
-            return output;
-        }
-        std::thread::park_timeout(std::time::Duration::from_millis(10));
-    }
-}
-
-struct ThreadWaker(std::thread::Thread);
-
-impl std::task::Wake for ThreadWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.unpark();
-    }
 }
 
 #[cfg(test)]

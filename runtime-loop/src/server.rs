@@ -76,7 +76,6 @@ fn start_workers(
     listeners: Vec<std::net::TcpListener>,
     shared: &Arc<Shared>,
     exits: &mpsc::Sender<Wakeup>,
-    timer: &tokio::runtime::Handle,
 ) -> (Workers, anyhow::Result<Option<String>>) {
     // Each worker reports its set-up: the io_uring features in effect, or why not.
     let (ready_sender, ready) = mpsc::channel::<std::io::Result<Option<String>>>();
@@ -101,12 +100,10 @@ fn start_workers(
             index,
             exits: exits.clone(),
         };
-        let timer = timer.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("loop-{index}"))
             .spawn(move || {
                 let _notice = notice;
-                let _timer = timer.enter();
                 let result = match engine {
                     Engine::IoUring => {
                         UringEngine::new(listener, config, shared, notifier).map(|engine| {
@@ -214,16 +211,6 @@ pub(crate) fn serve(
         grace_period: gateway_args.grace_period(),
         shutdown: AtomicBool::new(false),
     });
-    // kafka-sink's enqueue sleeps on tokio's timer when librdkafka's local queue is
-    // full; the loops have no runtime, so a small one keeps that timer running.
-    let timer = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("loop-timer")
-        .enable_time()
-        .build()
-        .context("cannot start the timer thread")?;
-    let timer_handle = timer.handle().clone();
-
     let (wakeup_sender, wakeups) = mpsc::channel();
     let signal_sender = wakeup_sender.clone();
     std::thread::Builder::new()
@@ -235,7 +222,7 @@ pub(crate) fn serve(
         .context("cannot start the signal thread")?;
 
     let (Workers { threads, notifiers }, all_ready) =
-        start_workers(args, listeners, &shared, &wakeup_sender, &timer_handle);
+        start_workers(args, listeners, &shared, &wakeup_sender);
     drop(wakeup_sender);
     let engine = match args.engine {
         Engine::IoUring => "io_uring (own loop)",
@@ -265,7 +252,6 @@ pub(crate) fn serve(
     for thread in threads {
         panicked += usize::from(thread.join().is_err());
     }
-    timer.shutdown_background();
     match wakeup? {
         Wakeup::Signal if panicked == 0 => Ok(()),
         Wakeup::Signal => Err(anyhow!("{panicked} worker thread(s) panicked")),
