@@ -45,9 +45,9 @@ use crate::{DateCache, Gateway, Incoming, Rejection, Reply, Ticket};
 /// conn.handle_read(now, wire);
 ///
 /// let mut dispatcher = Dispatcher::default();
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// dispatcher.submit(&mut conn, &gateway, now).await;
+/// dispatcher.submit(&mut conn, &gateway, now);
 /// assert!(dispatcher.is_waiting());
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// dispatcher.replies(&mut conn, &gateway).await;
 /// # });
 /// assert!(!dispatcher.is_waiting());
@@ -69,10 +69,9 @@ impl Dispatcher {
     /// connection (a read, EOF, a timeout, shutdown) and after replies were supplied
     /// (which may lift the pipelining bound).
     ///
-    /// Not cancel-safe: a request handed out by the connection whose submission is
-    /// dropped half-way would never be answered. Await it to the end; it waits only
-    /// while the producer's local queue is full (bounded by the sink's retry policy).
-    pub async fn submit(&mut self, conn: &mut ServerConnection, gateway: &Gateway, now: Instant) {
+    /// Never waits ([`Gateway::submit`] does not), so any loop calls it in place, with
+    /// or without a runtime.
+    pub fn submit(&mut self, conn: &mut ServerConnection, gateway: &Gateway, now: Instant) {
         let body_timeout_ms = conn.config().body_timeout.as_millis() as u64;
         loop {
             let (id, reply) = match conn.poll_event() {
@@ -86,15 +85,13 @@ impl Dispatcher {
                             &self.scratch[..]
                         }
                     };
-                    let ticket = gateway
-                        .submit(Incoming {
-                            method: request.method(),
-                            target: request.path(),
-                            headers: request.headers(),
-                            body,
-                            body_framed: request.framing() != Framing::None,
-                        })
-                        .await;
+                    let ticket = gateway.submit(Incoming {
+                        method: request.method(),
+                        target: request.path(),
+                        headers: request.headers(),
+                        body,
+                        body_framed: request.framing() != Framing::None,
+                    });
                     self.tickets.push_back((id, ticket));
                     continue;
                 }
@@ -167,7 +164,6 @@ impl Dispatcher {
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
     use std::task::Waker;
     use std::time::Duration;
 
@@ -188,14 +184,6 @@ mod tests {
         )
     }
 
-    /// Drives the dispatcher the way a hand-written loop would: no runtime, a no-op
-    /// waker, polling until the submission completes.
-    fn submit(dispatcher: &mut Dispatcher, conn: &mut ServerConnection, gateway: &Gateway) {
-        let mut cx = Context::from_waker(Waker::noop());
-        let mut future = std::pin::pin!(dispatcher.submit(conn, gateway, Instant::now()));
-        while future.as_mut().poll(&mut cx).is_pending() {}
-    }
-
     fn statuses(out: &[u8]) -> Vec<String> {
         let text = String::from_utf8_lossy(out);
         text.match_indices("HTTP/1.1 ")
@@ -212,7 +200,7 @@ mod tests {
         let wire = format!("{post}GET /healthz HTTP/1.1\r\n\r\n{post}");
         conn.handle_read(now, wire.as_bytes());
         let mut dispatcher = Dispatcher::default();
-        submit(&mut dispatcher, &mut conn, &gateway);
+        dispatcher.submit(&mut conn, &gateway, Instant::now());
         let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
@@ -236,7 +224,7 @@ mod tests {
         let mut conn = ServerConnection::new(Config::default(), now);
         conn.handle_read(now, b"POST / HTTP/2.0\r\nContent-Length: 2\r\n\r\n{}");
         let mut dispatcher = Dispatcher::default();
-        submit(&mut dispatcher, &mut conn, &gateway);
+        dispatcher.submit(&mut conn, &gateway, Instant::now());
         assert!(!dispatcher.is_waiting());
         let out = conn.poll_transmit().unwrap();
         assert_eq!(statuses(out), ["505"]);
@@ -255,15 +243,15 @@ mod tests {
 
         let mut conn = ServerConnection::new(config, now);
         conn.handle_read(now, b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{");
-        submit(&mut dispatcher, &mut conn, &gateway);
+        dispatcher.submit(&mut conn, &gateway, Instant::now());
         conn.handle_timeout(now + config.body_timeout);
-        submit(&mut dispatcher, &mut conn, &gateway);
+        dispatcher.submit(&mut conn, &gateway, Instant::now());
         assert_eq!(statuses(conn.poll_transmit().unwrap()), ["408"]);
 
         let mut conn = ServerConnection::new(config, now);
         conn.handle_read(now, b"POST / HTTP/1.1\r\nContent-");
         conn.handle_timeout(now + config.header_timeout + Duration::from_millis(1));
-        submit(&mut dispatcher, &mut conn, &gateway);
+        dispatcher.submit(&mut conn, &gateway, Instant::now());
         assert!(conn.is_closed());
         assert_eq!(conn.poll_transmit(), None);
     }

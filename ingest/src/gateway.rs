@@ -111,16 +111,23 @@ impl Gateway {
         &self.metrics
     }
 
-    /// Routes, validates and (for `POST /`) queues the record. The returned ticket
-    /// resolves to the reply.
-    pub async fn submit<'a, H>(&self, incoming: Incoming<'a, H>) -> Ticket
+    /// Routes, validates and (for `POST /`) queues the record, without ever waiting: a
+    /// server calls it from any thread, with or without an async runtime. The returned
+    /// ticket resolves to the reply.
+    ///
+    /// The record is handed to the producer with [`GatewaySink::try_enqueue`]. Past the
+    /// in-flight bound the answer is `503` with `Retry-After`; librdkafka's local queue
+    /// is sized above that bound (see [`kafka_sink::SinkConfig::queue_max_records`]), so
+    /// it is not full first, and if it still is (a delivery freed the bound a moment
+    /// before librdkafka freed its queue slot) that is overload too: `503`.
+    pub fn submit<'a, H>(&self, incoming: Incoming<'a, H>) -> Ticket
     where
         H: Iterator<Item = (&'a str, &'a [u8])>,
     {
         let started = Instant::now();
         let in_flight = self.metrics.in_flight().clone();
         in_flight.inc();
-        let state = match self.dispatch(incoming).await {
+        let state = match self.dispatch(incoming) {
             Ok(state) => state,
             Err(rejection) => TicketState::Ready(Reply::rejected(&rejection)),
         };
@@ -131,12 +138,12 @@ impl Gateway {
         }
     }
 
-    async fn dispatch<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
+    fn dispatch<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
     where
         H: Iterator<Item = (&'a str, &'a [u8])>,
     {
         let reply = match policy::route(incoming.method, incoming.target)? {
-            Route::Ingest => return self.ingest(incoming).await,
+            Route::Ingest => return self.ingest(incoming),
             Route::Health => Reply::ok(),
             Route::Ready if self.is_ready() => Reply::ok(),
             Route::Ready => Reply::not_ready(),
@@ -145,7 +152,7 @@ impl Gateway {
         Ok(TicketState::Ready(reply))
     }
 
-    async fn ingest<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
+    fn ingest<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
     where
         H: Iterator<Item = (&'a str, &'a [u8])>,
     {
@@ -167,7 +174,7 @@ impl Gateway {
         if let Some(key) = parts.key {
             record = record.with_key(key);
         }
-        let pending = self.sink.enqueue(&record).await?;
+        let pending = self.sink.try_enqueue(&record)?;
         Ok(match self.policy.ack_mode {
             AckMode::Delivered => TicketState::Delivering {
                 pending,
@@ -308,12 +315,10 @@ mod tests {
     fn accepted_record_is_produced_verbatim_with_key_and_headers() {
         let gateway = gateway(AckMode::Delivered);
         let reply = run(async {
-            let ticket = gateway
-                .submit(post(
-                    b"{\"a\": 1}",
-                    &[("X-Kafka-Key", b"k"), ("X-Kafka-Header-Src", b"web")],
-                ))
-                .await;
+            let ticket = gateway.submit(post(
+                b"{\"a\": 1}",
+                &[("X-Kafka-Key", b"k"), ("X-Kafka-Header-Src", b"web")],
+            ));
             ticket.reply(&gateway).await
         });
         assert_eq!(reply, Reply::received());
@@ -334,13 +339,7 @@ mod tests {
     #[test]
     fn rejected_request_produces_nothing() {
         let gateway = gateway(AckMode::Delivered);
-        let reply = run(async {
-            gateway
-                .submit(post(b"{oops", &[]))
-                .await
-                .reply(&gateway)
-                .await
-        });
+        let reply = run(async { gateway.submit(post(b"{oops", &[])).reply(&gateway).await });
         assert_eq!(reply.status, http::StatusCode::BAD_REQUEST);
         let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
@@ -371,7 +370,7 @@ mod tests {
             ),
         ] {
             memory.fail_with(Some(error));
-            let reply = run(async { gateway.submit(post(b"{}", &[])).await.reply(&gateway).await });
+            let reply = run(async { gateway.submit(post(b"{}", &[])).reply(&gateway).await });
             assert_eq!(reply.status.as_u16(), status);
         }
     }
@@ -379,7 +378,7 @@ mod tests {
     #[test]
     fn queued_mode_answers_202_and_counts_it() {
         let gateway = gateway(AckMode::Queued);
-        let reply = run(async { gateway.submit(post(b"[]", &[])).await.reply(&gateway).await });
+        let reply = run(async { gateway.submit(post(b"[]", &[])).reply(&gateway).await });
         assert_eq!(reply, Reply::queued());
         assert!(gateway
             .metrics()
@@ -400,7 +399,6 @@ mod tests {
                         body: b"",
                         body_framed: false,
                     })
-                    .await
                     .reply(gateway)
                     .await
                     .status
@@ -409,7 +407,7 @@ mod tests {
         assert_eq!(ready(&gateway), http::StatusCode::OK);
         gateway.begin_shutdown();
         assert_eq!(ready(&gateway), http::StatusCode::SERVICE_UNAVAILABLE);
-        let reply = run(async { gateway.submit(post(b"{}", &[])).await.reply(&gateway).await });
+        let reply = run(async { gateway.submit(post(b"{}", &[])).reply(&gateway).await });
         assert_eq!(reply.status, http::StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(reply.retry_after_secs, Some(1));
     }

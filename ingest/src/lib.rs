@@ -29,8 +29,9 @@
 //!     body: br#"{"data":"test_payload"}"#,
 //!     body_framed: true,
 //! };
+//! let ticket = gateway.submit(request); // never waits: no runtime needed to submit
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-//! let reply = gateway.submit(request).await.reply(&gateway).await;
+//! let reply = ticket.reply(&gateway).await;
 //! assert_eq!(reply.status, 200);
 //! assert_eq!(&reply.body[..], b"Payload received");
 //! # });

@@ -156,6 +156,10 @@ mod tests {
         assert_eq!(overloaded.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(overloaded.retry_after_secs(), Some(1));
         assert!(!overloaded.closes_connection());
+        // The gateway enqueues without waiting: a full local queue is overload too.
+        let queue_full = Rejection::Sink(SinkError::QueueFull { waited_ms: 0 });
+        assert_eq!(queue_full.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(queue_full.retry_after_secs(), Some(1));
         assert_eq!(
             Rejection::Sink(SinkError::TimedOut { timeout_ms: 1 }).status(),
             StatusCode::GATEWAY_TIMEOUT

@@ -27,12 +27,14 @@ pub enum GatewaySink {
 }
 
 impl GatewaySink {
-    /// Queues `record` (retrying a full local queue; see [`KafkaSink::enqueue`]) and
-    /// returns its pending delivery. Fails fast with [`SinkError::Overloaded`] past the
-    /// in-flight bound.
-    pub async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+    /// Queues `record` without waiting and returns its pending delivery. Fails at once
+    /// with [`SinkError::Overloaded`] past the in-flight bound, or with
+    /// [`SinkError::QueueFull`] if librdkafka's local queue is full (see
+    /// [`KafkaSink::try_enqueue`]; the gateway never retries it: both are overload).
+    /// Needs no runtime.
+    pub fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
         match self {
-            Self::Kafka(sink) => sink.enqueue(record).await,
+            Self::Kafka(sink) => sink.try_enqueue(record),
             Self::Null(sink) => sink.try_enqueue(record),
             #[cfg(feature = "test-util")]
             Self::Memory(sink) => sink.try_enqueue(record),

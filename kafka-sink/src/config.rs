@@ -69,9 +69,16 @@ pub struct SinkConfig {
     /// with [`SinkError::TimedOut`].
     pub delivery_timeout: Duration,
     /// librdkafka's local queue bound, in records; past it an enqueue meets a full
-    /// queue (see [`RetryPolicy`]).
+    /// queue (see [`RetryPolicy`]). The producer is built with at least
+    /// [`max_in_flight_records`](Self::max_in_flight_records) here, so the in-flight
+    /// bound ([`SinkError::Overloaded`]) refuses a record before the local queue can be
+    /// full: a caller that never waits ([`KafkaSink::try_enqueue`](crate::KafkaSink::try_enqueue))
+    /// meets [`SinkError::QueueFull`] only in the moment between a delivery freeing its
+    /// in-flight slot and librdkafka freeing its queue slot.
     pub queue_max_records: usize,
-    /// librdkafka's local queue bound, in KiB.
+    /// librdkafka's local queue bound, in KiB; raised to at least
+    /// [`max_in_flight_bytes`](Self::max_in_flight_bytes) when the producer is built
+    /// (both count payload bytes), for the same reason.
     pub queue_max_kbytes: usize,
     /// The sink's own in-flight bound, in records: past it an enqueue fails at once with
     /// [`SinkError::Overloaded`]. At least 1.
@@ -147,8 +154,21 @@ impl SinkConfig {
         config
     }
 
+    /// librdkafka's local queue bounds (records, KiB) as the producer gets them: at
+    /// least the in-flight bounds, so that the in-flight bound is always reached first,
+    /// and at most what librdkafka accepts (`i32::MAX`).
+    pub(crate) fn queue_bounds(&self) -> (usize, usize) {
+        let limit = i32::MAX as usize;
+        let records = self.queue_max_records.max(self.max_in_flight_records);
+        let kbytes = self
+            .queue_max_kbytes
+            .max(self.max_in_flight_bytes.div_ceil(1024));
+        (records.min(limit), kbytes.min(limit))
+    }
+
     /// The librdkafka producer properties this config stands for.
     pub(crate) fn client_config(&self) -> ClientConfig {
+        let (queue_max_records, queue_max_kbytes) = self.queue_bounds();
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.brokers)
@@ -181,15 +201,56 @@ impl SinkConfig {
             )
             .set(
                 "queue.buffering.max.messages",
-                self.queue_max_records.to_string(),
+                queue_max_records.to_string(),
             )
-            .set(
-                "queue.buffering.max.kbytes",
-                self.queue_max_kbytes.to_string(),
-            );
+            .set("queue.buffering.max.kbytes", queue_max_kbytes.to_string());
         for (key, value) in &self.extra {
             config.set(key, value);
         }
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn property(config: &SinkConfig, name: &str) -> usize {
+        config.client_config().get(name).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn the_local_queue_is_never_smaller_than_the_in_flight_bound() {
+        // The defaults already leave room: 200k records / 512 MiB over 100k / 256 MiB.
+        let defaults = SinkConfig::default();
+        assert_eq!(property(&defaults, "queue.buffering.max.messages"), 200_000);
+        assert_eq!(
+            property(&defaults, "queue.buffering.max.kbytes"),
+            512 * 1024
+        );
+
+        // A larger in-flight bound raises the queue bounds with it.
+        let raised = SinkConfig {
+            max_in_flight_records: 1_000_000,
+            max_in_flight_bytes: 2 * 1024 * 1024 * 1024 + 1,
+            ..SinkConfig::default()
+        };
+        assert_eq!(property(&raised, "queue.buffering.max.messages"), 1_000_000);
+        assert_eq!(
+            property(&raised, "queue.buffering.max.kbytes"),
+            2 * 1024 * 1024 + 1,
+            "rounded up to whole KiB"
+        );
+
+        // Never past what librdkafka accepts.
+        let unbounded = SinkConfig {
+            max_in_flight_records: usize::MAX,
+            max_in_flight_bytes: usize::MAX,
+            ..SinkConfig::default()
+        };
+        assert_eq!(
+            unbounded.queue_bounds(),
+            (i32::MAX as usize, i32::MAX as usize)
+        );
     }
 }

@@ -1,13 +1,15 @@
-//! What the raw-TCP gateways (`runtime-uring`, `runtime-tokio`) share beyond their
-//! engine: one `SO_REUSEPORT` listener per worker thread ([`bind_reuse_port`]), the
-//! workers' start-up report and supervision ([`serve`]: a worker that fails to start
-//! fails start-up, one that panics takes the process down after stopping the others),
-//! SIGINT/SIGTERM, connection admission against [`ingest::ConnectionLimit`] and the
-//! drain within the grace period ([`accept_loop`]).
+//! What the raw-TCP gateways (`runtime-uring`, `runtime-tokio`, `runtime-loop`) share
+//! beyond their engine: one `SO_REUSEPORT` listener per worker thread
+//! ([`bind_reuse_port`]), the workers' start-up report and supervision ([`serve`]: a
+//! worker that fails to start fails start-up, one that panics takes the process down
+//! after stopping the others), SIGINT/SIGTERM, the shutdown signal ([`Shutdown`], for
+//! async engines and runtime-less loops alike), connection admission against
+//! [`ingest::ConnectionLimit`] with the encoded `503` refusal ([`Shared`]) and, for
+//! async engines, the drain within the grace period ([`accept_loop`]).
 //!
 //! Everything about HTTP and Kafka lives below, in [`http_conn`] and [`ingest`]; an
-//! engine only implements [`Engine`] (build a runtime on a worker thread, run a worker
-//! on it) and a connection loop that moves bytes between a socket and an
+//! engine only implements [`Engine`] (set a worker up on its thread, run it) and a
+//! connection loop that moves bytes between a socket and an
 //! [`http_conn::ServerConnection`].
 //!
 //! ```

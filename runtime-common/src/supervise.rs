@@ -11,23 +11,37 @@ use tokio::sync::mpsc;
 use crate::bind_reuse_port;
 use crate::worker::{Shared, Shutdown, Worker};
 
-/// One engine: how a worker thread gets its runtime and runs on it. Everything else
-/// about threads, listeners, signals and shutdown is [`serve`]'s.
+/// One engine: how a worker thread sets itself up and serves. Everything else about
+/// threads, listeners, signals and shutdown is [`serve`]'s.
+///
+/// An engine may be an async runtime (tokio-uring, tokio's current-thread runtime) or
+/// a loop that owns its thread and has none: the trait asks for neither.
 pub trait Engine: Send + Sync + 'static {
-    /// What one worker thread runs on (say, a tokio-uring runtime or a current-thread
-    /// tokio runtime).
-    type Runtime;
+    /// A worker set up on its thread and ready to serve: say, a tokio-uring runtime
+    /// with the [`Worker`], or a loop with its ring or epoll instance.
+    type Ready;
 
-    /// The engine's name in the start-up line and in thread names: `io_uring`, `epoll`.
+    /// The engine's name in the start-up line: `io_uring`, `epoll`.
     const NAME: &'static str;
 
-    /// Builds a worker's runtime, on that worker's thread. An error fails start-up
-    /// before anything is served; its message should say what the operator can do.
-    fn build_runtime(&self) -> anyhow::Result<Self::Runtime>;
+    /// The worker threads' names are this, `-`, and the worker's index.
+    const THREAD_NAME: &'static str = Self::NAME;
 
-    /// Serves `worker` on `runtime` until [`Worker::shutdown`] is raised, then drains
-    /// its connections within the grace period ([`crate::accept_loop`] does both).
-    fn run(&self, runtime: Self::Runtime, worker: Worker);
+    /// Sets `worker` up on its own thread (build a runtime, a ring...). An error fails
+    /// start-up before anything is served; its message should say what the operator
+    /// can do.
+    fn set_up(&self, worker: Worker) -> anyhow::Result<Self::Ready>;
+
+    /// What the start-up log reports about a set-up worker beyond the engine's name
+    /// (say, the io_uring features in effect); nothing by default.
+    fn features(&self, _ready: &Self::Ready) -> Option<String> {
+        None
+    }
+
+    /// Serves until [`Worker::shutdown`] is raised, then drains the worker's
+    /// connections within the grace period ([`crate::accept_loop`] does both for an
+    /// async engine).
+    fn run(&self, ready: Self::Ready);
 }
 
 /// Why the main thread stopped waiting.
@@ -52,31 +66,70 @@ impl Drop for ExitNotice {
     }
 }
 
-/// Waits on the calling (main) thread for SIGINT, SIGTERM or a worker's end.
-fn wait_for_shutdown(exits: &mut mpsc::UnboundedReceiver<usize>) -> anyhow::Result<Wakeup> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        Ok(tokio::select! {
-            result = tokio::signal::ctrl_c() => result.map(|()| Wakeup::Signal)?,
-            _ = terminate.recv() => Wakeup::Signal,
-            Some(index) = exits.recv() => Wakeup::WorkerExited(index),
-        })
-    })
+/// SIGINT and SIGTERM, caught from the moment this exists, waited for on the main
+/// thread.
+///
+/// The one signal mechanism of every raw-TCP server, whatever its engine: a small
+/// current-thread tokio runtime private to the main thread, not the workers'. A
+/// worker that has no runtime (runtime-loop) is not involved: the handler only wakes
+/// the main thread, which raises [`Shutdown`] and so wakes the workers. A signal may
+/// interrupt a worker's blocking call (`epoll_wait`, `io_uring_enter`) with `EINTR`;
+/// a loop treats that as a spurious wake-up.
+struct Signals {
+    runtime: tokio::runtime::Runtime,
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
 }
 
-/// Starts one thread per listener, each building its own runtime, and returns once
-/// every runtime is built, or with the first worker's set-up error.
+impl Signals {
+    /// Installs the handlers. Called before the listeners are bound, so a client that
+    /// can connect can also stop the server gracefully.
+    fn catch() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let _entered = runtime.enter();
+        let interrupt = signal(SignalKind::interrupt())?;
+        let terminate = signal(SignalKind::terminate())?;
+        drop(_entered);
+        Ok(Self {
+            runtime,
+            interrupt,
+            terminate,
+        })
+    }
+
+    /// Waits on the calling (main) thread for SIGINT, SIGTERM or a worker's end.
+    fn wait(&mut self, exits: &mut mpsc::UnboundedReceiver<usize>) -> Wakeup {
+        let Self {
+            runtime,
+            interrupt,
+            terminate,
+        } = self;
+        runtime.block_on(async {
+            tokio::select! {
+                _ = interrupt.recv() => Wakeup::Signal,
+                _ = terminate.recv() => Wakeup::Signal,
+                Some(index) = exits.recv() => Wakeup::WorkerExited(index),
+            }
+        })
+    }
+}
+
+/// Starts one thread per listener, each setting itself up, and returns once every
+/// worker is set up (with what the engine reports about it), or with the first
+/// worker's set-up error.
 fn start_workers<E: Engine>(
     engine: &Arc<E>,
     listeners: Vec<std::net::TcpListener>,
     shared: &Arc<Shared>,
     shutdown: &Shutdown,
     exits: &mpsc::UnboundedSender<usize>,
-) -> (Vec<std::thread::JoinHandle<()>>, anyhow::Result<()>) {
+) -> (
+    Vec<std::thread::JoinHandle<()>>,
+    anyhow::Result<Option<String>>,
+) {
     let (ready_sender, ready) = std::sync::mpsc::channel();
     let mut threads = Vec::with_capacity(listeners.len());
     for (index, listener) in listeners.into_iter().enumerate() {
@@ -93,18 +146,18 @@ fn start_workers<E: Engine>(
             exits: exits.clone(),
         };
         let spawned = std::thread::Builder::new()
-            .name(format!("{}-{index}", E::NAME))
+            .name(format!("{}-{index}", E::THREAD_NAME))
             .spawn(move || {
                 let _notice = notice;
-                let runtime = match engine.build_runtime() {
-                    Ok(runtime) => runtime,
+                let set_up = match engine.set_up(worker) {
+                    Ok(set_up) => set_up,
                     Err(error) => {
                         let _ = ready.send(Err(error));
                         return;
                     }
                 };
-                let _ = ready.send(Ok(()));
-                engine.run(runtime, worker);
+                let _ = ready.send(Ok(engine.features(&set_up)));
+                engine.run(set_up);
             });
         match spawned {
             Ok(thread) => threads.push(thread),
@@ -112,11 +165,16 @@ fn start_workers<E: Engine>(
         }
     }
     drop(ready_sender);
+    let mut features = None;
     let all_ready = (0..threads.len()).try_for_each(|_| match ready.recv() {
-        Ok(result) => result,
+        Ok(result) => {
+            // Every worker is set up alike: any one's report stands for all.
+            features = result?.or(features.take());
+            Ok(())
+        }
         Err(_) => Err(anyhow!("a worker thread ended during start-up")),
     });
-    (threads, all_ready)
+    (threads, all_ready.map(|()| features))
 }
 
 /// Serves the gateway `started` with `engine` on `args.worker_count()` worker threads,
@@ -130,18 +188,22 @@ fn start_workers<E: Engine>(
 /// served then), or if a worker ended on its own (it panicked): every other worker is
 /// stopped and drained first, so the caller can still flush and exit non-zero.
 pub fn serve<E: Engine>(engine: E, args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
+    let mut signals = Signals::catch().context("cannot catch SIGINT/SIGTERM")?;
     let listeners = (0..args.worker_count())
         .map(|_| bind_reuse_port(args.listen))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let shared = Arc::new(Shared::new(args, Arc::clone(&started.gateway)));
-    let (shutdown_sender, shutdown) = Shutdown::channel();
+    let (shutdown_trigger, shutdown) = Shutdown::channel();
     let (exit_sender, mut exits) = mpsc::unbounded_channel();
     let engine = Arc::new(engine);
     let (threads, all_ready) = start_workers(&engine, listeners, &shared, &shutdown, &exit_sender);
     drop(exit_sender);
-    let wakeup = all_ready.and_then(|()| {
+    let wakeup = all_ready.map(|features| {
         log_listening(E::NAME, args, started);
-        wait_for_shutdown(&mut exits).context("cannot wait for signals")
+        if let Some(features) = features {
+            tracing::info!(engine = E::NAME, %features, "engine features in effect");
+        }
+        signals.wait(&mut exits)
     });
 
     // Whatever woke us, stop every worker before returning: a listener nobody serves
@@ -150,7 +212,7 @@ pub fn serve<E: Engine>(engine: E, args: &GatewayArgs, started: &Started) -> any
     if matches!(wakeup, Ok(Wakeup::Signal)) {
         tracing::info!("shutdown: not accepting; finishing in-flight requests");
     }
-    let _ = shutdown_sender.send(true);
+    shutdown_trigger.raise();
     let mut panicked = 0;
     for thread in threads {
         panicked += usize::from(thread.join().is_err());
@@ -181,7 +243,7 @@ mod tests {
         });
         assert!(worker.join().is_err());
         assert_eq!(
-            wait_for_shutdown(&mut exits).unwrap(),
+            Signals::catch().unwrap().wait(&mut exits),
             Wakeup::WorkerExited(3)
         );
     }

@@ -4,7 +4,9 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use ingest::{ConnectionLimit, ConnectionSlot, Gateway, GatewayArgs, Rejection, Reply};
@@ -46,28 +48,99 @@ impl Shared {
     pub fn refusal(&self) -> &[u8] {
         &self.refusal
     }
+
+    /// A slot in the process-wide connection limit, or `None` at the limit (then
+    /// write [`Shared::refusal`] and close). For an engine that admits connections
+    /// itself rather than through [`accept_loop`].
+    pub fn try_admit(&self) -> Option<ConnectionSlot> {
+        self.connections.try_admit()
+    }
 }
 
 /// The shutdown signal every worker and connection watches. Cheap to clone.
+///
+/// An async engine awaits [`Shutdown::requested`]; a loop without a runtime checks
+/// [`Shutdown::is_requested`] each iteration and registers a [`Waker`] with
+/// [`Shutdown::wake_on_request`] that interrupts its wait.
 #[derive(Debug, Clone)]
-pub struct Shutdown(watch::Receiver<bool>);
+pub struct Shutdown {
+    receiver: watch::Receiver<bool>,
+    state: Arc<ShutdownState>,
+}
+
+#[derive(Debug, Default)]
+struct ShutdownState {
+    requested: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+/// Raises a [`Shutdown`]: held by [`crate::serve`].
+#[derive(Debug)]
+pub(crate) struct ShutdownTrigger {
+    sender: watch::Sender<bool>,
+    state: Arc<ShutdownState>,
+}
+
+impl ShutdownTrigger {
+    /// Asks every holder of the signal to stop, and wakes every registered waker.
+    pub(crate) fn raise(&self) {
+        self.state.requested.store(true, Ordering::Release);
+        let _ = self.sender.send(true);
+        let wakers = std::mem::take(
+            &mut *self
+                .state
+                .wakers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        for waker in wakers {
+            waker.wake();
+        }
+    }
+}
 
 impl Shutdown {
-    /// A signal and the sender that raises it.
-    pub(crate) fn channel() -> (watch::Sender<bool>, Self) {
+    /// A signal and the trigger that raises it.
+    pub(crate) fn channel() -> (ShutdownTrigger, Self) {
         let (sender, receiver) = watch::channel(false);
-        (sender, Self(receiver))
+        let state = Arc::new(ShutdownState::default());
+        (
+            ShutdownTrigger {
+                sender,
+                state: Arc::clone(&state),
+            },
+            Self { receiver, state },
+        )
     }
 
     /// Completes once shutdown was asked for (at once if it already was). Cancel-safe.
     pub async fn requested(&mut self) {
         // An error means the sender is gone, which also means stop.
-        let _ = self.0.wait_for(|&stop| stop).await;
+        let _ = self.receiver.wait_for(|&stop| stop).await;
     }
 
-    /// Whether shutdown was asked for.
+    /// Whether shutdown was asked for. A load of one atomic: cheap enough for every
+    /// iteration of a loop.
     pub fn is_requested(&self) -> bool {
-        *self.0.borrow()
+        self.state.requested.load(Ordering::Acquire)
+    }
+
+    /// Wakes `waker` once shutdown is asked for (at once if it already was), from the
+    /// thread that asks: how a runtime-less loop learns of it while it sleeps.
+    pub fn wake_on_request(&self, waker: Waker) {
+        let mut wakers = self
+            .state
+            .wakers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Checked under the lock `raise` takes after setting the flag: either it sees
+        // this waker or this sees the flag.
+        if self.is_requested() {
+            drop(wakers);
+            waker.wake();
+        } else {
+            wakers.push(waker);
+        }
     }
 }
 
@@ -256,7 +329,7 @@ mod tests {
             });
             let stopping = async {
                 tokio::task::yield_now().await;
-                stop.send(true).unwrap();
+                stop.raise();
             };
             tokio::join!(serving, stopping);
         });
@@ -268,5 +341,29 @@ mod tests {
         assert!(refusal.starts_with("HTTP/1.1 503 "), "{refusal}");
         assert!(refusal.contains("retry-after: 1\r\n"), "{refusal}");
         assert!(refusal.contains("connection: close\r\n"), "{refusal}");
+    }
+
+    #[test]
+    fn a_runtime_less_loop_is_woken_and_sees_the_request() {
+        struct Flag(AtomicBool);
+        impl std::task::Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let (stop, shutdown) = Shutdown::channel();
+        let before = Arc::new(Flag(AtomicBool::new(false)));
+        shutdown.wake_on_request(Waker::from(Arc::clone(&before)));
+        assert!(!shutdown.is_requested());
+        assert!(!before.0.load(Ordering::SeqCst));
+        stop.raise();
+        assert!(shutdown.is_requested());
+        assert!(before.0.load(Ordering::SeqCst), "registered waker woken");
+        let after = Arc::new(Flag(AtomicBool::new(false)));
+        shutdown.wake_on_request(Waker::from(Arc::clone(&after)));
+        assert!(
+            after.0.load(Ordering::SeqCst),
+            "a late waker is woken at once"
+        );
     }
 }

@@ -79,6 +79,6 @@ pub(crate) async fn handle(
         body: &body,
         body_framed: framing != Framing::None,
     };
-    let reply = gateway.submit(incoming).await.reply(gateway).await;
+    let reply = gateway.submit(incoming).reply(gateway).await;
     reply.into_http().map(Full::new)
 }

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use crate::sys::{Epoll, Readiness};
 use crate::wake::Notifier;
-use crate::worker::{Shared, Worker};
+use crate::worker::Worker;
 
 const LISTENER: u64 = u64::MAX;
 const WAKE: u64 = u64::MAX - 1;
@@ -37,11 +37,13 @@ pub(crate) struct EpollEngine {
 }
 
 impl EpollEngine {
-    pub(crate) fn new(
-        listener: TcpListener,
-        shared: Arc<Shared>,
-        notifier: Arc<Notifier>,
-    ) -> io::Result<Self> {
+    pub(crate) fn new(worker: runtime_common::Worker, notifier: Arc<Notifier>) -> io::Result<Self> {
+        let runtime_common::Worker {
+            listener,
+            shared,
+            shutdown,
+            ..
+        } = worker;
         let epoll = Epoll::new(1024)?;
         listener.set_nonblocking(true)?;
         epoll.add(listener.as_raw_fd(), LISTENER)?;
@@ -49,7 +51,7 @@ impl EpollEngine {
         Ok(Self {
             epoll,
             listener: Some(listener),
-            worker: Worker::new(shared, notifier),
+            worker: Worker::new(shared, shutdown, notifier),
         })
     }
 
@@ -87,7 +89,7 @@ impl EpollEngine {
                 accept = !self.accept_all(now);
             }
             self.worker.collect_woken();
-            if self.worker.shared.shutting_down() && !self.worker.draining() {
+            if self.worker.shutdown_requested() && !self.worker.draining() {
                 if let Some(listener) = self.listener.take() {
                     self.epoll.remove(listener.as_raw_fd());
                 }

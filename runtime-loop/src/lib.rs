@@ -22,8 +22,6 @@
 #![deny(unsafe_code)]
 
 mod args;
-mod date;
-mod dispatch;
 mod epoll;
 mod server;
 #[allow(unsafe_code)]
@@ -44,11 +42,13 @@ pub use args::{Engine, LoopArgs, UringFeature, DEFAULTS};
 /// worker that stopped unexpectedly (after the others were stopped and the producer
 /// flushed).
 pub fn run(args: LoopArgs) -> anyhow::Result<()> {
-    // Before any thread exists (librdkafka starts its own in `start`), so that every
-    // thread inherits the mask and only the signal thread ever sees SIGINT/SIGTERM.
-    let signals = sys::block_shutdown_signals().context("cannot block SIGINT/SIGTERM")?;
     let started = ingest::startup::start(&args.gateway).context("cannot start the gateway")?;
-    let served = server::serve(&args, &started, signals);
+    let served = match args.engine {
+        Engine::IoUring => {
+            runtime_common::serve(server::Uring::new(&args), &args.gateway, &started)
+        }
+        Engine::Epoll => runtime_common::serve(server::Epoll, &args.gateway, &started),
+    };
     // Flush even when a worker failed: records already queued still deserve delivery.
     started.gateway.finish(args.gateway.grace_period());
     served

@@ -1,6 +1,6 @@
 //! Every `unsafe` of the crate: the io_uring [`Ring`] with the memory it lends the
 //! kernel (the provided-buffer ring, per-connection send and receive buffers, the
-//! eventfd read buffer), [`Epoll`], [`EventFd`], signal masking and adopting accepted
+//! eventfd read buffer), [`Epoll`], [`EventFd`] and adopting accepted
 //! file descriptors.
 //!
 //! The rule the ring keeps: memory named in a submitted operation belongs to the
@@ -59,48 +59,6 @@ impl EventFd {
 
     pub(crate) fn raw(&self) -> RawFd {
         self.0.as_raw_fd()
-    }
-}
-
-/// SIGINT and SIGTERM, blocked in the calling thread (and every thread it starts
-/// afterwards) so that only [`ShutdownSignals::wait`] receives them.
-#[derive(Clone, Copy)]
-pub(crate) struct ShutdownSignals(libc::sigset_t);
-
-impl std::fmt::Debug for ShutdownSignals {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ShutdownSignals(SIGINT, SIGTERM)")
-    }
-}
-
-/// Blocks SIGINT and SIGTERM in the calling thread; threads started later inherit it.
-pub(crate) fn block_shutdown_signals() -> io::Result<ShutdownSignals> {
-    // SAFETY: `set` is a local the libc calls initialise and read; the mask applies to
-    // this thread only.
-    unsafe {
-        let mut set = std::mem::zeroed::<libc::sigset_t>();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        let result = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        if result != 0 {
-            return Err(io::Error::from_raw_os_error(result));
-        }
-        Ok(ShutdownSignals(set))
-    }
-}
-
-impl ShutdownSignals {
-    /// Blocks until SIGINT or SIGTERM arrives; returns its number.
-    pub(crate) fn wait(&self) -> i32 {
-        let mut signal = 0;
-        // SAFETY: both pointers are to live locals / fields for the duration of the call.
-        let result = unsafe { libc::sigwait(&self.0, &mut signal) };
-        if result == 0 {
-            signal
-        } else {
-            libc::SIGTERM
-        }
     }
 }
 

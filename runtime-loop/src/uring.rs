@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::sys::{self, Completion, Ring, RingConfig};
 use crate::wake::Notifier;
-use crate::worker::{Shared, Worker};
+use crate::worker::Worker;
 
 /// What the loop knows about one connection beyond what the ring tracks.
 #[derive(Debug, Default)]
@@ -29,18 +29,23 @@ pub(crate) struct UringEngine {
 
 impl UringEngine {
     pub(crate) fn new(
-        listener: TcpListener,
+        worker: runtime_common::Worker,
         config: RingConfig,
-        shared: Arc<Shared>,
         notifier: Arc<Notifier>,
     ) -> io::Result<Self> {
+        let runtime_common::Worker {
+            listener,
+            shared,
+            shutdown,
+            ..
+        } = worker;
         let mut ring = Ring::new(config)?;
         ring.arm_accept(listener.as_raw_fd());
         ring.arm_wake(notifier.eventfd().raw());
         Ok(Self {
             ring,
             listener: Some(listener),
-            worker: Worker::new(shared, notifier),
+            worker: Worker::new(shared, shutdown, notifier),
         })
     }
 
@@ -67,7 +72,7 @@ impl UringEngine {
             let now = Instant::now();
             self.reap(now);
             self.worker.collect_woken();
-            if self.worker.shared.shutting_down() && !self.worker.draining() {
+            if self.worker.shutdown_requested() && !self.worker.draining() {
                 self.ring.cancel_accept();
                 self.worker.begin_drain(now);
             }

@@ -41,6 +41,12 @@ impl Notifier {
         }))
     }
 
+    /// A waker that rings the doorbell whether or not the loop announced sleep: for
+    /// shutdown, raised from the main thread (see `runtime_common::Shutdown`).
+    pub(crate) fn shutdown_waker(self: &Arc<Self>) -> Waker {
+        Waker::from(Arc::new(Doorbell(Arc::clone(self))))
+    }
+
     /// Marks `token` ready and wakes the loop if it sleeps.
     pub(crate) fn notify(&self, token: u64) {
         self.ready
@@ -90,6 +96,14 @@ impl Notifier {
     /// The loop is awake again: wakers need not write the eventfd.
     pub(crate) fn awake(&self) {
         self.sleeping.store(false, Ordering::SeqCst);
+    }
+}
+
+struct Doorbell(Arc<Notifier>);
+
+impl Wake for Doorbell {
+    fn wake(self: Arc<Self>) {
+        self.0.wake_now();
     }
 }
 

@@ -3,36 +3,15 @@
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::Waker;
+use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
 use http_conn::ServerConnection;
-use ingest::{ConnectionLimit, ConnectionSlot, Gateway};
+use ingest::{ConnectionSlot, Dispatcher};
+use runtime_common::{Shared, Shutdown};
 
-use crate::date::DateCache;
-use crate::dispatch::Dispatch;
 use crate::wake::Notifier;
-
-/// What every worker of the process shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) gateway: Arc<Gateway>,
-    pub(crate) config: http_conn::Config,
-    pub(crate) connections: Arc<ConnectionLimit>,
-    /// The encoded `503` a connection over the limit hears before it is closed.
-    pub(crate) too_many_connections: Vec<u8>,
-    pub(crate) grace_period: Duration,
-    /// Set by the main thread on SIGINT/SIGTERM or when a worker died.
-    pub(crate) shutdown: AtomicBool,
-}
-
-impl Shared {
-    pub(crate) fn shutting_down(&self) -> bool {
-        self.shutdown.load(Ordering::Acquire)
-    }
-}
 
 /// One connection: its socket, its sans-IO core, the replies it awaits and the
 /// engine's per-connection state `E`.
@@ -40,7 +19,7 @@ pub(crate) struct Conn<E> {
     pub(crate) stream: TcpStream,
     pub(crate) core: ServerConnection,
     pub(crate) io: E,
-    dispatch: Dispatch,
+    dispatcher: Dispatcher,
     waker: Waker,
     deadline: Option<Instant>,
     queued: bool,
@@ -50,6 +29,9 @@ pub(crate) struct Conn<E> {
 /// One worker's connections and loop bookkeeping.
 pub(crate) struct Worker<E> {
     pub(crate) shared: Arc<Shared>,
+    /// Raised by the main thread on SIGINT/SIGTERM or when a worker died; it also
+    /// rings [`Worker::notifier`] (see `server.rs`).
+    shutdown: Shutdown,
     pub(crate) notifier: Arc<Notifier>,
     conns: Vec<Option<Conn<E>>>,
     generations: Vec<u32>,
@@ -60,7 +42,6 @@ pub(crate) struct Worker<E> {
     /// No connection deadline is earlier (it may be later: then a sweep finds nothing
     /// and recomputes it).
     earliest: Option<Instant>,
-    date: DateCache,
     /// Set once shutdown began: when the grace period ends.
     drain_deadline: Option<Instant>,
     /// After a failed accept (out of descriptors and the like): no accept until then,
@@ -72,9 +53,10 @@ pub(crate) struct Worker<E> {
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 impl<E> Worker<E> {
-    pub(crate) fn new(shared: Arc<Shared>, notifier: Arc<Notifier>) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, shutdown: Shutdown, notifier: Arc<Notifier>) -> Self {
         Self {
             shared,
+            shutdown,
             notifier,
             conns: Vec::new(),
             generations: Vec::new(),
@@ -83,10 +65,14 @@ impl<E> Worker<E> {
             dirty: Vec::with_capacity(256),
             woken: Vec::with_capacity(256),
             earliest: None,
-            date: DateCache,
             drain_deadline: None,
             accept_paused_until: None,
         }
+    }
+
+    /// Whether the main thread asked every worker to stop.
+    pub(crate) fn shutdown_requested(&self) -> bool {
+        self.shutdown.is_requested()
     }
 
     /// An accept failed at `now`: pause accepting briefly.
@@ -113,11 +99,11 @@ impl<E> Worker<E> {
         now: Instant,
         io: impl FnOnce(usize, &TcpStream) -> std::io::Result<E>,
     ) -> Option<usize> {
-        let Some(slot) = self.shared.connections.try_admit() else {
+        let Some(slot) = self.shared.try_admit() else {
             // The refusal is a few hundred bytes into an empty socket buffer: one
             // non-blocking write, then close.
             let _ = stream.set_nonblocking(true);
-            let _ = (&stream).write(&self.shared.too_many_connections);
+            let _ = (&stream).write(self.shared.refusal());
             return None;
         };
         let _ = stream.set_nodelay(true);
@@ -135,7 +121,7 @@ impl<E> Worker<E> {
             }
         };
         let token = (u64::from(self.generations[index]) << 32) | index as u64;
-        let mut core = ServerConnection::new(self.shared.config, now);
+        let mut core = ServerConnection::new(self.shared.connection, now);
         if self.drain_deadline.is_some() {
             core.begin_shutdown();
         }
@@ -143,7 +129,7 @@ impl<E> Worker<E> {
             stream,
             core,
             io,
-            dispatch: Dispatch::default(),
+            dispatcher: Dispatcher::default(),
             waker: self.notifier.waker(token),
             deadline: None,
             queued: false,
@@ -206,16 +192,28 @@ impl<E> Worker<E> {
     }
 
     /// Feeds connection `index` to the gateway: every event out, every ready reply in.
+    /// The replies are polled with the connection's own waker, which puts it on this
+    /// worker's ready queue when the oldest one resolves.
     pub(crate) fn drive(&mut self, index: usize) {
         let Some(Some(conn)) = self.conns.get_mut(index) else {
             return;
         };
-        conn.dispatch.drive(
-            &mut conn.core,
-            &self.shared.gateway,
-            &conn.waker,
-            &self.date,
-        );
+        let gateway = &self.shared.gateway;
+        let now = Instant::now();
+        let mut context = Context::from_waker(&conn.waker);
+        loop {
+            conn.dispatcher.submit(&mut conn.core, gateway, now);
+            // `Ready` with requests waiting means replies were supplied, which may lift
+            // the pipelining bound: submit again until nothing moves.
+            if !conn.dispatcher.is_waiting()
+                || conn
+                    .dispatcher
+                    .poll_replies(&mut context, &mut conn.core, gateway, now)
+                    .is_pending()
+            {
+                break;
+            }
+        }
     }
 
     /// Records connection `index`'s next deadline after it was serviced.
@@ -304,20 +302,5 @@ impl<E> Worker<E> {
             .flatten()
             .min();
         until.map(|until| until.saturating_duration_since(now))
-    }
-}
-
-/// Reports the end of a worker thread to the main thread, however it ends (return or
-/// unwinding from a panic).
-pub(crate) struct ExitNotice {
-    pub(crate) index: usize,
-    pub(crate) exits: std::sync::mpsc::Sender<crate::server::Wakeup>,
-}
-
-impl Drop for ExitNotice {
-    fn drop(&mut self) {
-        let _ = self
-            .exits
-            .send(crate::server::Wakeup::WorkerExited(self.index));
     }
 }

@@ -43,7 +43,7 @@ pub(crate) async fn serve(mut stream: TcpStream, shared: &Shared, mut shutdown: 
     loop {
         // Every request already received goes to the gateway before any delivery is
         // awaited; the replies then come back in one batch, written with one write.
-        dispatcher.submit(&mut conn, gateway, Instant::now()).await;
+        dispatcher.submit(&mut conn, gateway, Instant::now());
         if dispatcher.is_waiting() {
             tokio::select! {
                 () = dispatcher.replies(&mut conn, gateway) => {}

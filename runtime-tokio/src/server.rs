@@ -11,17 +11,18 @@ use tokio::task::LocalSet;
 pub(crate) struct Epoll;
 
 impl Engine for Epoll {
-    type Runtime = tokio::runtime::Runtime;
+    type Ready = (tokio::runtime::Runtime, Worker);
     const NAME: &'static str = "epoll";
 
-    fn build_runtime(&self) -> anyhow::Result<Self::Runtime> {
+    fn set_up(&self, worker: Worker) -> anyhow::Result<Self::Ready> {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
+            .map(|runtime| (runtime, worker))
             .context("cannot build a tokio runtime for a worker thread")
     }
 
-    fn run(&self, runtime: Self::Runtime, worker: Worker) {
+    fn run(&self, (runtime, worker): Self::Ready) {
         let Worker {
             listener,
             shared,

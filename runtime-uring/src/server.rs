@@ -13,12 +13,13 @@ pub(crate) struct Uring {
 }
 
 impl Engine for Uring {
-    type Runtime = tokio_uring::Runtime;
+    type Ready = (tokio_uring::Runtime, Worker);
     const NAME: &'static str = "io_uring";
 
-    fn build_runtime(&self) -> anyhow::Result<Self::Runtime> {
+    fn set_up(&self, worker: Worker) -> anyhow::Result<Self::Ready> {
         let ring_entries = self.ring_entries;
-        tokio_uring::Runtime::new(tokio_uring::builder().entries(ring_entries)).map_err(|error| {
+        let runtime = tokio_uring::Runtime::new(tokio_uring::builder().entries(ring_entries));
+        runtime.map(|runtime| (runtime, worker)).map_err(|error| {
             anyhow!(
                 "cannot set up io_uring ({ring_entries} entries): {error}. io_uring may be \
                  disabled (sysctl kernel.io_uring_disabled), blocked by seccomp or a container \
@@ -28,7 +29,7 @@ impl Engine for Uring {
         })
     }
 
-    fn run(&self, runtime: Self::Runtime, worker: Worker) {
+    fn run(&self, (runtime, worker): Self::Ready) {
         let Worker {
             listener,
             shared,
