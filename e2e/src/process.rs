@@ -1,8 +1,9 @@
 //! A gateway binary as a child process on a free loopback port.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Client;
@@ -16,20 +17,31 @@ pub struct GatewayProcess {
     log: PathBuf,
 }
 
+/// The address in a gateway's "listening on ADDRESS, ..." start-up line.
+fn listening_address(log: &str) -> Option<SocketAddr> {
+    let rest = &log[log.find("listening on ")? + "listening on ".len()..];
+    rest[..rest.find(',')?].parse().ok()
+}
+
 impl GatewayProcess {
-    /// Starts `binary` with `args` plus `--listen 127.0.0.1:<free port>` and waits until
-    /// `/healthz` answers, or returns the log if it exits or never answers.
+    /// Starts `binary` with `args` plus `--listen 127.0.0.1:0`, learns the port the
+    /// gateway was given from its "listening on" line, and waits until `/healthz`
+    /// answers; or returns the log if it exits or never answers.
+    ///
+    /// The gateway binds port 0 itself: a port picked here and released for the
+    /// gateway to bind could be taken meanwhile by another test's gateway, and with
+    /// `SO_REUSEPORT` both would then share it and answer each other's clients.
     pub fn start(binary: &str, args: &[&str]) -> Result<Self, String> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let address: SocketAddr = ([127, 0, 0, 1], port).into();
-        let log = std::env::temp_dir().join(format!("gateway-{}-{port}.log", std::process::id()));
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let log = std::env::temp_dir().join(format!(
+            "gateway-{}-{}.log",
+            std::process::id(),
+            STARTED.fetch_add(1, Ordering::Relaxed)
+        ));
         let log_file = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let child = Command::new(binary)
             .args(args)
-            .args(["--listen", &address.to_string()])
+            .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -37,7 +49,7 @@ impl GatewayProcess {
             .map_err(|e| format!("cannot start {binary}: {e}"))?;
         let mut process = Self {
             child,
-            address,
+            address: ([127, 0, 0, 1], 0).into(),
             log,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -45,12 +57,19 @@ impl GatewayProcess {
             if let Ok(Some(status)) = process.child.try_wait() {
                 return Err(format!("{binary} exited with {status}:\n{}", process.log()));
             }
-            if let Ok(mut client) = Client::connect(address) {
-                if let Ok(Some(response)) =
-                    client.request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                {
-                    if response.status == 200 {
-                        return Ok(process);
+            if process.address.port() == 0 {
+                if let Some(address) = listening_address(&process.log()) {
+                    process.address = address;
+                }
+            }
+            if process.address.port() != 0 {
+                if let Ok(mut client) = Client::connect(process.address) {
+                    if let Ok(Some(response)) =
+                        client.request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+                    {
+                        if response.status == 200 {
+                            return Ok(process);
+                        }
                     }
                 }
             }
@@ -146,5 +165,18 @@ impl Drop for GatewayProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listening_line_names_the_bound_address() {
+        let log = "2026-11-25T21:00:00Z  INFO ingest::startup: listening on 127.0.0.1:40123, \
+                   producing to topic t at 127.0.0.1:9092 (Kafka) server=\"hyper\"";
+        assert_eq!(listening_address(log), Some(([127, 0, 0, 1], 40123).into()));
+        assert_eq!(listening_address("starting"), None);
     }
 }

@@ -81,8 +81,14 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
     })
 }
 
-/// The one start-up line: where the gateway listens and where it produces.
-pub fn log_listening(server: &str, args: &GatewayArgs, started: &Started) {
+/// The one start-up line: where the gateway listens (`bound`, the address the kernel
+/// gave when `--listen` asked for port 0) and where it produces.
+pub fn log_listening(
+    server: &str,
+    bound: std::net::SocketAddr,
+    args: &GatewayArgs,
+    started: &Started,
+) {
     let brokers = started
         .embedded
         .as_ref()
@@ -94,14 +100,14 @@ pub fn log_listening(server: &str, args: &GatewayArgs, started: &Started) {
     };
     tracing::info!(
         server,
-        listen = %args.listen,
+        listen = %bound,
         topic = %args.topic,
         brokers,
         broker_kind,
         ack_mode = ?args.ack_mode,
         workers = args.worker_count(),
         "listening on {}, producing to topic {} at {} ({})",
-        args.listen,
+        bound,
         args.topic,
         brokers,
         broker_kind

@@ -214,12 +214,15 @@ fn wait_without_runtime<F: std::future::Future>(future: F) -> F::Output {
 }
 
 #[test]
-fn try_enqueue_needs_no_runtime_and_reports_a_full_queue_at_once() {
+fn try_enqueue_needs_no_runtime_and_refuses_at_once_past_the_bound() {
     let broker = TestBroker::start();
     let topic = TestBroker::unique_topic("sink-try");
     broker.create_topic(&topic, 1);
-    // librdkafka's queue holds 2 records and nothing leaves it before the flush below.
+    // Two records fit, and nothing leaves the producer before the flush below. (The
+    // local queue is never smaller than the in-flight bound, so the bound refuses
+    // first: a full local queue cannot happen before it.)
     let sink = sink_for(&broker, |config| {
+        config.max_in_flight_records = 2;
         config.queue_max_records = 2;
         config.linger = Duration::from_secs(600);
         config.delivery_timeout = Duration::from_secs(900);
@@ -232,7 +235,16 @@ fn try_enqueue_needs_no_runtime_and_reports_a_full_queue_at_once() {
         .try_enqueue(&Record::new(&topic, b"2"))
         .expect("queued");
     let error = sink.try_enqueue(&Record::new(&topic, b"3")).unwrap_err();
-    assert_eq!(error, SinkError::QueueFull { waited_ms: 0 });
+    assert!(
+        matches!(
+            error,
+            SinkError::Overloaded {
+                in_flight_records: 2,
+                ..
+            }
+        ),
+        "{error:?}"
+    );
     assert!(error.is_retriable());
     assert_eq!(sink.stats().retried, 0, "try_enqueue never retries");
     assert_eq!(

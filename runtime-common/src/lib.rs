@@ -29,7 +29,7 @@ mod listen;
 mod supervise;
 mod worker;
 
-pub use listen::bind_reuse_port;
+pub use listen::{bind_reuse_port, bind_workers};
 pub use supervise::{serve, Engine};
 pub use worker::{
     accept_loop, sleep_until, Accept, Accepted, ConnectionGuard, Shared, Shutdown, Worker,

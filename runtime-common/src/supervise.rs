@@ -8,7 +8,7 @@ use ingest::startup::{log_listening, Started};
 use ingest::GatewayArgs;
 use tokio::sync::mpsc;
 
-use crate::bind_reuse_port;
+use crate::bind_workers;
 use crate::worker::{Shared, Shutdown, Worker};
 
 /// One engine: how a worker thread sets itself up and serves. Everything else about
@@ -189,9 +189,7 @@ fn start_workers<E: Engine>(
 /// stopped and drained first, so the caller can still flush and exit non-zero.
 pub fn serve<E: Engine>(engine: E, args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
     let mut signals = Signals::catch().context("cannot catch SIGINT/SIGTERM")?;
-    let listeners = (0..args.worker_count())
-        .map(|_| bind_reuse_port(args.listen))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let (bound, listeners) = bind_workers(args.listen, args.worker_count())?;
     let shared = Arc::new(Shared::new(args, Arc::clone(&started.gateway)));
     let (shutdown_trigger, shutdown) = Shutdown::channel();
     let (exit_sender, mut exits) = mpsc::unbounded_channel();
@@ -199,7 +197,7 @@ pub fn serve<E: Engine>(engine: E, args: &GatewayArgs, started: &Started) -> any
     let (threads, all_ready) = start_workers(&engine, listeners, &shared, &shutdown, &exit_sender);
     drop(exit_sender);
     let wakeup = all_ready.map(|features| {
-        log_listening(E::NAME, args, started);
+        log_listening(E::NAME, bound, args, started);
         if let Some(features) = features {
             tracing::info!(engine = E::NAME, %features, "engine features in effect");
         }

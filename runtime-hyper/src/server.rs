@@ -41,7 +41,7 @@ async fn shutdown_signal() {
 
 pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
     let listener = bind(args)?;
-    log_listening("hyper", args, started);
+    log_listening("hyper", listener.local_addr()?, args, started);
     let gateway = Arc::clone(&started.gateway);
     let connections = ConnectionLimit::new(args.max_connections, gateway.metrics());
     let mut too_many = Vec::new();
