@@ -40,12 +40,17 @@ mod metrics;
 mod policy;
 mod rejection;
 mod reply;
+mod rest_proxy;
 mod sink;
 pub mod startup;
+mod topics;
 
 pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
-pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
+pub use gateway::{
+    AckMode, Gateway, Incoming, Policy, RestProxySettings, Ticket, DEFAULT_MAX_BATCH_ENTRIES,
+    NULL_CLUSTER_ID,
+};
 pub use http_parse::Version as HttpVersion;
 pub use metrics::Metrics;
 pub use policy::{
@@ -54,3 +59,4 @@ pub use policy::{
 pub use rejection::Rejection;
 pub use reply::Reply;
 pub use sink::GatewaySink;
+pub use topics::TopicAccess;
