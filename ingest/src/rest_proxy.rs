@@ -48,8 +48,20 @@ pub(crate) enum RestRoute<'a> {
 
 /// The REST Proxy route for `path`, `None` when the path is not a REST Proxy path.
 pub(crate) fn route<'a>(method: &str, path: &'a str) -> Option<Result<RestRoute<'a>, Rejection>> {
-    let segments: Vec<&str> = path.strip_prefix('/')?.split('/').collect();
-    let (route, allow) = match segments[..] {
+    let rest = path.strip_prefix('/')?;
+    let first = rest.split('/').next().unwrap_or_default();
+    if first != "topics" && first != "v3" {
+        // Every other path (`POST /` above all) leaves without splitting or allocating.
+        return None;
+    }
+    // The longest route has six segments; a seventh means no route (kept on the stack).
+    let mut segments = [""; 7];
+    let mut count = 0;
+    for segment in rest.split('/').take(segments.len()) {
+        segments[count] = segment;
+        count += 1;
+    }
+    let (route, allow) = match segments[..count] {
         ["topics"] => (Ok(RestRoute::ListTopics), "GET"),
         ["topics", topic] if !topic.is_empty() => (
             Ok(RestRoute::V2Produce {
@@ -83,13 +95,12 @@ pub(crate) fn route<'a>(method: &str, path: &'a str) -> Option<Result<RestRoute<
                 "POST",
             )
         }
-        _ if segments[0] == "topics" || segments[0] == "v3" => (
+        _ => (
             Err(Rejection::NotFound {
                 path: path.to_owned(),
             }),
             "",
         ),
-        _ => return None,
     };
     Some(match route {
         Ok(_) if method != allow => Err(Rejection::MethodNotAllowed {
@@ -368,13 +379,6 @@ fn check_count(count: usize, max_records: usize) -> Result<(), Rejection> {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct V2Body<'a> {
-    #[serde(borrow)]
-    records: Vec<V2Record<'a>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct V2Record<'a> {
     #[serde(borrow, default)]
     key: Option<&'a RawValue>,
@@ -382,6 +386,105 @@ struct V2Record<'a> {
     value: Option<&'a RawValue>,
     #[serde(default)]
     partition: Option<i32>,
+}
+
+/// Parses `{"<field>": [...]}` (no other field) and stops at `max + 1` elements, so a
+/// body of many tiny records costs no more than the limit allows before it is refused.
+fn bounded_list<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    field: &'static str,
+    max: usize,
+) -> Result<Vec<T>, Rejection> {
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+    use std::marker::PhantomData;
+
+    struct Object<'c, T> {
+        field: &'static str,
+        max: usize,
+        exceeded: &'c Cell<bool>,
+        element: PhantomData<T>,
+    }
+    struct List<'c, T> {
+        max: usize,
+        exceeded: &'c Cell<bool>,
+        element: PhantomData<T>,
+    }
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<'_, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "an object with `{}`", self.field)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<T>, A::Error> {
+            let mut list = None;
+            while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                if key != self.field {
+                    let expected: &'static [&'static str] = match self.field {
+                        "records" => &["records"],
+                        _ => &["entries"],
+                    };
+                    return Err(de::Error::unknown_field(&key, expected));
+                }
+                if list.is_some() {
+                    return Err(de::Error::duplicate_field(self.field));
+                }
+                list = Some(map.next_value_seed(List {
+                    max: self.max,
+                    exceeded: self.exceeded,
+                    element: PhantomData,
+                })?);
+            }
+            list.ok_or_else(|| de::Error::missing_field(self.field))
+        }
+    }
+    impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for List<'_, T> {
+        type Value = Vec<T>;
+        fn deserialize<D: de::Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Vec<T>, D::Error> {
+            deserializer.deserialize_seq(self)
+        }
+    }
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for List<'_, T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(self.max));
+            while let Some(element) = seq.next_element()? {
+                if out.len() == self.max {
+                    self.exceeded.set(true);
+                    return Err(de::Error::custom("too many records"));
+                }
+                out.push(element);
+            }
+            Ok(out)
+        }
+    }
+
+    let exceeded = Cell::new(false);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let object = Object {
+        field,
+        max,
+        exceeded: &exceeded,
+        element: PhantomData,
+    };
+    let parsed = de::Deserializer::deserialize_map(&mut deserializer, object)
+        .and_then(|list| deserializer.end().map(|()| list));
+    parsed.map_err(|error| {
+        if exceeded.get() {
+            Rejection::TooManyRecords {
+                count: max + 1,
+                limit: max,
+            }
+        } else {
+            json_error(error)
+        }
+    })
 }
 
 /// Parses a v2 produce body. `partition` is the path's partition, if any; it wins over
@@ -393,17 +496,17 @@ pub(crate) fn parse_v2(
     max_records: usize,
 ) -> Result<Parsed<'_>, Rejection> {
     crate::policy::validate_utf8(body)?;
-    let parsed: V2Body<'_> = serde_json::from_slice(body).map_err(json_error)?;
-    check_count(parsed.records.len(), max_records)?;
+    let records: Vec<V2Record<'_>> = bounded_list(body, "records", max_records)?;
+    check_count(records.len(), max_records)?;
     let data_type = match embedded {
         Embedded::Json => DataType::Json,
         Embedded::Binary => DataType::Binary,
     };
     let mut out = Parsed {
-        records: Vec::with_capacity(parsed.records.len()),
+        records: Vec::with_capacity(records.len()),
         ..Parsed::default()
     };
-    for record in parsed.records {
+    for record in records {
         let key = out.field("key", data_type, record.key)?;
         let value = out.field("value", data_type, record.value)?;
         out.records.push(RecordSpec {
@@ -468,13 +571,6 @@ struct V3Entry<'a> {
     value: Option<V3Data<'a>>,
     #[serde(borrow, default)]
     timestamp: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct V3Batch<'a> {
-    #[serde(borrow)]
-    entries: Vec<V3Entry<'a>>,
 }
 
 /// Longest batch entry id.
@@ -542,14 +638,14 @@ pub(crate) fn parse_v3_records(body: &[u8], max_records: usize) -> Result<Parsed
 /// unique within the batch.
 pub(crate) fn parse_v3_batch(body: &[u8], max_records: usize) -> Result<Parsed<'_>, Rejection> {
     crate::policy::validate_utf8(body)?;
-    let batch: V3Batch<'_> = serde_json::from_slice(body).map_err(json_error)?;
-    check_count(batch.entries.len(), max_records)?;
+    let entries: Vec<V3Entry<'_>> = bounded_list(body, "entries", max_records)?;
+    check_count(entries.len(), max_records)?;
     let mut out = Parsed {
-        records: Vec::with_capacity(batch.entries.len()),
+        records: Vec::with_capacity(entries.len()),
         ..Parsed::default()
     };
-    let mut seen = std::collections::HashSet::with_capacity(batch.entries.len());
-    for entry in batch.entries {
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    for entry in entries {
         let chars = entry.id.chars().count();
         if chars == 0 || chars > MAX_ID_CHARS {
             return Err(Rejection::Unprocessable {
@@ -844,7 +940,12 @@ mod tests {
             route("POST", "/v3/nope"),
             Some(Err(Rejection::NotFound { .. }))
         ));
+        assert!(matches!(
+            route("POST", "/topics/t/partitions/1/x"),
+            Some(Err(Rejection::NotFound { .. }))
+        ));
         assert_eq!(route("POST", "/"), None);
+        assert_eq!(route("POST", "/topicsx"), None);
         assert_eq!(route("GET", "/healthz"), None);
     }
 

@@ -250,6 +250,31 @@ fn v2_errors_have_the_rest_proxy_shape() {
         assert_eq!(answer["error_code"], code, "{request}: {answer}");
         assert!(answer["message"].is_string());
     }
+    let reply = send(
+        &gateway,
+        "POST",
+        "/topics/events",
+        JSON_V2,
+        r#"{"records":[{}, {}, {}, {}, {}, {}]}"#,
+    );
+    assert!(
+        body(&reply)["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 3 are accepted"),
+        "counting stops past the limit"
+    );
+    let reply = send(
+        &gateway,
+        "POST",
+        "/topics/events",
+        JSON_V2,
+        r#"{"entries":[]}"#,
+    );
+    assert!(body(&reply)["message"]
+        .as_str()
+        .unwrap()
+        .contains("expected `records`"));
     let big = format!(r#"{{"records":[{{"value":"{}"}}]}}"#, "x".repeat(5000));
     let reply = send(&gateway, "POST", "/topics/events", JSON_V2, &big);
     assert_eq!(
