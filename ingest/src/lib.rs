@@ -9,6 +9,12 @@
 //! probes); [`Reply`] encodes itself for either stack. Every status code is decided by
 //! [`Rejection::status`], in one place.
 //!
+//! The same entry point speaks the Kafka REST Proxy produce API (v2 `POST /topics/..`,
+//! v3 `POST /v3/clusters/../records` and `records:batch`): a [`Ticket`] then holds one
+//! pending delivery per record and its [`Reply`] reports each record's partition and
+//! offset. Which topics it reaches is decided by [`TopicAccess`] (allowlist plus a cache
+//! of the cluster's topics), before anything is produced.
+//!
 //! ```
 //! use ingest::{AckMode, Gateway, Incoming, Policy};
 //! use ingest::GatewaySink;

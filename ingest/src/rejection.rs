@@ -246,6 +246,35 @@ mod tests {
     }
 
     #[test]
+    fn rest_proxy_error_codes_follow_the_rest_proxy() {
+        let sink = |error| Rejection::Sink(error).rest_error_code();
+        assert_eq!(
+            sink(SinkError::Overloaded {
+                in_flight_records: 1,
+                in_flight_bytes: 1
+            }),
+            50003
+        );
+        assert_eq!(sink(SinkError::QueueFull { waited_ms: 0 }), 50003);
+        assert_eq!(sink(SinkError::TimedOut { timeout_ms: 1 }), 50003);
+        assert_eq!(sink(SinkError::Rejected { reason: "x".into() }), 50002);
+        assert_eq!(sink(SinkError::TooLarge { bytes: 1 }), 50002);
+        let unknown = Rejection::UnknownTopic { topic: "t".into() };
+        assert_eq!(
+            (unknown.status(), unknown.rest_error_code()),
+            (StatusCode::NOT_FOUND, 40401)
+        );
+        let too_many = Rejection::TooManyRecords { count: 2, limit: 1 };
+        assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(Rejection::BodyTooLarge { limit: 1 }.rest_error_code(), 413);
+        let format = Rejection::UnsupportedEmbeddedFormat {
+            content_type: "application/vnd.kafka.avro.v2+json".into(),
+            supported: "x",
+        };
+        assert_eq!(format.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
+
+    #[test]
     fn stalled_body_is_408_and_closes() {
         let stalled = Rejection::BodyTimeout { timeout_ms: 300 };
         assert_eq!(stalled.status(), StatusCode::REQUEST_TIMEOUT);
