@@ -16,6 +16,7 @@
 mod client;
 mod process;
 pub mod reliability;
+pub mod rest_proxy;
 pub mod suite;
 pub mod timeouts;
 
@@ -35,6 +36,9 @@ macro_rules! suite_tests {
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], timeouts: stalled_body_gets_408_and_close,
             slow_body_within_body_timeout_is_served, slow_head_is_closed_without_response,
             idle_connection_outlives_header_timeout, idle_connection_is_closed_silently);
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], rest_proxy: rest_proxy_v2_documented_example,
+            rest_proxy_v2_binary_to_a_partition, rest_proxy_v3_records_and_batch,
+            rest_proxy_allowlist_and_unknown_topics);
     };
 }
 

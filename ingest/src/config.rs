@@ -155,6 +155,25 @@ pub struct GatewayArgs {
     /// Most payload bytes in flight; past it requests get 503 with Retry-After.
     #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_BYTES", default_value_t = SinkConfig::default().max_in_flight_bytes)]
     pub max_in_flight_bytes: usize,
+    /// Topic the Kafka REST Proxy API (`/topics/...`, `/v3/...`) may produce to: a name
+    /// or a glob with `*` and `?` (repeatable; comma-separated in the env var). Default:
+    /// the --topic. A topic outside the list is answered like a missing one (404).
+    #[arg(
+        long = "allow-topic",
+        env = "GATEWAY_ALLOW_TOPIC",
+        value_delimiter = ','
+    )]
+    pub allow_topics: Vec<String>,
+    /// Most records in one REST Proxy request (v2 records, v3 streamed records, batch
+    /// entries); more get 422. 1000 keeps one request's answer under ~200 KiB and its
+    /// records well under the default in-flight bound, while 1000 records of 1 KiB
+    /// already fill the default 1 MiB body limit.
+    #[arg(long, env = "GATEWAY_MAX_BATCH_ENTRIES", default_value_t = crate::DEFAULT_MAX_BATCH_ENTRIES)]
+    pub max_batch_entries: usize,
+    /// How often the list of the cluster's topics (which decides 404 before producing)
+    /// is refreshed, in ms; a topic created meanwhile is refused until the next refresh.
+    #[arg(long, env = "GATEWAY_TOPIC_REFRESH_MS", default_value_t = 10_000)]
+    pub topic_refresh_ms: u64,
     /// Extra librdkafka producer property, KEY=VALUE (repeatable).
     #[arg(long = "producer-property", value_parser = parse_key_value)]
     pub producer_properties: Vec<(String, String)>,
@@ -234,6 +253,25 @@ impl GatewayArgs {
         }
     }
 
+    /// The REST Proxy settings these flags stand for, with the cluster's id.
+    pub fn rest_proxy_settings(&self, cluster_id: String) -> crate::RestProxySettings {
+        let allow_topics = if self.allow_topics.is_empty() {
+            vec![self.topic.clone()]
+        } else {
+            self.allow_topics.clone()
+        };
+        crate::RestProxySettings {
+            allow_topics,
+            cluster_id,
+            max_batch_entries: self.max_batch_entries,
+        }
+    }
+
+    /// How often the topic cache is refreshed.
+    pub fn topic_refresh(&self) -> Duration {
+        Duration::from_millis(self.topic_refresh_ms)
+    }
+
     /// Header timeout: from the first byte of a request head until the head is complete.
     pub fn header_timeout(&self) -> Duration {
         Duration::from_millis(self.header_timeout_ms)
@@ -303,6 +341,29 @@ mod tests {
             vec![("a".to_owned(), "b".to_owned())]
         );
         assert_eq!(args.sink, SinkKind::Null);
+        assert_eq!(
+            args.rest_proxy_settings("c".into()).allow_topics,
+            vec!["x".to_owned()]
+        );
+        let args = GatewayArgs::parse_from_with(
+            [
+                "gw",
+                "--allow-topic",
+                "a",
+                "--allow-topic",
+                "logs.*",
+                "--max-batch-entries",
+                "5",
+            ],
+            DEFAULTS,
+        )
+        .unwrap();
+        let settings = args.rest_proxy_settings("c".into());
+        assert_eq!(
+            settings.allow_topics,
+            vec!["a".to_owned(), "logs.*".to_owned()]
+        );
+        assert_eq!(settings.max_batch_entries, 5);
     }
 
     #[test]
@@ -374,6 +435,9 @@ mod tests {
             "--max-connections",
             "--workers",
             "--linger-ms",
+            "--allow-topic",
+            "--max-batch-entries",
+            "--topic-refresh-ms",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

@@ -6,10 +6,31 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use kafka_sink::{FlushReport, Pending, Record};
+use kafka_sink::{FlushReport, Pending, Record, SinkError};
 
 use crate::policy::{self, Route};
+use crate::rest_proxy::{self, Outcome, RecordMeta, RestRoute};
+use crate::topics::TopicAccess;
 use crate::{GatewaySink, Metrics, Rejection, Reply};
+
+/// The cluster id `GET /v3/clusters` reports when there is no Kafka cluster to ask
+/// (null sink), and the one v3 paths must name then.
+pub const NULL_CLUSTER_ID: &str = "gateway-null-sink";
+
+/// The default of `--max-batch-entries`.
+pub const DEFAULT_MAX_BATCH_ENTRIES: usize = 1000;
+
+/// Settings of the Kafka REST Proxy API.
+#[derive(Debug, Clone)]
+pub struct RestProxySettings {
+    /// Topic names or globs (`*`, `?`) the API may produce to.
+    pub allow_topics: Vec<String>,
+    /// The cluster id v3 paths name and `GET /v3/clusters` reports.
+    pub cluster_id: String,
+    /// Most records (v2 records, v3 streamed records, batch entries) in one request;
+    /// more get 422.
+    pub max_batch_entries: usize,
+}
 
 /// Whether 2xx waits for Kafka.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -52,6 +73,9 @@ pub struct Policy {
 pub struct Gateway {
     policy: Policy,
     sink: GatewaySink,
+    topics: TopicAccess,
+    cluster_id: String,
+    max_batch_entries: usize,
     metrics: Metrics,
     shutting_down: AtomicBool,
 }
@@ -72,8 +96,34 @@ enum TicketState {
         pending: Pending,
         queued_at: Instant,
     },
+    Rest(Box<RestDelivery>),
     /// The reply was taken by [`Ticket::poll_reply`].
     Replied,
+}
+
+/// The records of one REST Proxy request on their way, and what the answer needs.
+#[derive(Debug)]
+struct RestDelivery {
+    api: RestApi,
+    slots: Vec<Slot>,
+    meta: Vec<RecordMeta>,
+    ids: String,
+    topic: String,
+    queued_at: Instant,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RestApi {
+    V2,
+    V3Records,
+    V3Batch,
+}
+
+/// One record's fate: still pending, or known (delivered, failed, refused at enqueue).
+#[derive(Debug)]
+enum Slot {
+    Pending(Pending),
+    Done(Outcome),
 }
 
 #[derive(Debug)]
@@ -87,13 +137,50 @@ impl Drop for InFlightGuard {
 
 impl Gateway {
     /// A gateway producing through `sink`.
+    ///
+    /// The REST Proxy API starts with its defaults: only `policy.topic` allowed, the
+    /// cluster id [`NULL_CLUSTER_ID`], [`DEFAULT_MAX_BATCH_ENTRIES`]; see
+    /// [`Gateway::with_rest_proxy`].
     pub fn new(policy: Policy, sink: GatewaySink) -> Self {
+        let topics = TopicAccess::new(vec![policy.topic.clone()]);
         Self {
             policy,
             sink,
+            topics,
+            cluster_id: NULL_CLUSTER_ID.to_owned(),
+            max_batch_entries: DEFAULT_MAX_BATCH_ENTRIES,
             metrics: Metrics::default(),
             shutting_down: AtomicBool::new(false),
         }
+    }
+
+    /// The same gateway with these REST Proxy settings. Until [`Gateway::refresh_topics`]
+    /// (or [`TopicAccess::set_known`]) runs, every allowed topic counts as existing.
+    pub fn with_rest_proxy(mut self, settings: RestProxySettings) -> Self {
+        self.topics = TopicAccess::new(settings.allow_topics);
+        self.cluster_id = settings.cluster_id;
+        self.max_batch_entries = settings.max_batch_entries;
+        self
+    }
+
+    /// The allowlist and the cache of known topics.
+    pub fn topics(&self) -> &TopicAccess {
+        &self.topics
+    }
+
+    /// The cluster id of the REST Proxy API.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// Lists the cluster's topics and replaces the cache (blocking, one metadata
+    /// request): call at start-up and then off the request path, e.g. from a thread.
+    /// Does nothing without Kafka.
+    pub fn refresh_topics(&self) -> Result<(), SinkError> {
+        if let GatewaySink::Kafka(sink) = &self.sink {
+            self.topics.set_known(sink.topic_partitions()?);
+        }
+        Ok(())
     }
 
     /// The policy settings.
@@ -142,6 +229,19 @@ impl Gateway {
     where
         H: Iterator<Item = (&'a str, &'a [u8])>,
     {
+        let path = incoming
+            .target
+            .split_once('?')
+            .map_or(incoming.target, |(path, _)| path);
+        if let Some(route) = rest_proxy::route(incoming.method, path) {
+            // REST Proxy clients get the REST Proxy's error shape.
+            let result = match route {
+                Ok(route) => self.rest(route, incoming),
+                Err(rejection) => Err(rejection),
+            };
+            return Ok(result
+                .unwrap_or_else(|rejection| TicketState::Ready(Reply::rest_rejected(&rejection))));
+        }
         let reply = match policy::route(incoming.method, incoming.target)? {
             Route::Ingest => return self.ingest(incoming),
             Route::Health => Reply::ok(),
@@ -187,6 +287,124 @@ impl Gateway {
                 TicketState::Ready(Reply::queued())
             }
         })
+    }
+
+    fn rest<'a, H>(
+        &self,
+        route: RestRoute<'_>,
+        incoming: Incoming<'a, H>,
+    ) -> Result<TicketState, Rejection>
+    where
+        H: Iterator<Item = (&'a str, &'a [u8])>,
+    {
+        let (topic, partition, api) = match route {
+            RestRoute::ListTopics => {
+                let body = rest_proxy::render_topics(&self.topics.list());
+                return Ok(TicketState::Ready(Reply::rest(
+                    http::StatusCode::OK,
+                    rest_proxy::V2_CONTENT_TYPE,
+                    body,
+                )));
+            }
+            RestRoute::ListClusters => {
+                let body = rest_proxy::render_clusters(&self.cluster_id);
+                return Ok(TicketState::Ready(Reply::rest(
+                    http::StatusCode::OK,
+                    "application/json",
+                    body,
+                )));
+            }
+            RestRoute::V2Produce { topic, partition } => (topic, partition, RestApi::V2),
+            RestRoute::V3Produce {
+                cluster_id,
+                topic,
+                batch,
+            } => {
+                if cluster_id != self.cluster_id {
+                    return Err(Rejection::UnknownCluster {
+                        cluster_id: cluster_id.to_owned(),
+                    });
+                }
+                let api = if batch {
+                    RestApi::V3Batch
+                } else {
+                    RestApi::V3Records
+                };
+                (topic, None, api)
+            }
+        };
+        if self.is_shutting_down() {
+            return Err(Rejection::ShuttingDown);
+        }
+        if !incoming.body_framed {
+            return Err(Rejection::LengthRequired);
+        }
+        if incoming.body.len() > self.policy.max_body_bytes {
+            return Err(Rejection::BodyTooLarge {
+                limit: self.policy.max_body_bytes,
+            });
+        }
+        let content_type = incoming
+            .headers
+            .filter(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            .map(|(_, value)| value)
+            .last();
+        // Unknown topics are refused before the body is even parsed: nothing is produced.
+        self.topics.check(topic, partition)?;
+        let max = self.max_batch_entries;
+        let parsed = match api {
+            RestApi::V2 => {
+                let embedded = rest_proxy::v2_embedded(content_type)?;
+                rest_proxy::parse_v2(incoming.body, embedded, partition, max)?
+            }
+            RestApi::V3Records => {
+                rest_proxy::check_v3_content_type(content_type)?;
+                rest_proxy::parse_v3_records(incoming.body, max)?
+            }
+            RestApi::V3Batch => {
+                rest_proxy::check_v3_content_type(content_type)?;
+                rest_proxy::parse_v3_batch(incoming.body, max)?
+            }
+        };
+        for spec in &parsed.records {
+            if spec.partition.is_some() && spec.partition != partition {
+                self.topics.check(topic, spec.partition)?;
+            }
+        }
+        let headers = parsed.header_pairs();
+        let mut slots = Vec::with_capacity(parsed.records.len());
+        for (index, spec) in parsed.records.iter().enumerate() {
+            let (key, value, header_range) = parsed.parts(spec);
+            let mut record = Record::new(topic, value).with_headers(&headers[header_range]);
+            if let Some(key) = key {
+                record = record.with_key(key);
+            }
+            if let Some(partition) = spec.partition {
+                record = record.with_partition(partition);
+            }
+            if let Some(timestamp_ms) = spec.timestamp_ms {
+                record = record.with_timestamp_ms(timestamp_ms);
+            }
+            match self.sink.try_enqueue(&record) {
+                Ok(pending) => slots.push(Slot::Pending(pending)),
+                // Nothing of the request is queued yet: the whole request gets the
+                // overload answer (503, Retry-After) and can be resent as it is.
+                Err(error) if index == 0 && error.is_retriable() => return Err(error.into()),
+                Err(error) => slots.push(Slot::Done(Err(Rejection::Sink(error)))),
+            }
+        }
+        drop(headers);
+        let (meta, ids) = parsed.into_meta();
+        // The REST Proxy API reports offsets, so it always waits for Kafka, whatever
+        // --ack-mode says.
+        Ok(TicketState::Rest(Box::new(RestDelivery {
+            api,
+            slots,
+            meta,
+            ids,
+            topic: topic.to_owned(),
+            queued_at: Instant::now(),
+        })))
     }
 
     /// The reply for a request the server could not even frame (counted in metrics).
@@ -266,12 +484,83 @@ impl Ticket {
                 self.state = TicketState::Replied;
                 reply
             }
+            TicketState::Rest(delivery) => {
+                let reply = match delivery.poll_reply(cx, gateway) {
+                    Poll::Ready(reply) => reply,
+                    Poll::Pending => return Poll::Pending,
+                };
+                self.state = TicketState::Replied;
+                reply
+            }
             TicketState::Replied => panic!("Ticket::poll_reply called after its reply"),
         };
         gateway
             .metrics
             .record_response(reply.status, self.started.elapsed());
         Poll::Ready(reply)
+    }
+}
+
+impl RestDelivery {
+    /// The answer once every record's fate is known (in request order; they were all
+    /// queued already, so this takes as long as the slowest); until then `Pending`,
+    /// with `cx`'s waker woken by the first record still on its way.
+    fn poll_reply(&mut self, cx: &mut Context<'_>, gateway: &Gateway) -> Poll<Reply> {
+        for slot in &mut self.slots {
+            let Slot::Pending(pending) = slot else {
+                continue;
+            };
+            let Poll::Ready(result) = Pin::new(pending).poll(cx) else {
+                return Poll::Pending;
+            };
+            *slot = Slot::Done(match result {
+                Ok(delivery) => {
+                    gateway.metrics.record_delivery(self.queued_at.elapsed());
+                    Ok(delivery)
+                }
+                Err(error) => Err(Rejection::Sink(error)),
+            });
+        }
+        let outcomes: Vec<Outcome> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Done(outcome) => outcome,
+                Slot::Pending(_) => unreachable!("every slot was settled above"),
+            })
+            .collect();
+        let cluster_id = gateway.cluster_id.as_str();
+        Poll::Ready(match self.api {
+            RestApi::V2 => Reply::rest(
+                http::StatusCode::OK,
+                rest_proxy::V2_CONTENT_TYPE,
+                rest_proxy::render_v2(&outcomes),
+            ),
+            RestApi::V3Records => {
+                // One record that failed answers with its own status; with several
+                // (streaming mode) each report carries its error_code and the
+                // status is 200.
+                let status = match &outcomes[..] {
+                    [Err(rejection)] => rejection.status(),
+                    _ => http::StatusCode::OK,
+                };
+                Reply::rest(
+                    status,
+                    "application/json",
+                    rest_proxy::render_v3_records(cluster_id, &self.topic, &self.meta, &outcomes),
+                )
+            }
+            RestApi::V3Batch => Reply::rest(
+                http::StatusCode::MULTI_STATUS,
+                "application/json",
+                rest_proxy::render_v3_batch(
+                    cluster_id,
+                    &self.topic,
+                    &self.meta,
+                    &self.ids,
+                    &outcomes,
+                ),
+            ),
+        })
     }
 }
 

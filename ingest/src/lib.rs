@@ -13,6 +13,12 @@
 //! own: a [`Dispatcher`] per connection turns the connection's events into submissions
 //! and the replies into responses, with the `Date` header from [`DateCache`].
 //!
+//! The same entry point speaks the Kafka REST Proxy produce API (v2 `POST /topics/..`,
+//! v3 `POST /v3/clusters/../records` and `records:batch`): a [`Ticket`] then holds one
+//! pending delivery per record and its [`Reply`] reports each record's partition and
+//! offset. Which topics it reaches is decided by [`TopicAccess`] (allowlist plus a cache
+//! of the cluster's topics), before anything is produced.
+//!
 //! ```
 //! use ingest::{AckMode, Gateway, Incoming, Policy};
 //! use ingest::GatewaySink;
@@ -47,14 +53,19 @@ mod metrics;
 mod policy;
 mod rejection;
 mod reply;
+mod rest_proxy;
 mod sink;
 pub mod startup;
+mod topics;
 
 pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
 pub use date::DateCache;
 pub use dispatch::Dispatcher;
-pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
+pub use gateway::{
+    AckMode, Gateway, Incoming, Policy, RestProxySettings, Ticket, DEFAULT_MAX_BATCH_ENTRIES,
+    NULL_CLUSTER_ID,
+};
 pub use http_parse::Version as HttpVersion;
 pub use metrics::Metrics;
 pub use policy::{
@@ -63,3 +74,4 @@ pub use policy::{
 pub use rejection::Rejection;
 pub use reply::Reply;
 pub use sink::GatewaySink;
+pub use topics::TopicAccess;

@@ -132,6 +132,26 @@ fn check_content_type(value: &[u8]) -> Result<(), Rejection> {
 /// serde_json skips over ignored strings without checking their UTF-8, hence the
 /// explicit check first (found by the hostile-input corpus).
 pub fn validate_json(body: &[u8]) -> Result<(), Rejection> {
+    validate_utf8(body)?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map(|_| ())
+        .map_err(|error| {
+            let message = error.to_string();
+            let reason = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_owned();
+            Rejection::InvalidJson {
+                line: error.line(),
+                column: error.column(),
+                reason,
+            }
+        })
+}
+
+/// Checks that `body` is UTF-8, saying where it is not (as [`Rejection::InvalidJson`]).
+pub(crate) fn validate_utf8(body: &[u8]) -> Result<(), Rejection> {
     if let Err(error) = std::str::from_utf8(body) {
         let offset = error.valid_up_to();
         let before = &body[..offset];
@@ -148,21 +168,7 @@ pub fn validate_json(body: &[u8]) -> Result<(), Rejection> {
             reason: "invalid UTF-8".to_owned(),
         });
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(body)
-        .map(|_| ())
-        .map_err(|error| {
-            let message = error.to_string();
-            let reason = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
-            Rejection::InvalidJson {
-                line: error.line(),
-                column: error.column(),
-                reason,
-            }
-        })
+    Ok(())
 }
 
 #[cfg(test)]

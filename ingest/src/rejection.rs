@@ -74,6 +74,59 @@ pub enum Rejection {
         /// The configured limit.
         limit: usize,
     },
+    /// A REST Proxy request named a topic that does not exist or is not on the
+    /// allowlist (the two are answered alike).
+    #[error("topic `{topic}` not found")]
+    UnknownTopic {
+        /// The topic asked for.
+        topic: String,
+    },
+    /// A REST Proxy request named a partition the topic does not have.
+    #[error("partition {partition} of topic `{topic}` not found")]
+    UnknownPartition {
+        /// The topic.
+        topic: String,
+        /// The partition asked for.
+        partition: i32,
+    },
+    /// A v3 request named another cluster than the one the gateway produces to.
+    #[error("cluster `{cluster_id}` not found")]
+    UnknownCluster {
+        /// The cluster id asked for.
+        cluster_id: String,
+    },
+    /// A REST Proxy body that is JSON but not a valid request (unknown field, wrong
+    /// type, no records, duplicate batch ids, ...).
+    #[error("{reason}")]
+    Unprocessable {
+        /// What is wrong, with where serde found it.
+        reason: String,
+    },
+    /// More records in one REST Proxy request than `--max-batch-entries`.
+    #[error("{count} records in one request; at most {limit} are accepted")]
+    TooManyRecords {
+        /// Records sent (counted up to one past the limit).
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A REST Proxy request with a Content-Type (embedded format) the gateway does not
+    /// speak, e.g. Schema Registry formats.
+    #[error("unsupported Content-Type `{content_type}`; supported: {supported}")]
+    UnsupportedEmbeddedFormat {
+        /// The type sent.
+        content_type: String,
+        /// The supported types.
+        supported: &'static str,
+    },
+    /// A binary key, value or header that is not valid base64.
+    #[error("invalid base64 in {field}: {reason}")]
+    InvalidBase64 {
+        /// Which field.
+        field: &'static str,
+        /// The decoder's explanation.
+        reason: String,
+    },
     /// The gateway is shutting down and takes no new records.
     #[error("shutting down")]
     ShuttingDown,
@@ -91,10 +144,20 @@ impl Rejection {
             Self::Frame(error) => {
                 StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST)
             }
-            Self::MalformedHttp(_) | Self::InvalidJson { .. } | Self::InvalidHeader { .. } => {
-                StatusCode::BAD_REQUEST
+            Self::MalformedHttp(_)
+            | Self::InvalidJson { .. }
+            | Self::InvalidHeader { .. }
+            | Self::InvalidBase64 { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. }
+            | Self::UnknownTopic { .. }
+            | Self::UnknownPartition { .. }
+            | Self::UnknownCluster { .. } => StatusCode::NOT_FOUND,
+            // Too many records is 422, not 413: the body may be well under the byte
+            // limit, and the REST Proxy answers a request it cannot process with 422.
+            Self::Unprocessable { .. } | Self::TooManyRecords { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::UnsupportedEmbeddedFormat { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -113,6 +176,22 @@ impl Rejection {
                 | SinkError::Config { .. } => StatusCode::BAD_GATEWAY,
                 _ => StatusCode::BAD_GATEWAY,
             },
+        }
+    }
+
+    /// The Kafka REST Proxy's `error_code` for this rejection: its specific codes where
+    /// it has one (40401 unknown topic, 40402 unknown partition, 50002 Kafka refused the
+    /// record, 50003 retriable Kafka error or timeout), else the HTTP status, as the
+    /// REST Proxy does for generic errors. Derived from the same match as
+    /// [`Rejection::status`]'s decisions, so the two cannot disagree on the class.
+    pub fn rest_error_code(&self) -> u32 {
+        match self {
+            Self::UnknownTopic { .. } => 40401,
+            Self::UnknownPartition { .. } => 40402,
+            Self::Sink(error) if error.is_retriable() => 50003,
+            Self::Sink(SinkError::TimedOut { .. } | SinkError::Closed) => 50003,
+            Self::Sink(_) => 50002,
+            _ => u32::from(self.status().as_u16()),
         }
     }
 
@@ -172,6 +251,35 @@ mod tests {
             Rejection::Sink(SinkError::TimedOut { timeout_ms: 1 }).retry_after_secs(),
             None
         );
+    }
+
+    #[test]
+    fn rest_proxy_error_codes_follow_the_rest_proxy() {
+        let sink = |error| Rejection::Sink(error).rest_error_code();
+        assert_eq!(
+            sink(SinkError::Overloaded {
+                in_flight_records: 1,
+                in_flight_bytes: 1
+            }),
+            50003
+        );
+        assert_eq!(sink(SinkError::QueueFull { waited_ms: 0 }), 50003);
+        assert_eq!(sink(SinkError::TimedOut { timeout_ms: 1 }), 50003);
+        assert_eq!(sink(SinkError::Rejected { reason: "x".into() }), 50002);
+        assert_eq!(sink(SinkError::TooLarge { bytes: 1 }), 50002);
+        let unknown = Rejection::UnknownTopic { topic: "t".into() };
+        assert_eq!(
+            (unknown.status(), unknown.rest_error_code()),
+            (StatusCode::NOT_FOUND, 40401)
+        );
+        let too_many = Rejection::TooManyRecords { count: 2, limit: 1 };
+        assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(Rejection::BodyTooLarge { limit: 1 }.rest_error_code(), 413);
+        let format = Rejection::UnsupportedEmbeddedFormat {
+            content_type: "application/vnd.kafka.avro.v2+json".into(),
+            supported: "x",
+        };
+        assert_eq!(format.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 
     #[test]

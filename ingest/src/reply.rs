@@ -81,6 +81,32 @@ impl Reply {
         }
     }
 
+    /// A REST Proxy API answer.
+    pub(crate) fn rest(status: StatusCode, content_type: &'static str, body: String) -> Self {
+        Self {
+            status,
+            content_type,
+            body: Bytes::from(body),
+            retry_after_secs: None,
+            allow: None,
+            close: false,
+        }
+    }
+
+    /// The REST Proxy's error shape `{"error_code": ..., "message": "..."}` with the
+    /// rejection's status and headers.
+    pub fn rest_rejected(rejection: &Rejection) -> Self {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "error_code": rejection.rest_error_code(),
+            "message": rejection.to_string(),
+        }))
+        .unwrap_or_else(|_| br#"{"error_code":500,"message":"unprintable error"}"#.to_vec());
+        Self {
+            body: Bytes::from(body),
+            ..Self::rejected(rejection)
+        }
+    }
+
     /// Appends the HTTP/1.1 encoding to `out` (the io_uring server's path). `keep_alive`
     /// is what the request allows; `Connection` is written only when it differs from
     /// the version's default. `date` is the `Date` header value, if the caller has one.

@@ -46,12 +46,16 @@ fn sink_error(error: SinkError) -> StartError {
 /// and returns the gateway. Blocking (the sink's start-up calls block): call before
 /// starting the runtime.
 pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
-    let (sink, embedded) = match args.sink {
+    let (sink, embedded, cluster_id) = match args.sink {
         SinkKind::Null => {
             tracing::warn!(
                 "NULL SINK: records are acknowledged and discarded, nothing reaches Kafka"
             );
-            (GatewaySink::Null(NullSink::default()), None)
+            (
+                GatewaySink::Null(NullSink::default()),
+                None,
+                crate::NULL_CLUSTER_ID.to_owned(),
+            )
         }
         SinkKind::Kafka => {
             let mut config = args.sink_config();
@@ -72,13 +76,43 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
             }
             let partitions = sink.check_topic(&args.topic).map_err(sink_error)?;
             tracing::debug!(partitions, "topic found");
-            (GatewaySink::Kafka(sink), embedded)
+            // Every broker reports one; a cluster that does not gets a stable stand-in.
+            let cluster_id = sink.cluster_id().unwrap_or_else(|| "unknown".to_owned());
+            (GatewaySink::Kafka(sink), embedded, cluster_id)
         }
     };
-    Ok(Started {
-        gateway: Arc::new(Gateway::new(args.policy(), sink)),
-        embedded,
-    })
+    let gateway =
+        Gateway::new(args.policy(), sink).with_rest_proxy(args.rest_proxy_settings(cluster_id));
+    gateway.refresh_topics().map_err(sink_error)?;
+    let gateway = Arc::new(gateway);
+    spawn_topic_refresh(&gateway, args.topic_refresh());
+    Ok(Started { gateway, embedded })
+}
+
+/// Refreshes the topic cache every `period` on a thread of its own (the metadata call
+/// blocks), so no request ever waits for it. The thread ends with the gateway.
+fn spawn_topic_refresh(gateway: &Arc<Gateway>, period: std::time::Duration) {
+    if !matches!(gateway.sink(), GatewaySink::Kafka(_)) {
+        return;
+    }
+    let gateway = Arc::downgrade(gateway);
+    let spawned = std::thread::Builder::new()
+        .name("topic-refresh".into())
+        .spawn(move || loop {
+            std::thread::sleep(period);
+            let Some(gateway) = gateway.upgrade() else {
+                return;
+            };
+            if gateway.is_shutting_down() {
+                return;
+            }
+            if let Err(error) = gateway.refresh_topics() {
+                tracing::warn!(%error, "topic list not refreshed; keeping the last one");
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "no topic refresh thread; the topic list stays as at start-up");
+    }
 }
 
 /// The one start-up line: where the gateway listens (`bound`, the address the kernel

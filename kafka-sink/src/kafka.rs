@@ -84,6 +84,7 @@ impl ProducerContext for SinkContext {
             Ok(message) => Ok({
                 self.brokers_down.store(false, Ordering::Relaxed);
                 Delivery::new(message.partition(), message.offset())
+                    .with_timestamp_ms(message.timestamp().to_millis())
             }),
             Err((error, _)) => Err(delivery_error(
                 error,
@@ -224,6 +225,39 @@ impl KafkaSink {
         )
     }
 
+    /// Every topic of the cluster with its partition count, from one metadata request
+    /// (blocking, up to [`SinkConfig::metadata_timeout`]): for callers that keep a cache
+    /// of known topics and refresh it off their request path. Topics the broker reports
+    /// with an error are left out.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::BrokerUnreachable`] when no metadata came.
+    pub fn topic_partitions(&self) -> Result<Vec<(String, usize)>, SinkError> {
+        let metadata = self
+            .producer
+            .client()
+            .fetch_metadata(None, self.config.metadata_timeout)
+            .map_err(|error| SinkError::BrokerUnreachable {
+                brokers: self.config.brokers.clone(),
+                reason: error.to_string(),
+            })?;
+        Ok(metadata
+            .topics()
+            .iter()
+            .filter(|topic| topic.error().is_none() && !topic.partitions().is_empty())
+            .map(|topic| (topic.name().to_owned(), topic.partitions().len()))
+            .collect())
+    }
+
+    /// The cluster's id as the brokers report it (blocking, up to
+    /// [`SinkConfig::metadata_timeout`]); `None` when the cluster did not say.
+    pub fn cluster_id(&self) -> Option<String> {
+        self.producer
+            .client()
+            .fetch_cluster_id(self.config.metadata_timeout)
+    }
+
     /// Creates `topic` with `partitions` partitions (replication factor 1) through the
     /// Kafka admin API unless it exists. Blocking, like [`KafkaSink::check_topic`]: a
     /// start-up call. Uses [`SinkConfig::brokers`] and [`SinkConfig::extra`] (so security
@@ -327,6 +361,12 @@ impl KafkaSink {
         let mut base = BaseRecord::with_opaque_to(record.topic, ticket).payload(record.payload);
         if let Some(key) = record.key {
             base = base.key(key);
+        }
+        if let Some(partition) = record.partition {
+            base = base.partition(partition);
+        }
+        if let Some(timestamp_ms) = record.timestamp_ms {
+            base = base.timestamp(timestamp_ms);
         }
         if !record.headers.is_empty() {
             base = base.headers(headers(record.headers));

@@ -20,6 +20,10 @@ pub struct StoredRecord {
     pub payload: Vec<u8>,
     /// Headers, in order.
     pub headers: Vec<(String, Vec<u8>)>,
+    /// The partition the record asked for (`None`: the partitioner's choice).
+    pub partition: Option<i32>,
+    /// The timestamp the record asked for.
+    pub timestamp_ms: Option<i64>,
 }
 
 /// Keeps records in memory, acknowledged at once at offsets 0, 1, 2, ... of partition
@@ -87,9 +91,14 @@ impl Sink for MemorySink {
                 .iter()
                 .map(|(name, value)| ((*name).to_owned(), value.to_vec()))
                 .collect(),
+            partition: record.partition,
+            timestamp_ms: record.timestamp_ms,
         });
         self.in_flight.record_sent();
-        let outcome = Ok(Delivery::new(0, records.len() as i64 - 1));
+        let outcome = Ok(
+            Delivery::new(record.partition.unwrap_or(0), records.len() as i64 - 1)
+                .with_timestamp_ms(record.timestamp_ms),
+        );
         self.in_flight.record_outcome(&outcome);
         Ok(Pending::ready(outcome))
     }

@@ -34,6 +34,12 @@ pub struct Record<'a> {
     pub payload: &'a [u8],
     /// Record headers, in order.
     pub headers: &'a [(&'a str, &'a [u8])],
+    /// The partition to produce to; `None` lets the producer's partitioner choose
+    /// (by key, or sticky without one).
+    pub partition: Option<i32>,
+    /// The record's timestamp in ms since the Unix epoch; `None` lets the producer set
+    /// the current time.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl<'a> Record<'a> {
@@ -44,6 +50,25 @@ impl<'a> Record<'a> {
             key: None,
             payload,
             headers: &[],
+            partition: None,
+            timestamp_ms: None,
+        }
+    }
+
+    /// The same record for partition `partition` of its topic. A partition the topic
+    /// does not have fails the enqueue ([`SinkError::Rejected`]).
+    pub const fn with_partition(self, partition: i32) -> Self {
+        Self {
+            partition: Some(partition),
+            ..self
+        }
+    }
+
+    /// The same record with timestamp `timestamp_ms` (ms since the Unix epoch).
+    pub const fn with_timestamp_ms(self, timestamp_ms: i64) -> Self {
+        Self {
+            timestamp_ms: Some(timestamp_ms),
+            ..self
         }
     }
 
@@ -69,11 +94,24 @@ pub struct Delivery {
     pub partition: i32,
     /// Offset within the partition.
     pub offset: i64,
+    /// The record's timestamp as stored (ms since the Unix epoch), when the sink knows it.
+    pub timestamp_ms: Option<i64>,
 }
 
 impl Delivery {
     pub(crate) fn new(partition: i32, offset: i64) -> Self {
-        Self { partition, offset }
+        Self {
+            partition,
+            offset,
+            timestamp_ms: None,
+        }
+    }
+
+    pub(crate) fn with_timestamp_ms(self, timestamp_ms: Option<i64>) -> Self {
+        Self {
+            timestamp_ms,
+            ..self
+        }
     }
 }
 
