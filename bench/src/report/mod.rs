@@ -486,7 +486,7 @@ fn batch_table(results: &Results) -> Table {
         rows: Vec::new(),
     };
     for sink in SinkMode::ALL {
-        for &server in &results.plan.servers {
+        for &server in &results.plan.batch_servers {
             let mut row = vec![sink.name().to_owned(), server.name()];
             for &n in sizes {
                 let per_cpu = batch_spread(results, server, sink, n, |b| b.records_per_cpu_second);
