@@ -14,7 +14,7 @@ use std::time::Duration;
 use kafka_sink::{EmbeddedBroker, KafkaSink, SinkConfig};
 
 use crate::loadgen::{self, LoadSpec, Pacing};
-use crate::server::{Server, ServerUnderTest, UringFeature, Usage};
+use crate::server::{Server, ServerUnderTest, UringFeature, Usage, ABLATION};
 use crate::stats::median;
 
 /// Where accepted records go during a run.
@@ -128,7 +128,7 @@ impl Plan {
             point: Duration::from_millis(1500),
             rates: vec![10_000.0, 25_000.0, 50_000.0],
             fractions: vec![0.75],
-            ablation: UringFeature::ALL.to_vec(),
+            ablation: ABLATION.to_vec(),
             ablation_repetitions: 2,
             ablation_loads: vec![Load::Rate(10_000.0), Load::Rate(25_000.0), Load::Saturation],
             batch_sizes: vec![1, 10, 100, 500],

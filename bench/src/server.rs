@@ -5,50 +5,25 @@ use std::time::Duration;
 
 use e2e::GatewayProcess;
 
-/// An io_uring feature of the own loop that the ablation switches off, one at a time
-/// (the values of `runtime-loop --uring-disable`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum UringFeature {
-    /// Multishot accept.
-    MultishotAccept,
-    /// Multishot receive.
-    MultishotRecv,
-    /// The provided-buffer ring (without it, receives are also single-shot).
-    BufRing,
-    /// Incremental consumption of provided buffers.
-    Incremental,
-    /// `DEFER_TASKRUN`.
-    DeferTaskrun,
-    /// `SINGLE_ISSUER` (and with it `DEFER_TASKRUN`).
-    SingleIssuer,
-    /// The registered ring fd.
-    RegisteredFd,
-}
+pub use runtime_loop::UringFeature;
 
-impl UringFeature {
-    /// Every feature the ablation removes.
-    pub const ALL: [UringFeature; 7] = [
-        Self::MultishotAccept,
-        Self::MultishotRecv,
-        Self::BufRing,
-        Self::Incremental,
-        Self::DeferTaskrun,
-        Self::SingleIssuer,
-        Self::RegisteredFd,
-    ];
+/// The features the ablation switches off one at a time: all of `runtime-loop`'s but
+/// `CoopTaskrun`, which is only used when `DEFER_TASKRUN` is off.
+pub const ABLATION: [UringFeature; 7] = [
+    UringFeature::MultishotAccept,
+    UringFeature::MultishotRecv,
+    UringFeature::BufRing,
+    UringFeature::Incremental,
+    UringFeature::DeferTaskrun,
+    UringFeature::SingleIssuer,
+    UringFeature::RegisteredFd,
+];
 
-    /// The `--uring-disable` value.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Self::MultishotAccept => "multishot-accept",
-            Self::MultishotRecv => "multishot-recv",
-            Self::BufRing => "buf-ring",
-            Self::Incremental => "incremental",
-            Self::DeferTaskrun => "defer-taskrun",
-            Self::SingleIssuer => "single-issuer",
-            Self::RegisteredFd => "registered-fd",
-        }
-    }
+/// The `--uring-disable` value of `feature`, as `runtime-loop`'s command line spells it.
+pub fn flag(feature: UringFeature) -> String {
+    clap::ValueEnum::to_possible_value(&feature)
+        .map(|value| value.get_name().to_owned())
+        .unwrap_or_default()
 }
 
 /// Which gateway.
@@ -87,7 +62,7 @@ impl Server {
             Self::Uring => "uring".to_owned(),
             Self::LoopEpoll => "loop-epoll".to_owned(),
             Self::LoopUring => "loop-uring".to_owned(),
-            Self::LoopUringWithout(feature) => format!("loop-uring-no-{}", feature.flag()),
+            Self::LoopUringWithout(feature) => format!("loop-uring-no-{}", flag(feature)),
         }
     }
 
@@ -99,7 +74,9 @@ impl Server {
             Self::Uring => "tokio-uring runtime per core (io_uring, waited on through epoll), raw TCP, http-conn + http-parse".to_owned(),
             Self::LoopEpoll => "own thread-per-core loop, no async runtime, edge-triggered epoll, http-conn + http-parse".to_owned(),
             Self::LoopUring => "own thread-per-core loop, no async runtime, io_uring with every feature on, http-conn + http-parse".to_owned(),
-            Self::LoopUringWithout(feature) => format!("loop-uring with {} switched off", feature.flag()),
+            Self::LoopUringWithout(feature) => {
+                format!("loop-uring with {} switched off", flag(feature))
+            }
         }
     }
 
@@ -107,7 +84,7 @@ impl Server {
     fn every() -> impl Iterator<Item = Server> {
         Self::ALL
             .into_iter()
-            .chain(UringFeature::ALL.map(Self::LoopUringWithout))
+            .chain(ABLATION.map(Self::LoopUringWithout))
     }
 
     fn run(self, args: Vec<String>) -> anyhow::Result<()> {
@@ -133,7 +110,7 @@ impl Server {
             Self::LoopEpoll => own_loop(&["--engine", "epoll"]),
             Self::LoopUring => own_loop(&["--engine", "io-uring"]),
             Self::LoopUringWithout(feature) => {
-                own_loop(&["--engine", "io-uring", "--uring-disable", feature.flag()])
+                own_loop(&["--engine", "io-uring", "--uring-disable", &flag(feature)])
             }
         }
     }
@@ -364,6 +341,15 @@ mod tests {
         assert_eq!(
             user_and_system(stat),
             Some((Duration::from_millis(2500), Duration::from_millis(750)))
+        );
+    }
+
+    #[test]
+    fn ablation_arms_use_the_loops_own_flag_names() {
+        assert_eq!(flag(UringFeature::BufRing), "buf-ring");
+        assert_eq!(
+            Server::LoopUringWithout(UringFeature::MultishotRecv).name(),
+            "loop-uring-no-multishot-recv"
         );
     }
 

@@ -42,6 +42,17 @@ macro_rules! suite_tests {
     };
 }
 
+/// Defines the checks of the servers that frame HTTP with `http-parse` (every server
+/// but hyper): [`suite::stricter_than_hyper_where_the_rfcs_allow`]. Takes the same
+/// optional `env: [...]` as [`suite_tests!`].
+#[macro_export]
+macro_rules! raw_tcp_tests {
+    ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], suite:
+            stricter_than_hyper_where_the_rfcs_allow);
+    };
+}
+
 /// Defines one `#[test]` per [`reliability`] scenario against `$binary`, for a gateway
 /// crate's `tests/reliability.rs`. Each prints a `TALLY` line (see `--nocapture`).
 /// Takes the same optional `env: [...]` as [`suite_tests!`].

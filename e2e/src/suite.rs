@@ -469,3 +469,73 @@ pub fn connection_limit(binary: &str) {
     assert_eq!(metric(&mut first, "gateway_connections_refused_total"), 1);
     assert_eq!(metric(&mut first, "gateway_connections_open"), 2);
 }
+
+/// Shapes hyper tolerates or answers with a plain 400, which the servers framing with
+/// `http-parse` answer with the status the RFCs name: bare LF, equal duplicate lengths
+/// and a control byte in a chunk extension are refused, unknown transfer codings get
+/// 501, other versions 505. Each closes the connection and produces nothing.
+pub fn stricter_than_hyper_where_the_rfcs_allow(binary: &str) {
+    let setup = setup(binary, &[]);
+    for (request, status) in [
+        (
+            &b"POST / HTTP/1.1\nHost: t\nContent-Length: 2\n\n{}"[..],
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}",
+            400,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\n\r\n",
+            501,
+        ),
+        (
+            b"POST / HTTP/2.0\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}",
+            505,
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2;\x01\r\n{}\r\n0\r\n\r\n",
+            400,
+        ),
+    ] {
+        let mut client = Client::connect(setup.gateway.address).unwrap();
+        let response = client.request(request).unwrap().expect("response");
+        assert_eq!(
+            response.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(request)
+        );
+        assert!(client.is_closed());
+    }
+    assert!(setup.payloads_in_kafka(1).is_empty(), "nothing produced");
+}
+
+/// A ring the kernel refuses (more than its 32768 entries) stops an io_uring server's
+/// start-up with a message naming io_uring, `--ring-entries` and every hint in
+/// `also_names`, and a non-zero exit, before it ever says "listening".
+pub fn refused_ring_fails_start_up(binary: &str, also_names: &[&str]) {
+    let (status, stderr) = GatewayProcess::run_to_exit(
+        binary,
+        &[
+            "--sink",
+            "null",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--ring-entries",
+            "65536",
+        ],
+        Duration::from_secs(60),
+    );
+    let status = status.expect("exits on its own instead of serving nothing");
+    assert!(!status.success(), "{stderr}");
+    for needle in ["cannot set up io_uring", "--ring-entries"]
+        .iter()
+        .chain(also_names)
+    {
+        assert!(stderr.contains(needle), "no {needle:?} in {stderr}");
+    }
+    assert!(!stderr.contains("listening on"), "{stderr}");
+}

@@ -23,7 +23,7 @@ pub enum Engine {
 }
 
 /// An io_uring feature that `--uring-disable` can switch off, for an ablation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum UringFeature {
     /// Multishot accept; without it, one accept at a time, re-armed per connection.
     MultishotAccept,

@@ -5,34 +5,13 @@ const BINARY: &str = env!("CARGO_BIN_EXE_runtime-loop");
 
 e2e::suite_tests!(BINARY);
 
-/// A ring the kernel refuses (more than its 32768 entries) stops start-up with a
-/// message naming io_uring, the flag and the epoll engine, and a non-zero exit, before
-/// "listening".
+e2e::raw_tcp_tests!(BINARY);
+
+/// A ring the kernel refuses stops start-up with a message that also names the epoll
+/// engine, before "listening".
 #[test]
 fn a_ring_the_kernel_refuses_fails_start_up_and_names_epoll() {
-    let (status, stderr) = e2e::GatewayProcess::run_to_exit(
-        BINARY,
-        &[
-            "--sink",
-            "null",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-            "--ring-entries",
-            "65536",
-        ],
-        std::time::Duration::from_secs(60),
-    );
-    let status = status.expect("exits on its own instead of serving nothing");
-    assert!(!status.success(), "{stderr}");
-    assert!(
-        stderr.contains("cannot set up io_uring")
-            && stderr.contains("--ring-entries")
-            && stderr.contains("--engine epoll"),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("listening on"), "{stderr}");
+    e2e::suite::refused_ring_fails_start_up(BINARY, &["--engine epoll"]);
 }
 
 /// Each ablation arm serves: every io_uring feature off at once (single-shot accept

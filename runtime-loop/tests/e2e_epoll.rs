@@ -2,3 +2,4 @@
 //! epoll engine (`GATEWAY_ENGINE=epoll`, the environment form of `--engine epoll`).
 
 e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-loop"), env: ["GATEWAY_ENGINE" = "epoll"]);
+e2e::raw_tcp_tests!(env!("CARGO_BIN_EXE_runtime-loop"), env: ["GATEWAY_ENGINE" = "epoll"]);

@@ -284,91 +284,81 @@ fn saturation_table(results: &Results) -> Table {
     table
 }
 
-/// CPU per request of every server at every load of one sink.
-fn cpu_table(results: &Results, sink: SinkMode) -> Table {
+/// One row per load and one column per server, with `cell` deciding each cell.
+fn per_server_table(
+    results: &Results,
+    sink: SinkMode,
+    loads: Vec<Load>,
+    column: &str,
+    cell: impl Fn(Server, Load) -> String,
+) -> Table {
     let mut headers = vec!["offered load".to_owned()];
     headers.extend(
         results
             .plan
             .servers
             .iter()
-            .map(|s| format!("{} CPU µs/req", s.name())),
+            .map(|s| format!("{} {column}", s.name())),
     );
-    let mut table = Table {
-        headers,
-        rows: Vec::new(),
-    };
-    for load in all_loads(results) {
-        let mut row = vec![load_label(results, sink, load)];
-        row.extend(
-            results
-                .plan
-                .servers
-                .iter()
-                .map(|&server| cpu_cell(results, server, sink, load)),
-        );
-        table.rows.push(row);
-    }
-    table
+    let rows = loads
+        .into_iter()
+        .map(|load| {
+            std::iter::once(load_label(results, sink, load))
+                .chain(
+                    results
+                        .plan
+                        .servers
+                        .iter()
+                        .map(|&server| cell(server, load)),
+                )
+                .collect()
+        })
+        .collect();
+    Table { headers, rows }
+}
+
+/// CPU per request of every server at every load of one sink.
+fn cpu_table(results: &Results, sink: SinkMode) -> Table {
+    per_server_table(
+        results,
+        sink,
+        all_loads(results),
+        "CPU µs/req",
+        |server, load| cpu_cell(results, server, sink, load),
+    )
 }
 
 /// User and kernel time and context switches per request, medians.
 fn split_table(results: &Results, sink: SinkMode) -> Table {
-    let mut headers = vec!["offered load".to_owned()];
-    headers.extend(
-        results
-            .plan
-            .servers
-            .iter()
-            .map(|s| format!("{} user / kernel µs, switches", s.name())),
-    );
-    let mut table = Table {
-        headers,
-        rows: Vec::new(),
-    };
-    for load in all_loads(results) {
-        let mut row = vec![load_label(results, sink, load)];
-        for &server in &results.plan.servers {
-            let median = |metric: fn(&Sample) -> f64| {
-                load_spread(results, server, sink, load, metric).map_or(f64::NAN, |s| s.median)
-            };
-            row.push(format!(
-                "{:.2} / {:.2}, {:.3}",
-                median(|s| s.user_us_per_request),
-                median(|s| s.system_us_per_request),
-                median(|s| s.context_switches_per_request),
-            ));
-        }
-        table.rows.push(row);
-    }
-    table
+    let column = "user / kernel µs, switches";
+    per_server_table(results, sink, all_loads(results), column, |server, load| {
+        let median = |metric: fn(&Sample) -> f64| {
+            load_spread(results, server, sink, load, metric).map_or(f64::NAN, |s| s.median)
+        };
+        format!(
+            "{:.2} / {:.2}, {:.3}",
+            median(|s| s.user_us_per_request),
+            median(|s| s.system_us_per_request),
+            median(|s| s.context_switches_per_request),
+        )
+    })
 }
 
 fn latency_table(results: &Results, sink: SinkMode) -> Table {
-    let mut headers = vec!["offered load".to_owned()];
-    headers.extend(
-        results
-            .plan
-            .servers
-            .iter()
-            .map(|s| format!("{} p50 / p99 / p99.9 (ms)", s.name())),
-    );
-    let mut table = Table {
-        headers,
-        rows: Vec::new(),
-    };
-    for load in open_loads(results) {
-        let mut row = vec![load_label(results, sink, load)];
-        for &server in &results.plan.servers {
+    let column = "p50 / p99 / p99.9 (ms)";
+    per_server_table(
+        results,
+        sink,
+        open_loads(results),
+        column,
+        |server, load| {
             let p = |index: usize| {
                 load_spread(results, server, sink, load, |s| s.latency_ms[index])
                     .map_or(f64::NAN, |s| s.median)
             };
-            row.push(format!("{:.2} / {:.2} / {:.2}", p(0), p(2), p(3)));
-        }
-        table.rows.push(row);
-    }
-    table
+            format!("{:.2} / {:.2} / {:.2}", p(0), p(2), p(3))
+        },
+    )
 }
 
 /// The decomposition: for each effect, the CPU-per-request ratio at every load.
