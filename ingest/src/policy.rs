@@ -128,6 +128,22 @@ fn check_content_type(value: &[u8]) -> Result<(), Rejection> {
     }
 }
 
+/// serde_json's syntax error as the 400 that names where it is: the message without
+/// serde's own " at line L column C" (line and column are fields of their own).
+pub(crate) fn invalid_json(error: &serde_json::Error) -> Rejection {
+    let message = error.to_string();
+    let reason = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    Rejection::InvalidJson {
+        line: error.line(),
+        column: error.column(),
+        reason,
+    }
+}
+
 /// Checks that `body` is one JSON value, in UTF-8 (RFC 8259 §8.1), without building it.
 /// serde_json skips over ignored strings without checking their UTF-8, hence the
 /// explicit check first (found by the hostile-input corpus).
@@ -135,19 +151,7 @@ pub fn validate_json(body: &[u8]) -> Result<(), Rejection> {
     validate_utf8(body)?;
     serde_json::from_slice::<serde::de::IgnoredAny>(body)
         .map(|_| ())
-        .map_err(|error| {
-            let message = error.to_string();
-            let reason = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
-            Rejection::InvalidJson {
-                line: error.line(),
-                column: error.column(),
-                reason,
-            }
-        })
+        .map_err(|error| invalid_json(&error))
 }
 
 /// Checks that `body` is UTF-8, saying where it is not (as [`Rejection::InvalidJson`]).

@@ -346,19 +346,7 @@ fn json_error(error: serde_json::Error) -> Rejection {
         serde_json::error::Category::Data => Rejection::Unprocessable {
             reason: error.to_string(),
         },
-        _ => {
-            let message = error.to_string();
-            let reason = message
-                .split(" at line ")
-                .next()
-                .unwrap_or(&message)
-                .to_owned();
-            Rejection::InvalidJson {
-                line: error.line(),
-                column: error.column(),
-                reason,
-            }
-        }
+        _ => crate::policy::invalid_json(&error),
     }
 }
 
