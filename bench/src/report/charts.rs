@@ -39,14 +39,17 @@ fn series(
     sink: SinkMode,
     metric: fn(&Sample) -> f64,
 ) -> Vec<Point> {
-    open_loads(results)
+    let mut points: Vec<Point> = open_loads(results)
         .into_iter()
         .filter_map(|load| {
             let offered = load_spread(results, server, sink, load, |s| s.offered.unwrap_or(0.0))?;
             let value = load_spread(results, server, sink, load, metric)?;
             Some((offered.median, value.median, value.min, value.max))
         })
-        .collect()
+        .collect();
+    // Plan order mixes fixed rates and fractions of the slowest: draw left to right.
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    points
 }
 
 /// `metric` against the offered load for every server, with min-max error bars.
