@@ -493,18 +493,18 @@ impl ServerConnection {
         }
         let in_progress = self.reading != Reading::Done && self.read.len() > self.handed_out_len;
         let (timer, since, timeout) = if !in_progress {
-            (Timer::Idle, self.resumed_at, self.config.idle_timeout)
+            (Timer::Idle, self.resumed_at, self.config.timeouts.idle)
         } else if let Some(started) = self
             .body_started
             .or_else(|| (!self.decoder.is_idle()).then_some(self.last_read_at))
         {
-            (Timer::Body, started, self.config.body_timeout)
+            (Timer::Body, started, self.config.timeouts.body)
         } else {
             let started = match self.handed_out_len {
                 0 => self.head_started.unwrap_or(self.last_read_at),
                 _ => self.last_read_at,
             };
-            (Timer::Header, started, self.config.header_timeout)
+            (Timer::Header, started, self.config.timeouts.header)
         };
         let deadline = since.max(self.resumed_at).checked_add(timeout)?;
         Some((timer, deadline))

@@ -53,7 +53,7 @@
 //! assert_eq!(conn.poll_transmit(), None);
 //!
 //! // Keep-alive: the idle timeout runs from the response; past it the connection closes.
-//! let idle_deadline = answered + config.idle_timeout;
+//! let idle_deadline = answered + config.timeouts.idle;
 //! assert_eq!(conn.poll_timeout(), Some(idle_deadline));
 //! conn.handle_timeout(idle_deadline - Duration::from_millis(1));
 //! assert!(!conn.is_closed());
@@ -68,7 +68,7 @@ mod error;
 mod read;
 mod responses;
 
-pub use config::Config;
+pub use config::{Config, Timeouts};
 pub use conn::{Event, ServerConnection};
 pub use error::RespondError;
 pub use responses::{RequestId, ResponseContext};

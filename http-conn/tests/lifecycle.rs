@@ -194,7 +194,7 @@ fn shutdown_silently_cuts_a_stalled_partial_request_at_its_header_timeout() {
     assert!(h.events().is_empty());
     h.advance(secs(1));
     h.conn.begin_shutdown();
-    let deadline = h.start + h.config().header_timeout;
+    let deadline = h.start + h.config().timeouts.header;
     assert_eq!(h.conn.poll_timeout(), Some(deadline));
     h.conn.handle_timeout(deadline);
     assert!(h.conn.is_closed());

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches};
+use http_conn::Timeouts;
 use kafka_sink::{Acks, Compression, SinkConfig};
 
 use crate::{AckMode, Policy};
@@ -106,16 +107,16 @@ pub struct GatewayArgs {
     pub max_headers: usize,
     /// Time from the first byte of a request head until the head is complete, in ms;
     /// past it the connection is closed without a response (slowloris guard).
-    #[arg(long, env = "GATEWAY_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "GATEWAY_HEADER_TIMEOUT_MS", default_value_t = millis(Timeouts::default().header))]
     pub header_timeout_ms: u64,
     /// Time from the complete request head until the body is complete, in ms; past it
     /// the client gets 408 Request Timeout and the connection closes.
-    #[arg(long, env = "GATEWAY_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "GATEWAY_BODY_TIMEOUT_MS", default_value_t = millis(Timeouts::default().body))]
     pub body_timeout_ms: u64,
     /// Time a connection may wait for the first byte of a request, in ms: from accept,
     /// and on keep-alive from the end of a response; past it the connection is closed
     /// silently. No client timeout runs while the gateway itself is working on a request.
-    #[arg(long, env = "GATEWAY_IDLE_TIMEOUT_MS", default_value_t = 60_000)]
+    #[arg(long, env = "GATEWAY_IDLE_TIMEOUT_MS", default_value_t = millis(Timeouts::default().idle))]
     pub idle_timeout_ms: u64,
     /// On SIGINT/SIGTERM, time in-flight requests get to finish, in ms; the producer
     /// flush gets the same again.
@@ -179,6 +180,11 @@ pub struct GatewayArgs {
     pub producer_properties: Vec<(String, String)>,
 }
 
+/// Whole milliseconds of a default duration, for a `_ms` flag.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(key, value)| (key.to_owned(), value.to_owned()))
@@ -238,9 +244,11 @@ impl GatewayArgs {
     pub fn connection_config(&self) -> http_conn::Config {
         http_conn::Config::new(
             self.limits(),
-            self.header_timeout(),
-            self.body_timeout(),
-            self.idle_timeout(),
+            Timeouts::new(
+                self.header_timeout(),
+                self.body_timeout(),
+                self.idle_timeout(),
+            ),
         )
     }
 
@@ -370,18 +378,7 @@ mod tests {
     fn flag_defaults_are_the_library_defaults() {
         let args = GatewayArgs::parse_from_with(["gw"], DEFAULTS).unwrap();
         assert_eq!(args.limits(), http_parse::Limits::default());
-        assert_eq!(
-            (
-                args.header_timeout(),
-                args.body_timeout(),
-                args.idle_timeout()
-            ),
-            (
-                Duration::from_secs(10),
-                Duration::from_secs(30),
-                Duration::from_secs(60)
-            )
-        );
+        assert_eq!(args.connection_config(), http_conn::Config::default());
         let (flags, library) = (args.sink_config(), SinkConfig::default());
         assert_eq!(
             (

@@ -72,7 +72,7 @@ impl Dispatcher {
     /// Never waits ([`Gateway::submit`] does not), so any loop calls it in place, with
     /// or without a runtime.
     pub fn submit(&mut self, conn: &mut ServerConnection, gateway: &Gateway, now: Instant) {
-        let body_timeout_ms = conn.config().body_timeout.as_millis() as u64;
+        let body_timeout_ms = conn.config().timeouts.body.as_millis() as u64;
         loop {
             let (id, reply) = match conn.poll_event() {
                 None => return,
@@ -244,13 +244,13 @@ mod tests {
         let mut conn = ServerConnection::new(config, now);
         conn.handle_read(now, b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{");
         dispatcher.submit(&mut conn, &gateway, Instant::now());
-        conn.handle_timeout(now + config.body_timeout);
+        conn.handle_timeout(now + config.timeouts.body);
         dispatcher.submit(&mut conn, &gateway, Instant::now());
         assert_eq!(statuses(conn.poll_transmit().unwrap()), ["408"]);
 
         let mut conn = ServerConnection::new(config, now);
         conn.handle_read(now, b"POST / HTTP/1.1\r\nContent-");
-        conn.handle_timeout(now + config.header_timeout + Duration::from_millis(1));
+        conn.handle_timeout(now + config.timeouts.header + Duration::from_millis(1));
         dispatcher.submit(&mut conn, &gateway, Instant::now());
         assert!(conn.is_closed());
         assert_eq!(conn.poll_transmit(), None);
