@@ -125,6 +125,16 @@ pub struct GatewayArgs {
     /// Most simultaneous client connections; more are refused.
     #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value_t = 16_384)]
     pub max_connections: usize,
+    /// Most request bytes all connections together may buffer beyond their small
+    /// initial read buffers (a process-wide memory bound); a request that does not fit
+    /// is answered 503 with Retry-After and its connection closed.
+    #[arg(long, env = "GATEWAY_MAX_BUFFERED_REQUEST_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_buffered_request_bytes: usize,
+    /// Most records one connection's requests may have in flight to Kafka; past it the
+    /// connection reads no further request until one is answered (fair share of
+    /// --max-in-flight-records).
+    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_RECORDS_PER_CONNECTION", default_value_t = crate::DEFAULT_MAX_RECORDS_PER_CONNECTION)]
+    pub max_in_flight_records_per_connection: usize,
     /// Worker threads (default: available cores).
     #[arg(long, env = "GATEWAY_WORKERS")]
     pub workers: Option<usize>,

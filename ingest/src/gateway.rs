@@ -446,6 +446,16 @@ impl Gateway {
 }
 
 impl Ticket {
+    /// Records this request still has on their way to Kafka (0 once replied, or for a
+    /// request answered without producing): what a connection's in-flight bound counts.
+    pub fn records(&self) -> usize {
+        match &self.state {
+            TicketState::Ready(_) | TicketState::Replied => 0,
+            TicketState::Delivering { .. } => 1,
+            TicketState::Rest(delivery) => delivery.slots.len(),
+        }
+    }
+
     /// Waits for the record's fate (if any) and returns the reply, counting it.
     pub async fn reply(mut self, gateway: &Gateway) -> Reply {
         poll_fn(|cx| self.poll_reply(cx, gateway)).await

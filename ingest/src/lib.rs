@@ -61,7 +61,7 @@ mod topics;
 pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
 pub use date::DateCache;
-pub use dispatch::Dispatcher;
+pub use dispatch::{Dispatcher, DEFAULT_MAX_RECORDS_PER_CONNECTION};
 pub use gateway::{
     AckMode, Gateway, Incoming, Policy, RestProxySettings, Ticket, DEFAULT_MAX_BATCH_ENTRIES,
     NULL_CLUSTER_ID,

@@ -130,6 +130,10 @@ pub enum Rejection {
     /// The gateway is shutting down and takes no new records.
     #[error("shutting down")]
     ShuttingDown,
+    /// The process-wide budget of buffered request bytes is exhausted: the request
+    /// could not be read whole. The connection closes after the answer.
+    #[error("the gateway is out of room for request bodies; retry later")]
+    OutOfBufferSpace,
     /// The sink refused or failed the record.
     #[error("{0}")]
     Sink(#[from] SinkError),
@@ -163,7 +167,9 @@ impl Rejection {
             Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ShuttingDown | Self::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ShuttingDown | Self::TooManyConnections { .. } | Self::OutOfBufferSpace => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Sink(error) => match error {
                 SinkError::Overloaded { .. } | SinkError::QueueFull { .. } | SinkError::Closed => {
                     StatusCode::SERVICE_UNAVAILABLE
@@ -203,7 +209,8 @@ impl Rejection {
             Self::MalformedHttp(_)
             | Self::BodyTooLarge { .. }
             | Self::BodyTimeout { .. }
-            | Self::TooManyConnections { .. } => true,
+            | Self::TooManyConnections { .. }
+            | Self::OutOfBufferSpace => true,
             _ => false,
         }
     }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use ingest::{ConnectionLimit, ConnectionSlot, Gateway, GatewayArgs, Rejection, Reply};
+use http_conn::{Driver, MemoryBudget, ServerConnection};
+use ingest::{ConnectionLimit, ConnectionSlot, Dispatcher, Gateway, GatewayArgs, Rejection, Reply};
 use tokio::sync::watch;
 
 /// What every connection of every worker shares.
@@ -17,10 +18,14 @@ use tokio::sync::watch;
 pub struct Shared {
     /// The gateway: policy, sink, metrics.
     pub gateway: Arc<Gateway>,
-    /// Each connection's framing limits and timeouts.
+    /// Each connection's framing limits, timeouts and output bounds.
     pub connection: http_conn::Config,
     /// How long in-flight connections get to finish after shutdown begins.
     pub grace_period: Duration,
+    /// The process-wide bound on buffered request bytes.
+    budget: Arc<MemoryBudget>,
+    /// Most records one connection keeps in flight.
+    max_records_per_connection: usize,
     connections: Arc<ConnectionLimit>,
     /// `503 Too many connections`, encoded once.
     refusal: Vec<u8>,
@@ -39,8 +44,20 @@ impl Shared {
             gateway,
             connection: args.connection_config(),
             grace_period: args.grace_period(),
+            budget: MemoryBudget::new(args.max_buffered_request_bytes),
+            max_records_per_connection: args.max_in_flight_records_per_connection,
             refusal,
         }
+    }
+
+    /// The driver of a connection accepted at `now`: the connection core within the
+    /// process-wide memory budget, serving the gateway.
+    pub fn driver(&self, now: Instant) -> Driver<Dispatcher> {
+        let conn = ServerConnection::with_budget(self.connection, now, Arc::clone(&self.budget));
+        Driver::new(
+            conn,
+            Dispatcher::new(Arc::clone(&self.gateway), self.max_records_per_connection),
+        )
     }
 
     /// The response a connection over the limit gets before it is closed (`503`,
