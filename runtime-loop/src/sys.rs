@@ -19,6 +19,8 @@ use std::time::Duration;
 use io_uring::types::{BufRingEntry, CancelBuilder, Fd, SubmitArgs, Timespec};
 use io_uring::{cqueue, opcode, squeue, IoUring, Submitter};
 
+use crate::args::{UringFeature, UringFeatures};
+
 /// `IOU_PBUF_RING_INC` (Linux 6.12): the kernel consumes a provided buffer in pieces.
 /// Not re-exported by io-uring 0.7.
 const IOU_PBUF_RING_INC: u16 = 2;
@@ -171,19 +173,16 @@ impl Epoll {
 // io_uring
 // ---------------------------------------------------------------------------------------
 
-/// How a worker's ring is set up; each switch is an ablation flag.
+/// How a worker's ring is set up.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RingConfig {
+    /// Submission-queue entries (`--ring-entries`).
     pub(crate) entries: u32,
-    pub(crate) multishot_accept: bool,
-    pub(crate) multishot_recv: bool,
-    pub(crate) buf_ring: bool,
-    pub(crate) incremental: bool,
-    pub(crate) defer_taskrun: bool,
-    pub(crate) coop_taskrun: bool,
-    pub(crate) single_issuer: bool,
-    pub(crate) registered_fd: bool,
+    /// The features asked for; [`Ring::features`] says which are in effect.
+    pub(crate) features: UringFeatures,
+    /// Provided buffers (a power of two, at most 32768).
     pub(crate) buffers: u16,
+    /// Bytes per provided buffer, and of each slot's own receive buffer without them.
     pub(crate) buffer_bytes: u32,
 }
 
@@ -401,6 +400,8 @@ pub(crate) struct Ring {
     submitter: Submitter<'static>,
     ring: Box<IoUring>,
     config: RingConfig,
+    /// The features in effect.
+    features: UringFeatures,
     buf_ring: Option<BufRing>,
     slots: Vec<SlotOps>,
     /// The eventfd read target; boxed so that its address is stable.
@@ -418,7 +419,7 @@ pub(crate) struct Ring {
 impl std::fmt::Debug for Ring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Ring")
-            .field("config", &self.config)
+            .field("features", &self.features)
             .field("in_flight", &self.in_flight)
             .finish_non_exhaustive()
     }
@@ -427,29 +428,43 @@ impl std::fmt::Debug for Ring {
 impl Ring {
     /// Sets up the ring (and the buffer ring) as `config` says. Errors name the step.
     pub(crate) fn new(config: RingConfig) -> io::Result<Self> {
+        use UringFeature as F;
+        let asked = config.features;
+        let single_issuer = asked.has(F::SingleIssuer);
+        let defer_taskrun = single_issuer && asked.has(F::DeferTaskrun);
+        let coop_taskrun = !defer_taskrun && asked.has(F::CoopTaskrun);
         let mut builder = IoUring::builder();
-        let single_issuer = config.single_issuer;
         if single_issuer {
             builder.setup_single_issuer();
         }
-        if config.defer_taskrun && single_issuer {
+        if defer_taskrun {
             builder.setup_defer_taskrun();
-        } else if config.coop_taskrun {
+        } else if coop_taskrun {
             builder.setup_coop_taskrun();
             builder.setup_taskrun_flag();
         }
+        let mut features = UringFeatures::default()
+            .with(F::SingleIssuer, single_issuer)
+            .with(F::DeferTaskrun, defer_taskrun)
+            .with(F::CoopTaskrun, coop_taskrun)
+            .with(F::MultishotAccept, asked.has(F::MultishotAccept));
         let ring = Box::new(builder.build(config.entries)?);
         // SAFETY: the submitter borrows the boxed ring, whose heap address never moves;
         // the field order drops the submitter first, and the ring is only ever used
         // through shared references afterwards (`submission_shared`/`completion_shared`).
         let mut submitter =
             unsafe { std::mem::transmute::<Submitter<'_>, Submitter<'static>>(ring.submitter()) };
-        if config.registered_fd {
+        if asked.has(F::RegisteredFd) {
             submitter.register_ring_fd()?;
+            features = features.with(F::RegisteredFd, true);
         }
-        let buf_ring = if config.buf_ring {
+        let buf_ring = if asked.has(F::BufRing) {
             let mut buf_ring = BufRing::new(config.buffers, config.buffer_bytes)?;
-            buf_ring.register(&submitter, config.incremental)?;
+            buf_ring.register(&submitter, asked.has(F::Incremental))?;
+            features = features
+                .with(F::BufRing, true)
+                .with(F::Incremental, buf_ring.incremental)
+                .with(F::MultishotRecv, asked.has(F::MultishotRecv));
             Some(buf_ring)
         } else {
             None
@@ -458,6 +473,7 @@ impl Ring {
             submitter,
             ring,
             config,
+            features,
             buf_ring,
             slots: Vec::new(),
             wake_buf: Box::new([0; 8]),
@@ -472,30 +488,7 @@ impl Ring {
 
     /// The features in effect, comma-separated (for the start-up log).
     pub(crate) fn features(&self) -> String {
-        let config = &self.config;
-        let buf_ring = self.buf_ring.is_some();
-        let incremental = self.buf_ring.as_ref().is_some_and(|b| b.incremental);
-        [
-            (config.multishot_accept, "multishot-accept"),
-            (buf_ring && config.multishot_recv, "multishot-recv"),
-            (buf_ring, "buf-ring"),
-            (incremental, "incremental"),
-            (
-                config.single_issuer && config.defer_taskrun,
-                "defer-taskrun",
-            ),
-            (
-                !(config.single_issuer && config.defer_taskrun) && config.coop_taskrun,
-                "coop-taskrun",
-            ),
-            (config.single_issuer, "single-issuer"),
-            (config.registered_fd, "registered-fd"),
-        ]
-        .iter()
-        .filter(|(on, _)| *on)
-        .map(|(_, name)| *name)
-        .collect::<Vec<_>>()
-        .join(",")
+        self.features.to_string()
     }
 
     /// Operations not yet finished.
@@ -533,7 +526,7 @@ impl Ring {
         if self.accept_armed {
             return;
         }
-        let entry = if self.config.multishot_accept {
+        let entry = if self.features.has(UringFeature::MultishotAccept) {
             opcode::AcceptMulti::new(Fd(listener))
                 .flags(libc::SOCK_CLOEXEC)
                 .build()
@@ -599,9 +592,11 @@ impl Ring {
         let config = self.config;
         let tag = Kind::Recv.tag(slot);
         let entry = match &self.buf_ring {
-            Some(_) if config.multishot_recv => opcode::RecvMulti::new(Fd(fd), BUF_GROUP)
-                .build()
-                .user_data(tag),
+            Some(_) if self.features.has(UringFeature::MultishotRecv) => {
+                opcode::RecvMulti::new(Fd(fd), BUF_GROUP)
+                    .build()
+                    .user_data(tag)
+            }
             Some(buf_ring) => opcode::Recv::new(Fd(fd), std::ptr::null_mut(), buf_ring.size)
                 .buf_group(BUF_GROUP)
                 .build()
@@ -870,4 +865,49 @@ impl Drop for Ring {
 /// The raw descriptor of a socket (for submissions).
 pub(crate) fn raw(stream: &TcpStream) -> RawFd {
     stream.as_raw_fd()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::args::UringFeature as F;
+
+    fn features(on: &[UringFeature]) -> UringFeatures {
+        on.iter().fold(UringFeatures::default(), |set, &feature| {
+            set.with(feature, true)
+        })
+    }
+
+    fn config(entries: u32, features: UringFeatures) -> RingConfig {
+        RingConfig {
+            entries,
+            features,
+            buffers: 64,
+            buffer_bytes: 4096,
+        }
+    }
+
+    #[test]
+    fn a_ring_reports_the_features_in_effect_by_their_one_list_of_names() {
+        let all = UringFeatures::all();
+        let ring = Ring::new(config(8, all)).unwrap();
+        // Deferred task work replaces cooperative task work; this kernel has the rest.
+        assert_eq!(ring.features(), all.with(F::CoopTaskrun, false).to_string());
+        let ring = Ring::new(config(
+            8,
+            all.with(F::BufRing, false).with(F::DeferTaskrun, false),
+        ))
+        .unwrap();
+        assert_eq!(
+            ring.features(),
+            features(&[
+                F::MultishotAccept,
+                F::CoopTaskrun,
+                F::SingleIssuer,
+                F::RegisteredFd
+            ])
+            .to_string(),
+            "multishot receive and incremental buffers need the buffer ring"
+        );
+    }
 }
