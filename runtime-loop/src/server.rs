@@ -37,6 +37,8 @@ impl Uring {
                 features: args.uring_features(),
                 buffers: args.uring_buffers,
                 buffer_bytes: args.uring_buffer_bytes,
+                // Admission is process-wide, so one worker may hold every connection.
+                max_connections: args.gateway.max_connections,
             },
         }
     }
