@@ -110,13 +110,14 @@ impl EpollEngine {
 
 impl Io for EpollEngine {
     type Conn = EpollConn;
+    type Error = io::Error;
 
     fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let ready = &mut self.ready;
         self.epoll.wait(timeout, |event| ready.push(event))
     }
 
-    fn dispatch(&mut self, worker: &mut Worker<EpollConn>, _now: Instant) {
+    fn dispatch(&mut self, worker: &mut Worker<EpollConn>, _now: Instant) -> io::Result<()> {
         for event in self.ready.drain(..) {
             match event.token {
                 LISTENER => self.accept_pending = true,
@@ -135,15 +136,16 @@ impl Io for EpollEngine {
                 }
             }
         }
+        Ok(())
     }
 
     /// Accepts until the queue is empty (the one `EAGAIN` edge-triggered accept needs).
     /// A failed accept (out of descriptors and the like) leaves the flag set: no edge
     /// will say so again, so it is retried after a pause rather than spun on.
-    fn accept(&mut self, worker: &mut Worker<EpollConn>, now: Instant) {
+    fn accept(&mut self, worker: &mut Worker<EpollConn>, now: Instant) -> io::Result<()> {
         while self.accept_pending && worker.accept_allowed(now) {
             let Some(listener) = self.listener.as_ref() else {
-                return;
+                break;
             };
             match listener.accept() {
                 Ok((stream, _)) => {
@@ -172,18 +174,25 @@ impl Io for EpollEngine {
                 }
             }
         }
+        Ok(())
     }
 
-    fn stop_accepting(&mut self) {
+    fn stop_accepting(&mut self) -> io::Result<()> {
         if let Some(listener) = self.listener.take() {
             self.epoll.remove(listener.as_raw_fd());
         }
+        Ok(())
     }
 
-    fn service(&mut self, worker: &mut Worker<EpollConn>, index: usize, now: Instant) {
+    fn service(
+        &mut self,
+        worker: &mut Worker<EpollConn>,
+        index: usize,
+        now: Instant,
+    ) -> io::Result<()> {
         loop {
             let Some(conn) = worker.get(index) else {
-                return;
+                return Ok(());
             };
             if conn.io.failed {
                 break;
@@ -230,7 +239,7 @@ impl Io for EpollEngine {
             }
         }
         let Some(conn) = worker.get(index) else {
-            return;
+            return Ok(());
         };
         if conn.io.failed {
             if let Some(conn) = worker.remove(index) {
@@ -239,6 +248,7 @@ impl Io for EpollEngine {
         } else {
             worker.update_deadline(index);
         }
+        Ok(())
     }
 
     fn finish(&mut self, worker: &mut Worker<EpollConn>) {

@@ -2,6 +2,10 @@
 //! submits everything queued (receives to re-arm, the sends of every connection with
 //! something to say) and waits for a completion, a wake-up or the earliest deadline;
 //! then every completion is reaped and handed to its connection.
+//!
+//! Sends take the buffer the connection's driver hands over ([`Transmit`]) and the ring
+//! holds it until the completion gives it back: no response is copied to be sent, and a
+//! partial send resends the rest of the same buffer.
 
 use std::io;
 use std::net::TcpListener;
@@ -11,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use http_conn::{Action, Transmit};
 
-use crate::sys::{self, Completion, Ring, RingConfig};
+use crate::sys::{self, Completion, Ring, RingConfig, RingError};
 use crate::wake::Notifier;
 use crate::worker::{Io, Worker};
 
@@ -20,17 +24,20 @@ use crate::worker::{Io, Worker};
 pub(crate) struct UringConn {
     eof: bool,
     failed: bool,
-    /// The driver's transmit, held until the ring's send of it completes.
-    sending: Option<Transmit>,
 }
 
 /// Set up on the worker's thread (the ring is single-issuer) before it reports ready.
+///
+/// Closing depends on order: every operation of the ring is cancelled and reaped
+/// before any socket closes, so that none still names a socket (a socket closed while
+/// an operation on it is queued but not yet submitted lets its descriptor number be
+/// reused, and the operation go to the new owner of that number) and the kernel holds
+/// no listener or connection open behind the loop's back. [`Io::finish`] does it in that
+/// order, and `worker::run` calls it when the loop ends, also while unwinding from a
+/// panic.
 pub(crate) struct UringEngine {
     ring: Ring,
     listener: Option<TcpListener>,
-    notifier: Arc<Notifier>,
-    /// The eventfd read completed: re-armed after the completions are handled.
-    woken: bool,
 }
 
 impl UringEngine {
@@ -47,13 +54,13 @@ impl UringEngine {
             ..
         } = worker;
         let mut ring = Ring::new(config)?;
-        ring.arm_accept(listener.as_raw_fd());
-        ring.arm_wake(notifier.eventfd().raw());
+        ring.arm_accept(listener.as_raw_fd())
+            .map_err(io::Error::other)?;
+        ring.arm_wake(notifier.eventfd().raw())
+            .map_err(io::Error::other)?;
         let engine = Self {
             ring,
             listener: Some(listener),
-            notifier: Arc::clone(&notifier),
-            woken: false,
         };
         Ok((engine, Worker::new(shared, shutdown, notifier)))
     }
@@ -66,14 +73,14 @@ impl UringEngine {
 
 impl Io for UringEngine {
     type Conn = UringConn;
+    type Error = RingError;
 
-    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<(), RingError> {
         self.ring.submit_and_wait(timeout)
     }
 
-    fn dispatch(&mut self, worker: &mut Worker<UringConn>, now: Instant) {
-        let woken = &mut self.woken;
-        self.ring.complete(|_, completion| match completion {
+    fn dispatch(&mut self, worker: &mut Worker<UringConn>, now: Instant) -> Result<(), RingError> {
+        self.ring.complete(|completion| match completion {
             Completion::Accepted(Ok(stream)) => {
                 worker.admit(stream, now, |_, _| Ok(UringConn::default()));
             }
@@ -102,106 +109,115 @@ impl Io for UringEngine {
                 }
             }
             Completion::RecvStopped { slot } => worker.mark(slot),
-            Completion::Sent { slot, result } => {
+            Completion::Sent {
+                slot,
+                buf,
+                offset,
+                result,
+            } => {
                 if let Some(conn) = worker.get(slot) {
-                    let transmit = conn.io.sending.take();
-                    match (result, transmit) {
-                        (Ok(n), Some(transmit)) => conn.driver.transmitted(now, transmit, n),
-                        (Err(_), _) => conn.io.failed = true,
-                        (Ok(_), None) => {}
+                    let transmit = Transmit::from_parts(buf, offset);
+                    match result {
+                        Ok(n) => conn.driver.transmitted(now, transmit, n),
+                        Err(_) => {
+                            conn.driver.transmitted(now, transmit, 0);
+                            conn.io.failed = true;
+                        }
                     }
                     worker.mark(slot);
                 }
             }
-            Completion::Woken => *woken = true,
-        });
-        if std::mem::take(&mut self.woken) {
-            self.ring.arm_wake(self.notifier.eventfd().raw());
-        }
+        })
     }
 
-    fn accept(&mut self, worker: &mut Worker<UringConn>, now: Instant) {
+    fn accept(&mut self, worker: &mut Worker<UringConn>, now: Instant) -> Result<(), RingError> {
         let Some(listener) = &self.listener else {
-            return;
+            return Ok(());
         };
         if self.ring.accept_armed() {
-            return;
+            return Ok(());
         }
         if worker.draining() {
             // The cancelled accept is reaped: close the listener so that new clients
             // are refused rather than left in the backlog.
             self.listener = None;
         } else if worker.accept_allowed(now) {
-            self.ring.arm_accept(listener.as_raw_fd());
+            self.ring.arm_accept(listener.as_raw_fd())?;
         }
+        Ok(())
     }
 
-    fn stop_accepting(&mut self) {
+    fn stop_accepting(&mut self) -> Result<(), RingError> {
         // The listener closes once the ring gave the accept back (see `accept`); until
         // then a late accept is dropped by the draining worker.
-        self.ring.cancel_accept();
+        self.ring.cancel_accept()
     }
 
     /// A `match` over the connection's next actions: a transmit becomes a send (the
-    /// ring holds it until the completion), waiting arms or cancels the receive, and a
-    /// finished connection is closed once the ring holds no operation on it.
-    fn service(&mut self, worker: &mut Worker<UringConn>, index: usize, now: Instant) {
+    /// ring holds its buffer until the completion), waiting arms or cancels the
+    /// receive, and a finished connection is closed once the ring holds no operation
+    /// on it.
+    fn service(
+        &mut self,
+        worker: &mut Worker<UringConn>,
+        index: usize,
+        now: Instant,
+    ) -> Result<(), RingError> {
         let ring = &mut self.ring;
         let Some(conn) = worker.get(index) else {
-            return;
+            return Ok(());
         };
         let fd = sys::raw(&conn.stream);
-        loop {
-            if conn.io.failed {
-                break;
-            }
+        while !conn.io.failed {
             match conn.poll_action(now) {
                 Action::Transmit(transmit) => {
-                    // The driver lends one transmit at a time: none is in flight.
-                    debug_assert!(!ring.sending(index));
-                    ring.send(index, fd, transmit.bytes());
-                    conn.io.sending = Some(transmit);
+                    let (buf, offset) = transmit.into_parts();
+                    if let Err(refused) = ring.send(index, fd, buf, offset) {
+                        // The driver lends one transmit at a time, so the slot is free:
+                        // a refusal is the ring's own trouble (a stuck queue).
+                        conn.driver
+                            .transmitted(now, Transmit::from_parts(refused.buf, offset), 0);
+                        return Err(refused.error);
+                    }
                 }
                 Action::ShutdownWrite => {
                     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
                 }
                 Action::Wait { read, .. } => {
                     match (read && !conn.io.eof, ring.recv_armed(index)) {
-                        (true, false) => ring.arm_recv(index, fd),
+                        (true, false) => ring.arm_recv(index, fd)?,
                         // Pipelining bound, output piling up, the service's bound: stop
                         // taking bytes until it clears.
-                        (false, true) => ring.cancel_recv(index),
+                        (false, true) => ring.cancel_recv(index)?,
                         _ => {}
                     }
                     worker.update_deadline(index);
-                    return;
+                    return Ok(());
                 }
-                Action::Close => break,
+                Action::Close => conn.io.failed = true,
             }
         }
         // Closed or failed: cancel what the ring holds, and close once it gave it back.
-        ring.cancel_recv(index);
-        ring.cancel_send(index);
+        ring.cancel_recv(index)?;
+        ring.cancel_send(index)?;
         if !ring.busy(index) {
             if let Some(conn) = worker.remove(index) {
                 let _ = conn.stream.shutdown(std::net::Shutdown::Both);
             }
-        } else if let Some(conn) = worker.get(index) {
-            conn.io.failed = true;
         }
+        Ok(())
     }
 
     fn finish(&mut self, worker: &mut Worker<UringConn>) {
-        // Every operation ends before any socket closes or buffer is freed.
         if !self.ring.cancel_all_and_reap(Duration::from_secs(5)) {
             tracing::error!(
                 in_flight = self.ring.in_flight(),
                 "operations left uncancelled"
             );
         }
+        self.listener = None;
         for index in worker.indices() {
             worker.remove(index);
         }
-        self.listener = None;
     }
 }

@@ -19,29 +19,54 @@ use crate::wake::Notifier;
 pub(crate) trait Io {
     /// What the engine keeps per connection beyond the driver.
     type Conn;
+    /// Why the worker cannot go on (a broken ring, a failed wait).
+    type Error;
 
     /// Submits what is queued and waits once for I/O, a wake-up or `timeout` (`None`:
     /// no limit; zero: just collect what is ready). The loop's one blocking call.
-    fn wait(&mut self, timeout: Option<Duration>) -> std::io::Result<()>;
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Self::Error>;
 
     /// Hands what the wait brought to the connections (bytes, EOF, finished writes,
     /// accepted sockets), marking each connection that can move.
-    fn dispatch(&mut self, worker: &mut Worker<Self::Conn>, now: Instant);
+    fn dispatch(
+        &mut self,
+        worker: &mut Worker<Self::Conn>,
+        now: Instant,
+    ) -> Result<(), Self::Error>;
 
     /// Accepts (or re-arms accepting) when the worker allows it; once draining, closes
     /// the listener when it can.
-    fn accept(&mut self, worker: &mut Worker<Self::Conn>, now: Instant);
+    fn accept(&mut self, worker: &mut Worker<Self::Conn>, now: Instant) -> Result<(), Self::Error>;
 
     /// Stops accepting: the listener is closed (now or once its last operation ended)
     /// so that new clients are refused rather than left in the backlog.
-    fn stop_accepting(&mut self);
+    fn stop_accepting(&mut self) -> Result<(), Self::Error>;
 
     /// Carries out connection `index`'s next actions until it waits or closes.
-    fn service(&mut self, worker: &mut Worker<Self::Conn>, index: usize, now: Instant);
+    fn service(
+        &mut self,
+        worker: &mut Worker<Self::Conn>,
+        index: usize,
+        now: Instant,
+    ) -> Result<(), Self::Error>;
 
-    /// After the drain: ends every operation before any socket closes or buffer is
-    /// freed.
+    /// When the loop ends (also while unwinding from a panic): ends every operation
+    /// before any socket closes or buffer is freed, then closes the listener and the
+    /// connections.
     fn finish(&mut self, worker: &mut Worker<Self::Conn>);
+}
+
+/// An engine and its worker, finished in the order closing needs whichever way the
+/// loop ends: the engine's operations end before any socket closes.
+struct Loop<I: Io> {
+    io: I,
+    worker: Worker<I::Conn>,
+}
+
+impl<I: Io> Drop for Loop<I> {
+    fn drop(&mut self) {
+        self.io.finish(&mut self.worker);
+    }
 }
 
 /// Runs `io` until shutdown drained every connection (or the grace period ended).
@@ -49,8 +74,10 @@ pub(crate) trait Io {
 /// Per iteration: one wait (until I/O, a Kafka delivery, or the earliest connection
 /// deadline), then everything that arrived is fed to the connections, the woken ones are
 /// marked, deadlines that passed are handled, and every marked connection is serviced.
-pub(crate) fn run<I: Io>(mut io: I, mut worker: Worker<I::Conn>) -> std::io::Result<()> {
+pub(crate) fn run<I: Io>(io: I, worker: Worker<I::Conn>) -> Result<(), I::Error> {
     let mut serviced = Vec::with_capacity(256);
+    let mut this = Loop { io, worker };
+    let Loop { io, worker } = &mut this;
     loop {
         let now = Instant::now();
         let timeout = worker.sleep_for(now);
@@ -62,17 +89,17 @@ pub(crate) fn run<I: Io>(mut io: I, mut worker: Worker<I::Conn>) -> std::io::Res
         })?;
         worker.notifier.awake();
         let now = Instant::now();
-        io.dispatch(&mut worker, now);
+        io.dispatch(worker, now)?;
         worker.collect_woken();
         if worker.shutdown_requested() && !worker.draining() {
-            io.stop_accepting();
+            io.stop_accepting()?;
             worker.begin_drain(now);
         }
-        io.accept(&mut worker, now);
+        io.accept(worker, now)?;
         worker.sweep(now);
         worker.take_dirty(&mut serviced);
         for &index in &serviced {
-            io.service(&mut worker, index, now);
+            io.service(worker, index, now)?;
         }
         if worker.drained(now) {
             break;
@@ -84,7 +111,7 @@ pub(crate) fn run<I: Io>(mut io: I, mut worker: Worker<I::Conn>) -> std::io::Res
             "grace period over with connections still open"
         );
     }
-    io.finish(&mut worker);
+    // `Loop`'s drop finishes the engine, here and while unwinding.
     Ok(())
 }
 
