@@ -12,7 +12,7 @@ use ingest::startup::{log_listening, Started};
 use ingest::{ConnectionLimit, GatewayArgs, Rejection, Reply};
 use tokio::net::TcpListener;
 
-use crate::deadline::{Phase, ReadTimeouts, TimedStream};
+use crate::deadline::{now, Clock, TimedStream};
 
 fn bind(args: &GatewayArgs) -> anyhow::Result<TcpListener> {
     let socket = socket2::Socket::new(
@@ -62,11 +62,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
         .max_headers(args.max_headers)
         .max_buf_size(args.max_header_bytes.max(8192));
     let limits = args.limits();
-    let body_timeout = args.body_timeout();
-    let read_timeouts = ReadTimeouts {
-        header: args.header_timeout(),
-        idle: args.idle_timeout(),
-    };
+    let timeouts = args.connection_config().timeouts;
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -88,16 +84,13 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
         };
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
-        let phase = Phase::default();
-        let stream = TimedStream::new(stream, phase.clone(), read_timeouts);
+        let clock = Clock::new(timeouts, now());
+        let stream = TimedStream::new(stream, clock.clone());
         let service = service_fn(move |request| {
             // hyper calls the service once the head is complete.
-            phase.request_started();
-            let (gateway, phase) = (Arc::clone(&gateway), phase.clone());
+            let (gateway, clock) = (Arc::clone(&gateway), clock.clone());
             async move {
-                let response =
-                    crate::service::handle(&gateway, &limits, body_timeout, request).await;
-                phase.request_finished();
+                let response = crate::service::handle(&gateway, &limits, &clock, request).await;
                 Ok::<_, Infallible>(response)
             }
         });
