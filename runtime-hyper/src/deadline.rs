@@ -297,15 +297,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_body_deadline_runs_from_the_read_that_completed_the_head() {
         let (mut stream, mut client, clock) = timed();
-        client.write_all(b"POST / HTTP/1.1\r\n").await.unwrap();
+        let (first, rest) = (b"POST / HTTP/1.1\r\n", b"Content-Length: 9\r\n\r\n");
+        client.write_all(first).await.unwrap();
         let mut buf = [0u8; 64];
-        stream.read(&mut buf).await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), first.len());
         tokio::time::advance(Duration::from_secs(3)).await;
-        client
-            .write_all(b"Content-Length: 9\r\n\r\n")
-            .await
-            .unwrap();
-        stream.read(&mut buf).await.unwrap();
+        client.write_all(rest).await.unwrap();
+        assert_eq!(stream.read(&mut buf).await.unwrap(), rest.len());
         let head_done = now();
         // hyper calls the service a little later, within the same poll in practice.
         tokio::time::advance(Duration::from_millis(5)).await;
