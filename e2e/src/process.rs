@@ -174,7 +174,7 @@ mod tests {
 
     #[test]
     fn the_listening_line_names_the_bound_address() {
-        let log = "2026-11-25T21:00:00Z  INFO ingest::startup: listening on 127.0.0.1:40123, \
+        let log = "2026-11-25T21:00:00Z  INFO gateway_cli::startup: listening on 127.0.0.1:40123, \
                    producing to topic t at 127.0.0.1:9092 (Kafka) server=\"hyper\"";
         assert_eq!(listening_address(log), Some(([127, 0, 0, 1], 40123).into()));
         assert_eq!(listening_address("starting"), None);

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use ingest::startup::{log_listening, Started};
-use ingest::GatewayArgs;
+use gateway_cli::{log_listening, GatewayArgs, Started};
 use tokio::sync::mpsc;
 
 use crate::bind_workers;

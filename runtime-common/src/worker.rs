@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use ingest::{ConnectionLimit, ConnectionSlot, Gateway, GatewayArgs, Rejection, Reply};
+use gateway_cli::GatewayArgs;
+use ingest::{ConnectionLimit, ConnectionSlot, Gateway, Rejection, Reply};
 use tokio::sync::watch;
 
 /// What every connection of every worker shares.
@@ -260,7 +261,8 @@ pub async fn sleep_until(deadline: Option<Instant>) {
 mod tests {
     use std::cell::RefCell;
 
-    use ingest::{AckMode, Defaults, GatewaySink, Policy};
+    use gateway_cli::Defaults;
+    use ingest::{AckMode, GatewaySink, Policy};
     use kafka_sink::NullSink;
 
     use super::*;

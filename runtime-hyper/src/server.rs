@@ -4,12 +4,12 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use anyhow::Context;
+use gateway_cli::{log_listening, GatewayArgs, Started};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use ingest::startup::{log_listening, Started};
-use ingest::{ConnectionLimit, GatewayArgs, Rejection, Reply};
+use ingest::{ConnectionLimit, Rejection, Reply};
 use tokio::net::TcpListener;
 
 use crate::deadline::{Phase, ReadTimeouts, TimedStream};

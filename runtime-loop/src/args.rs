@@ -2,7 +2,7 @@
 //! the engine and the io_uring ablation switches of this server.
 
 use clap::{CommandFactory, FromArgMatches};
-use ingest::{Defaults, GatewayArgs};
+use gateway_cli::{Defaults, GatewayArgs};
 
 /// This binary's defaults: port 8083, topic `test_topic_loop`.
 pub const DEFAULTS: Defaults = Defaults {

@@ -42,7 +42,7 @@ pub use args::{Engine, LoopArgs, UringFeature, DEFAULTS};
 /// worker that stopped unexpectedly (after the others were stopped and the producer
 /// flushed).
 pub fn run(args: LoopArgs) -> anyhow::Result<()> {
-    let started = ingest::startup::start(&args.gateway).context("cannot start the gateway")?;
+    let started = gateway_cli::start(&args.gateway).context("cannot start the gateway")?;
     let served = match args.engine {
         Engine::IoUring => {
             runtime_common::serve(server::Uring::new(&args), &args.gateway, &started)

@@ -8,7 +8,7 @@
 //! shutdown come from [`runtime_common`]. `runtime-tokio` is the same code on epoll.
 //!
 //! ```no_run
-//! let args = ingest::GatewayArgs::parse_from_with(
+//! let args = gateway_cli::GatewayArgs::parse_from_with(
 //!     ["runtime-uring", "--embedded-broker"],
 //!     runtime_uring::DEFAULTS,
 //! )?;
@@ -21,7 +21,7 @@ mod conn;
 mod server;
 
 use anyhow::Context;
-use ingest::{Defaults, GatewayArgs};
+use gateway_cli::{Defaults, GatewayArgs};
 
 /// This binary's defaults: port 8081, topic `test_topic_io_uring`.
 pub const DEFAULTS: Defaults = Defaults {
@@ -38,7 +38,7 @@ pub const DEFAULTS: Defaults = Defaults {
 /// If start-up fails (broker, topic, listener, an io_uring the kernel refuses), or a
 /// worker panicked (after the others stopped and the producer flushed).
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let started = ingest::startup::start(&args).context("cannot start the gateway")?;
+    let started = gateway_cli::start(&args).context("cannot start the gateway")?;
     let engine = server::Uring {
         ring_entries: args.ring_entries,
     };

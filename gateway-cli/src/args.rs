@@ -1,4 +1,5 @@
-//! The command line (and environment) both gateways share; only defaults differ.
+//! The command line (and environment) every gateway binary shares; only the defaults in
+//! [`Defaults`] differ.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -7,9 +8,9 @@ use clap::{CommandFactory, FromArgMatches};
 use http_conn::Timeouts;
 use kafka_sink::{Acks, Compression, SinkConfig};
 
-use crate::{AckMode, Policy};
+use ingest::{AckMode, Policy, RestProxySettings};
 
-/// What differs between the two gateway binaries.
+/// What differs between the gateway binaries.
 #[derive(Debug, Clone, Copy)]
 pub struct Defaults {
     /// Binary name shown in `--help`.
@@ -44,6 +45,33 @@ pub enum SinkKind {
     Kafka,
     /// Nowhere: acknowledged at once. Measures the HTTP stack alone.
     Null,
+}
+
+/// When to answer, on the command line: [`AckMode`] itself stays free of clap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AckModeArg {
+    /// `200` once Kafka acknowledged the record.
+    Delivered,
+    /// `202` once the record is queued in the producer.
+    Queued,
+}
+
+impl From<AckModeArg> for AckMode {
+    fn from(arg: AckModeArg) -> Self {
+        match arg {
+            AckModeArg::Delivered => Self::Delivered,
+            AckModeArg::Queued => Self::Queued,
+        }
+    }
+}
+
+impl From<AckMode> for AckModeArg {
+    fn from(mode: AckMode) -> Self {
+        match mode {
+            AckMode::Delivered => Self::Delivered,
+            AckMode::Queued => Self::Queued,
+        }
+    }
 }
 
 /// Producer acknowledgement level on the command line.
@@ -94,8 +122,8 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_SINK", value_enum, default_value_t = SinkKind::Kafka)]
     pub sink: SinkKind,
     /// When to answer: delivered (200 after Kafka's ack) or queued (202, may lose records on a crash).
-    #[arg(long, env = "GATEWAY_ACK_MODE", value_enum, default_value_t = AckMode::Delivered)]
-    pub ack_mode: AckMode,
+    #[arg(long, env = "GATEWAY_ACK_MODE", value_enum, default_value_t = AckModeArg::from(AckMode::default()))]
+    pub ack_mode: AckModeArg,
     /// Largest accepted request body in bytes (413 beyond).
     #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = http_parse::Limits::default().max_body_bytes())]
     pub max_body_bytes: usize,
@@ -169,7 +197,7 @@ pub struct GatewayArgs {
     /// entries); more get 422. 1000 keeps one request's answer under ~200 KiB and its
     /// records well under the default in-flight bound, while 1000 records of 1 KiB
     /// already fill the default 1 MiB body limit.
-    #[arg(long, env = "GATEWAY_MAX_BATCH_ENTRIES", default_value_t = crate::DEFAULT_MAX_BATCH_ENTRIES)]
+    #[arg(long, env = "GATEWAY_MAX_BATCH_ENTRIES", default_value_t = ingest::DEFAULT_MAX_BATCH_ENTRIES)]
     pub max_batch_entries: usize,
     /// How often the list of the cluster's topics (which decides 404 before producing)
     /// is refreshed, in ms; a topic created meanwhile is refused until the next refresh.
@@ -257,18 +285,18 @@ impl GatewayArgs {
         Policy {
             topic: self.topic.clone(),
             max_body_bytes: self.max_body_bytes,
-            ack_mode: self.ack_mode,
+            ack_mode: self.ack_mode.into(),
         }
     }
 
     /// The REST Proxy settings these flags stand for, with the cluster's id.
-    pub fn rest_proxy_settings(&self, cluster_id: String) -> crate::RestProxySettings {
+    pub fn rest_proxy_settings(&self, cluster_id: String) -> RestProxySettings {
         let allow_topics = if self.allow_topics.is_empty() {
             vec![self.topic.clone()]
         } else {
             self.allow_topics.clone()
         };
-        crate::RestProxySettings {
+        RestProxySettings {
             allow_topics,
             cluster_id,
             max_batch_entries: self.max_batch_entries,

@@ -1,11 +1,13 @@
-//! Start-up both binaries share: build the sink, check the topic, say where we produce.
+//! Start-up every binary shares: build the sink, check the topic, keep the topic list
+//! fresh, say where we produce.
 
 use std::sync::Arc;
 
 use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, SinkError};
 
-use crate::config::{GatewayArgs, SinkKind};
-use crate::{Gateway, GatewaySink};
+use ingest::{Gateway, GatewaySink};
+
+use crate::args::{GatewayArgs, SinkKind};
 
 /// A started gateway and, with `--embedded-broker`, the mock cluster it produces to
 /// (kept alive as long as this value).
@@ -54,7 +56,7 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
             (
                 GatewaySink::Null(NullSink::default()),
                 None,
-                crate::NULL_CLUSTER_ID.to_owned(),
+                ingest::NULL_CLUSTER_ID.to_owned(),
             )
         }
         SinkKind::Kafka => {
@@ -146,14 +148,4 @@ pub fn log_listening(
         brokers,
         broker_kind
     );
-}
-
-/// Structured logs to stderr; `RUST_LOG` filters (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
 }
