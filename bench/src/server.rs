@@ -103,10 +103,7 @@ impl Server {
                 args,
                 runtime_tokio::DEFAULTS,
             )?),
-            Self::Uring => runtime_uring::run(gateway_cli::GatewayArgs::parse_from_with(
-                args,
-                runtime_uring::DEFAULTS,
-            )?),
+            Self::Uring => runtime_uring::run(runtime_uring::UringArgs::parse_from(args)?),
             Self::LoopEpoll => own_loop(&["--engine", "epoll"]),
             Self::LoopUring => own_loop(&["--engine", "io-uring"]),
             Self::LoopUringWithout(feature) => {

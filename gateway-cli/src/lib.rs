@@ -1,11 +1,12 @@
 //! What a gateway binary needs and a policy library must not: the command line, start-up
 //! and logging set-up.
 //!
-//! [`GatewayArgs`] is the command line every server shares (each flag with an
-//! environment variable and a help line); a binary's [`Defaults`] give its name, listen
-//! address and topic. From the flags it builds the typed settings the libraries take
-//! ([`ingest::Policy`], [`ingest::RestProxySettings`], [`kafka_sink::SinkConfig`],
-//! [`http_conn::Config`]). [`start`] does the start-up I/O: it builds the sink, checks
+//! [`GatewayArgs`] is the command line every server shares, each flag with an
+//! environment variable and a help line, grouped as `--help` shows it: [`RuntimeArgs`],
+//! [`HttpArgs`], [`KafkaArgs`], [`RestProxyArgs`]. A binary's [`Defaults`] give its
+//! name, listen address and topic. From the flags it builds the typed settings the
+//! libraries take ([`ingest::Policy`], [`ingest::RestProxySettings`],
+//! [`kafka_sink::SinkConfig`], [`http_conn::Config`]). [`start`] does the start-up I/O: it builds the sink, checks
 //! (or creates) the topic, lists the cluster's topics and keeps that list fresh on a
 //! thread of its own. [`init_tracing`] sets up the logs.
 //!
@@ -30,7 +31,10 @@ mod args;
 mod logging;
 mod startup;
 
-pub use args::{AckModeArg, AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
+pub use args::{
+    AckModeArg, AcksArg, CompressionArg, Defaults, GatewayArgs, HttpArgs, KafkaArgs, RestProxyArgs,
+    RingArgs, RuntimeArgs, SinkKind,
+};
 pub use logging::init_tracing;
 pub use startup::{log_listening, start, StartError, Started};
 

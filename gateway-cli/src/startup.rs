@@ -48,7 +48,8 @@ fn sink_error(error: SinkError) -> StartError {
 /// and returns the gateway. Blocking (the sink's start-up calls block): call before
 /// starting the runtime.
 pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
-    let (sink, embedded, cluster_id) = match args.sink {
+    let kafka = &args.kafka;
+    let (sink, embedded, cluster_id) = match kafka.sink {
         SinkKind::Null => {
             tracing::warn!(
                 "NULL SINK: records are acknowledged and discarded, nothing reaches Kafka"
@@ -60,11 +61,11 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
             )
         }
         SinkKind::Kafka => {
-            let mut config = args.sink_config();
-            let embedded = if args.embedded_broker {
+            let mut config = kafka.sink_config();
+            let embedded = if kafka.embedded_broker {
                 let broker = EmbeddedBroker::start().map_err(sink_error)?;
                 broker
-                    .create_topic(&args.topic, args.topic_partitions)
+                    .create_topic(&kafka.topic, kafka.topic_partitions)
                     .map_err(sink_error)?;
                 config.brokers = broker.brokers().to_owned();
                 Some(broker)
@@ -72,11 +73,11 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
                 None
             };
             let sink = KafkaSink::new(config).map_err(sink_error)?;
-            if args.create_topic && embedded.is_none() {
-                sink.create_topic(&args.topic, args.topic_partitions)
+            if kafka.create_topic && embedded.is_none() {
+                sink.create_topic(&kafka.topic, kafka.topic_partitions)
                     .map_err(sink_error)?;
             }
-            let partitions = sink.check_topic(&args.topic).map_err(sink_error)?;
+            let partitions = sink.check_topic(&kafka.topic).map_err(sink_error)?;
             tracing::debug!(partitions, "topic found");
             // Every broker reports one; a cluster that does not gets a stable stand-in.
             let cluster_id = sink.cluster_id().unwrap_or_else(|| "unknown".to_owned());
@@ -87,7 +88,7 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
         Gateway::new(args.policy(), sink).with_rest_proxy(args.rest_proxy_settings(cluster_id));
     gateway.refresh_topics().map_err(sink_error)?;
     let gateway = Arc::new(gateway);
-    spawn_topic_refresh(&gateway, args.topic_refresh());
+    spawn_topic_refresh(&gateway, args.rest_proxy.topic_refresh());
     Ok(Started { gateway, embedded })
 }
 
@@ -128,8 +129,8 @@ pub fn log_listening(
     let brokers = started
         .embedded
         .as_ref()
-        .map_or(args.brokers.as_str(), EmbeddedBroker::brokers);
-    let broker_kind = match (args.sink, started.embedded.is_some()) {
+        .map_or(args.kafka.brokers.as_str(), EmbeddedBroker::brokers);
+    let broker_kind = match (args.kafka.sink, started.embedded.is_some()) {
         (SinkKind::Null, _) => "null sink (no Kafka)",
         (SinkKind::Kafka, true) => "embedded MOCK broker",
         (SinkKind::Kafka, false) => "Kafka",
@@ -137,14 +138,14 @@ pub fn log_listening(
     tracing::info!(
         server,
         listen = %bound,
-        topic = %args.topic,
+        topic = %args.kafka.topic,
         brokers,
         broker_kind,
-        ack_mode = ?args.ack_mode,
-        workers = args.worker_count(),
+        ack_mode = ?args.kafka.ack_mode,
+        workers = args.runtime.worker_count(),
         "listening on {}, producing to topic {} at {} ({})",
         bound,
-        args.topic,
+        args.kafka.topic,
         brokers,
         broker_kind
     );

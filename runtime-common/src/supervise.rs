@@ -188,7 +188,7 @@ fn start_workers<E: Engine>(
 /// stopped and drained first, so the caller can still flush and exit non-zero.
 pub fn serve<E: Engine>(engine: E, args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
     let mut signals = Signals::catch().context("cannot catch SIGINT/SIGTERM")?;
-    let (bound, listeners) = bind_workers(args.listen, args.worker_count())?;
+    let (bound, listeners) = bind_workers(args.runtime.listen, args.runtime.worker_count())?;
     let shared = Arc::new(Shared::new(args, Arc::clone(&started.gateway)));
     let (shutdown_trigger, shutdown) = Shutdown::channel();
     let (exit_sender, mut exits) = mpsc::unbounded_channel();

@@ -32,14 +32,14 @@ impl Shared {
     pub fn new(args: &GatewayArgs, gateway: Arc<Gateway>) -> Self {
         let mut refusal = Vec::new();
         Reply::rejected(&Rejection::TooManyConnections {
-            limit: args.max_connections,
+            limit: args.runtime.max_connections,
         })
         .encode_http1(false, ingest::HttpVersion::Http11, None, &mut refusal);
         Self {
-            connections: ConnectionLimit::new(args.max_connections, gateway.metrics()),
+            connections: ConnectionLimit::new(args.runtime.max_connections, gateway.metrics()),
             gateway,
-            connection: args.connection_config(),
-            grace_period: args.grace_period(),
+            connection: args.http.connection_config(),
+            grace_period: args.runtime.grace_period(),
             refusal,
         }
     }

@@ -31,11 +31,11 @@ pub const DEFAULTS: Defaults = Defaults {
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let started = gateway_cli::start(&args).context("cannot start the gateway")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.worker_count())
+        .worker_threads(args.runtime.worker_count())
         .enable_all()
         .build()
         .context("cannot build the tokio runtime")?;
     runtime.block_on(server::serve(&args, &started))?;
-    started.gateway.finish(args.grace_period());
+    started.gateway.finish(args.runtime.grace_period());
     Ok(())
 }

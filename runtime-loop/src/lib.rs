@@ -50,6 +50,6 @@ pub fn run(args: LoopArgs) -> anyhow::Result<()> {
         Engine::Epoll => runtime_common::serve(server::Epoll, &args.gateway, &started),
     };
     // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.gateway.grace_period());
+    started.gateway.finish(args.gateway.runtime.grace_period());
     served
 }

@@ -33,7 +33,7 @@ impl Uring {
     pub(crate) fn new(args: &LoopArgs) -> Self {
         Self {
             config: RingConfig {
-                entries: args.gateway.ring_entries,
+                entries: args.ring.ring_entries,
                 multishot_accept: args.uring_has(UringFeature::MultishotAccept),
                 multishot_recv: args.uring_has(UringFeature::MultishotRecv),
                 buf_ring: args.uring_has(UringFeature::BufRing),

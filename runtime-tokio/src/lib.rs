@@ -44,6 +44,6 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let started = gateway_cli::start(&args).context("cannot start the gateway")?;
     let served = runtime_common::serve(server::Epoll, &args, &started);
     // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.grace_period());
+    started.gateway.finish(args.runtime.grace_period());
     served
 }

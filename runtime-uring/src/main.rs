@@ -2,6 +2,5 @@
 
 fn main() -> anyhow::Result<()> {
     gateway_cli::init_tracing();
-    let args = gateway_cli::GatewayArgs::parse_with(runtime_uring::DEFAULTS);
-    runtime_uring::run(args)
+    runtime_uring::run(runtime_uring::UringArgs::parse())
 }
