@@ -6,7 +6,7 @@
 //! [`HttpArgs`], [`KafkaArgs`], [`RestProxyArgs`]. A binary's [`Defaults`] give its
 //! name, listen address and topic. From the flags it builds the typed settings the
 //! libraries take ([`ingest::Policy`], [`ingest::RestProxySettings`],
-//! [`kafka_sink::SinkConfig`], [`http_conn::Config`]). [`start`] does the start-up I/O: it builds the sink, checks
+//! [`kafka_sink::SinkConfig`], [`http_conn::Config`], [`runtime_common::ServeSettings`]). [`start`] does the start-up I/O: it builds the sink, checks
 //! (or creates) the topic, lists the cluster's topics and keeps that list fresh on a
 //! thread of its own. [`init_tracing`] sets up the logs.
 //!
@@ -36,7 +36,7 @@ pub use args::{
     RingArgs, RuntimeArgs, SinkKind,
 };
 pub use logging::init_tracing;
-pub use startup::{log_listening, start, StartError, Started};
+pub use startup::{start, StartError, Started};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

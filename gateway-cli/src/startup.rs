@@ -1,11 +1,12 @@
 //! Start-up every binary shares: build the sink, check the topic, keep the topic list
 //! fresh, say where we produce.
 
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
-use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, SinkError};
-
 use ingest::{Gateway, GatewaySink};
+use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, SinkError};
 
 use crate::args::{GatewayArgs, SinkKind};
 
@@ -17,6 +18,41 @@ pub struct Started {
     pub gateway: Arc<Gateway>,
     /// The embedded mock broker, if any.
     pub embedded: Option<EmbeddedBroker>,
+    /// The brokers actually produced to (the embedded broker's, with one), for the
+    /// start-up line.
+    brokers: String,
+    /// What those brokers are, for the start-up line.
+    broker_kind: &'static str,
+}
+
+impl Started {
+    /// The one start-up line: where the gateway listens (`bound`, the address the kernel
+    /// gave when `--listen` asked for port 0) and where it produces. Tests and the bench
+    /// learn the port from it ("listening on ADDRESS, ...").
+    pub fn log_listening(&self, server: &str, bound: SocketAddr, workers: NonZeroUsize) {
+        let policy = self.gateway.policy();
+        let (topic, brokers, broker_kind) = (&policy.topic, &self.brokers, self.broker_kind);
+        tracing::info!(
+            server,
+            listen = %bound,
+            topic = %topic,
+            brokers = %brokers,
+            broker_kind,
+            ack_mode = ?policy.ack_mode,
+            workers = workers.get(),
+            "listening on {bound}, producing to topic {topic} at {brokers} ({broker_kind})",
+        );
+    }
+}
+
+impl runtime_common::StartedGateway for Started {
+    fn gateway(&self) -> &Arc<Gateway> {
+        &self.gateway
+    }
+
+    fn log_listening(&self, server: &str, bound: SocketAddr, workers: NonZeroUsize) {
+        Started::log_listening(self, server, bound, workers);
+    }
 }
 
 /// Why the gateway could not start.
@@ -49,7 +85,7 @@ fn sink_error(error: SinkError) -> StartError {
 /// starting the runtime.
 pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
     let kafka = &args.kafka;
-    let (sink, embedded, cluster_id) = match kafka.sink {
+    let (sink, embedded, cluster_id, broker_kind) = match kafka.sink {
         SinkKind::Null => {
             tracing::warn!(
                 "NULL SINK: records are acknowledged and discarded, nothing reaches Kafka"
@@ -58,6 +94,7 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
                 GatewaySink::Null(NullSink::default()),
                 None,
                 ingest::NULL_CLUSTER_ID.to_owned(),
+                "null sink (no Kafka)",
             )
         }
         SinkKind::Kafka => {
@@ -81,7 +118,12 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
             tracing::debug!(partitions, "topic found");
             // Every broker reports one; a cluster that does not gets a stable stand-in.
             let cluster_id = sink.cluster_id().unwrap_or_else(|| "unknown".to_owned());
-            (GatewaySink::Kafka(sink), embedded, cluster_id)
+            let broker_kind = if embedded.is_some() {
+                "embedded MOCK broker"
+            } else {
+                "Kafka"
+            };
+            (GatewaySink::Kafka(sink), embedded, cluster_id, broker_kind)
         }
     };
     let gateway =
@@ -89,7 +131,16 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
     gateway.refresh_topics().map_err(sink_error)?;
     let gateway = Arc::new(gateway);
     spawn_topic_refresh(&gateway, args.rest_proxy.topic_refresh());
-    Ok(Started { gateway, embedded })
+    let brokers = embedded
+        .as_ref()
+        .map_or(kafka.brokers.as_str(), EmbeddedBroker::brokers)
+        .to_owned();
+    Ok(Started {
+        gateway,
+        embedded,
+        brokers,
+        broker_kind,
+    })
 }
 
 /// Refreshes the topic cache every `period` on a thread of its own (the metadata call
@@ -118,35 +169,61 @@ fn spawn_topic_refresh(gateway: &Arc<Gateway>, period: std::time::Duration) {
     }
 }
 
-/// The one start-up line: where the gateway listens (`bound`, the address the kernel
-/// gave when `--listen` asked for port 0) and where it produces.
-pub fn log_listening(
-    server: &str,
-    bound: std::net::SocketAddr,
-    args: &GatewayArgs,
-    started: &Started,
-) {
-    let brokers = started
-        .embedded
-        .as_ref()
-        .map_or(args.kafka.brokers.as_str(), EmbeddedBroker::brokers);
-    let broker_kind = match (args.kafka.sink, started.embedded.is_some()) {
-        (SinkKind::Null, _) => "null sink (no Kafka)",
-        (SinkKind::Kafka, true) => "embedded MOCK broker",
-        (SinkKind::Kafka, false) => "Kafka",
-    };
-    tracing::info!(
-        server,
-        listen = %bound,
-        topic = %args.kafka.topic,
-        brokers,
-        broker_kind,
-        ack_mode = ?args.kafka.ack_mode,
-        workers = args.runtime.worker_count(),
-        "listening on {}, producing to topic {} at {} ({})",
-        bound,
-        args.kafka.topic,
-        brokers,
-        broker_kind
-    );
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::Defaults;
+
+    /// Collects what a subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_listening_line_names_the_bound_address_first_then_where_records_go() {
+        let args = GatewayArgs::parse_from_with(
+            ["gw", "--sink", "null", "--brokers", "kafka-1:9092"],
+            Defaults {
+                name: "gw",
+                about: "test",
+                listen: "127.0.0.1:0",
+                topic: "events",
+            },
+        )
+        .unwrap();
+        let started = start(&args).unwrap();
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            started.log_listening("test", ([127, 0, 0, 1], 4242).into(), NonZeroUsize::MIN);
+        });
+        let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        // e2e's GatewayProcess reads the port from "listening on ADDRESS,".
+        assert!(
+            log.contains(
+                "listening on 127.0.0.1:4242, producing to topic events at kafka-1:9092 \
+                 (null sink (no Kafka))"
+            ),
+            "{log}"
+        );
+    }
 }

@@ -31,7 +31,7 @@ pub const DEFAULTS: Defaults = Defaults {
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let started = gateway_cli::start(&args).context("cannot start the gateway")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.runtime.worker_count())
+        .worker_threads(args.runtime.worker_count().get())
         .enable_all()
         .build()
         .context("cannot build the tokio runtime")?;

@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gateway_cli::{log_listening, GatewayArgs, Started};
+use gateway_cli::{GatewayArgs, Started};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -41,7 +41,7 @@ async fn shutdown_signal() {
 
 pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
     let listener = bind(args)?;
-    log_listening("hyper", listener.local_addr()?, args, started);
+    started.log_listening("hyper", listener.local_addr()?, args.runtime.worker_count());
     let gateway = Arc::clone(&started.gateway);
     let connections = ConnectionLimit::new(args.runtime.max_connections, gateway.metrics());
     let mut too_many = Vec::new();

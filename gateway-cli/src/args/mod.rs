@@ -119,6 +119,18 @@ impl GatewayArgs {
         }
     }
 
+    /// What a raw-TCP server's [`runtime_common::serve`] needs: listener, workers,
+    /// connection limit, grace period, and each connection's limits and timeouts.
+    pub fn serve_settings(&self) -> runtime_common::ServeSettings {
+        runtime_common::ServeSettings {
+            listen: self.runtime.listen,
+            workers: self.runtime.worker_count(),
+            max_connections: self.runtime.max_connections,
+            grace_period: self.runtime.grace_period(),
+            connection: self.http.connection_config(),
+        }
+    }
+
     /// The REST Proxy settings these flags stand for, with the cluster's id.
     pub fn rest_proxy_settings(&self, cluster_id: String) -> RestProxySettings {
         self.rest_proxy.settings(&self.kafka.topic, cluster_id)
@@ -189,6 +201,42 @@ mod tests {
             vec!["a".to_owned(), "logs.*".to_owned()]
         );
         assert_eq!(settings.max_batch_entries, 5);
+    }
+
+    #[test]
+    fn serve_settings_carry_the_runtime_and_http_flags() {
+        let args = GatewayArgs::parse_from_with(
+            [
+                "gw",
+                "--listen",
+                "127.0.0.1:4000",
+                "--workers",
+                "3",
+                "--max-connections",
+                "7",
+                "--grace-period-ms",
+                "250",
+                "--body-timeout-ms",
+                "1234",
+                "--max-headers",
+                "9",
+            ],
+            DEFAULTS,
+        )
+        .unwrap();
+        let settings = args.serve_settings();
+        assert_eq!(settings.listen, "127.0.0.1:4000".parse().unwrap());
+        assert_eq!(settings.workers.get(), 3);
+        assert_eq!(settings.max_connections, 7);
+        assert_eq!(settings.grace_period, Duration::from_millis(250));
+        assert_eq!(settings.connection, args.http.connection_config());
+        assert_eq!(
+            settings.connection.timeouts.body,
+            Duration::from_millis(1234)
+        );
+        assert_eq!(settings.connection.limits.max_headers(), 9);
+        let zero = GatewayArgs::parse_from_with(["gw", "--workers", "0"], DEFAULTS).unwrap();
+        assert_eq!(zero.serve_settings().workers.get(), 1, "0 workers means 1");
     }
 
     #[test]

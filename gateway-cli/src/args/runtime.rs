@@ -2,6 +2,7 @@
 //! it takes at once, and how long shutdown waits.
 
 use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use super::millis;
@@ -39,10 +40,11 @@ impl RuntimeArgs {
         Duration::from_millis(self.grace_period_ms)
     }
 
-    /// Worker threads to run: `--workers`, else one per available core; at least one.
-    pub fn worker_count(&self) -> usize {
-        self.workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-            .max(1)
+    /// Worker threads to run: `--workers` (0 counts as 1), else one per available core.
+    pub fn worker_count(&self) -> NonZeroUsize {
+        match self.workers {
+            Some(workers) => NonZeroUsize::new(workers).unwrap_or(NonZeroUsize::MIN),
+            None => std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+        }
     }
 }
