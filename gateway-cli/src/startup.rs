@@ -196,14 +196,14 @@ mod tests {
 
     #[test]
     fn the_listening_line_names_the_bound_address_first_then_where_records_go() {
-        let args = GatewayArgs::parse_from_with(
-            ["gw", "--sink", "null", "--brokers", "kafka-1:9092"],
+        let args = crate::args::parse_without_env(
             Defaults {
                 name: "gw",
                 about: "test",
                 listen: "127.0.0.1:0",
                 topic: "events",
             },
+            &["--sink", "null", "--brokers", "kafka-1:9092"],
         )
         .unwrap();
         let started = start(&args).unwrap();

@@ -45,14 +45,28 @@ impl UringArgs {
 
 #[cfg(test)]
 mod tests {
+    use clap::{CommandFactory, FromArgMatches};
+
     use super::*;
 
+    /// Parses `args` as the binary does, reading no environment variable: the test
+    /// must not depend on the shell that runs it.
+    fn parse(args: &[&str]) -> UringArgs {
+        let command = DEFAULTS
+            .apply(UringArgs::command())
+            .mut_args(|arg| arg.env(None));
+        let program = std::iter::once("runtime-uring");
+        let matches = command
+            .try_get_matches_from(program.chain(args.iter().copied()))
+            .unwrap();
+        UringArgs::from_arg_matches(&matches).unwrap()
+    }
+
     #[test]
-    fn ring_entries_default_and_override() {
-        let args = UringArgs::parse_from(["runtime-uring"]).unwrap();
+    fn ring_entries_has_its_default_and_its_flag() {
+        let args = parse(&[]);
         assert_eq!(args.ring.ring_entries, RingArgs::DEFAULT_ENTRIES);
-        assert_eq!(args.gateway.kafka.topic, "test_topic_io_uring");
-        let args = UringArgs::parse_from(["runtime-uring", "--ring-entries", "64"]).unwrap();
-        assert_eq!(args.ring.ring_entries, 64);
+        assert_eq!(args.gateway.kafka.topic, DEFAULTS.topic);
+        assert_eq!(parse(&["--ring-entries", "64"]).ring.ring_entries, 64);
     }
 }
