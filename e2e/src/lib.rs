@@ -25,8 +25,9 @@ pub use process::GatewayProcess;
 
 /// Defines one `#[test]` per [`suite`] and [`timeouts`] check against `$binary`, for a
 /// gateway crate's `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`.
-/// An optional `env: ["NAME" = "value", ...]` is set in the environment the gateway
-/// processes inherit (one test binary per setting, e.g. `GATEWAY_ENGINE`).
+/// An optional `env: ["NAME" = "value", ...]` is given to every gateway process the
+/// tests start (one test binary per setting, e.g. `GATEWAY_ENGINE`); the test process's
+/// own environment is left alone.
 #[macro_export]
 macro_rules! suite_tests {
     ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
@@ -84,17 +85,22 @@ macro_rules! tests_calling {
     };
 }
 
-/// Sets `vars` in this test process's environment, which every gateway it starts
-/// inherits. Each test of a binary calls it first with the same list, so it is set
-/// before any process starts; the first call wins.
+/// The environment variables every gateway process of this test binary gets.
+static GATEWAY_ENV: std::sync::OnceLock<Vec<(&'static str, &'static str)>> =
+    std::sync::OnceLock::new();
+
+/// Gives `vars` to every gateway process this test binary starts from now on. Each
+/// test of a binary calls it first with the same list, so it is set before any process
+/// starts; the first call wins. It does not touch this process's environment, which
+/// the tests' threads read concurrently.
 #[doc(hidden)]
-pub fn set_gateway_env(vars: &[(&str, &str)]) {
-    static SET: std::sync::Once = std::sync::Once::new();
-    SET.call_once(|| {
-        for (key, value) in vars {
-            std::env::set_var(key, value);
-        }
-    });
+pub fn set_gateway_env(vars: &[(&'static str, &'static str)]) {
+    GATEWAY_ENV.get_or_init(|| vars.to_vec());
+}
+
+/// What [`set_gateway_env`] set, for the processes [`GatewayProcess`] starts.
+fn gateway_env() -> impl Iterator<Item = (&'static str, &'static str)> {
+    GATEWAY_ENV.get().into_iter().flatten().copied()
 }
 
 /// The hostile-input corpus directory (`e2e/corpus/hostile`).

@@ -33,9 +33,10 @@ pub struct RestProxySettings {
 }
 
 /// Whether 2xx waits for Kafka.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AckMode {
     /// `200` once Kafka acknowledged the record (the default; nothing acknowledged is lost).
+    #[default]
     Delivered,
     /// `202` once the record is queued in the producer: lower latency, but a crash loses
     /// queued records. Each such answer is counted in `gateway_acked_before_delivery`.

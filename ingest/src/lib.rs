@@ -1,4 +1,4 @@
-//! The gateway policy both servers share, free of sockets: what a request becomes,
+//! The gateway policy every server shares, free of sockets: what a request becomes,
 //! and what the client hears.
 //!
 //! A server frames HTTP its own way, then hands an [`Incoming`] view to
@@ -18,6 +18,9 @@
 //! pending delivery per record and its [`Reply`] reports each record's partition and
 //! offset. Which topics it reaches is decided by [`TopicAccess`] (allowlist plus a cache
 //! of the cluster's topics), before anything is produced.
+//!
+//! No command line, start-up I/O, threads or logging set-up live here: `gateway-cli`
+//! builds [`Policy`] and [`RestProxySettings`] from the flags and starts the gateway.
 //!
 //! ```
 //! use ingest::{AckMode, Gateway, Incoming, Policy};
@@ -44,7 +47,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod config;
 mod connections;
 mod date;
 mod dispatch;
@@ -55,10 +57,8 @@ mod rejection;
 mod reply;
 mod rest_proxy;
 mod sink;
-pub mod startup;
 mod topics;
 
-pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
 pub use date::DateCache;
 pub use dispatch::Dispatcher;

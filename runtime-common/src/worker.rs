@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-use ingest::{ConnectionLimit, ConnectionSlot, Gateway, GatewayArgs, Rejection, Reply};
+use ingest::{ConnectionLimit, ConnectionSlot, Gateway, Rejection, Reply};
 use tokio::sync::watch;
+
+use crate::ServeSettings;
 
 /// What every connection of every worker shares.
 #[derive(Debug)]
@@ -27,18 +29,18 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The shared state these flags stand for.
-    pub fn new(args: &GatewayArgs, gateway: Arc<Gateway>) -> Self {
+    /// The shared state of `gateway` served with these settings.
+    pub fn new(settings: &ServeSettings, gateway: Arc<Gateway>) -> Self {
         let mut refusal = Vec::new();
         Reply::rejected(&Rejection::TooManyConnections {
-            limit: args.max_connections,
+            limit: settings.max_connections,
         })
         .encode_http1(false, ingest::HttpVersion::Http11, None, &mut refusal);
         Self {
-            connections: ConnectionLimit::new(args.max_connections, gateway.metrics()),
+            connections: ConnectionLimit::new(settings.max_connections, gateway.metrics()),
             gateway,
-            connection: args.connection_config(),
-            grace_period: args.grace_period(),
+            connection: settings.connection,
+            grace_period: settings.grace_period,
             refusal,
         }
     }
@@ -260,7 +262,7 @@ pub async fn sleep_until(deadline: Option<Instant>) {
 mod tests {
     use std::cell::RefCell;
 
-    use ingest::{AckMode, Defaults, GatewaySink, Policy};
+    use ingest::{AckMode, GatewaySink, Policy};
     use kafka_sink::NullSink;
 
     use super::*;
@@ -283,23 +285,14 @@ mod tests {
         }
     }
 
-    fn shared(max_connections: &str) -> Shared {
-        let args = GatewayArgs::parse_from_with(
-            [
-                "test",
-                "--max-connections",
-                max_connections,
-                "--grace-period-ms",
-                "1",
-            ],
-            Defaults {
-                name: "test",
-                about: "test",
-                listen: "127.0.0.1:0",
-                topic: "t",
-            },
-        )
-        .unwrap();
+    fn shared(max_connections: usize) -> Shared {
+        let settings = ServeSettings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            workers: std::num::NonZeroUsize::MIN,
+            max_connections,
+            grace_period: Duration::from_millis(1),
+            connection: http_conn::Config::default(),
+        };
         let gateway = Gateway::new(
             Policy {
                 topic: "t".into(),
@@ -308,12 +301,12 @@ mod tests {
             },
             GatewaySink::Null(NullSink::default()),
         );
-        Shared::new(&args, Arc::new(gateway))
+        Shared::new(&settings, Arc::new(gateway))
     }
 
     #[test]
     fn connections_past_the_limit_are_refused_and_shutdown_stops_accepting() {
-        let shared = shared("2");
+        let shared = shared(2);
         let (stop, shutdown) = Shutdown::channel();
         let admitted = RefCell::new(Vec::new());
         let refused = RefCell::new(Vec::new());
