@@ -1,4 +1,4 @@
-//! The gateway policy both servers share, free of sockets: what a request becomes,
+//! The gateway policy every server shares, free of sockets: what a request becomes,
 //! and what the client hears.
 //!
 //! A server frames HTTP its own way, then hands an [`Incoming`] view to
@@ -49,6 +49,7 @@ mod connections;
 mod date;
 mod dispatch;
 mod gateway;
+mod json;
 mod metrics;
 mod policy;
 mod rejection;
@@ -62,16 +63,13 @@ pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
 pub use date::DateCache;
 pub use dispatch::Dispatcher;
-pub use gateway::{
-    AckMode, Gateway, Incoming, Policy, RestProxySettings, Ticket, DEFAULT_MAX_BATCH_ENTRIES,
-    NULL_CLUSTER_ID,
-};
+pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
+pub use json::validate_json;
 pub use metrics::Metrics;
-pub use policy::{
-    prepare, route, validate_json, RecordParts, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER,
-};
+pub use policy::{route, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER};
 pub use rejection::Rejection;
 pub use reply::Reply;
+pub use rest_proxy::{RestProxySettings, DEFAULT_MAX_BATCH_ENTRIES, NULL_CLUSTER_ID};
 pub use sink::GatewaySink;
 pub use topics::TopicAccess;

@@ -179,11 +179,12 @@ impl Rejection {
         }
     }
 
-    /// The Kafka REST Proxy's `error_code` for this rejection: its specific codes where
-    /// it has one (40401 unknown topic, 40402 unknown partition, 50002 Kafka refused the
-    /// record, 50003 retriable Kafka error or timeout), else the HTTP status, as the
-    /// REST Proxy does for generic errors. Derived from the same match as
-    /// [`Rejection::status`]'s decisions, so the two cannot disagree on the class.
+    /// The Kafka REST Proxy's `error_code` for this rejection, wherever the REST Proxy
+    /// API reports one: a refused request's body (v2 and v3), a v2 record's offset
+    /// entry, a v3 record's report. The proxy's own codes where it has one (40401
+    /// unknown topic, 40402 unknown partition, 50002 Kafka refused the record, 50003
+    /// retriable Kafka error or timeout), else the HTTP status, as the REST Proxy does
+    /// for generic errors. The one mapping: no answer derives a code of its own.
     pub fn rest_error_code(&self) -> u32 {
         match self {
             Self::UnknownTopic { .. } => 40401,
@@ -208,11 +209,6 @@ impl Rejection {
         }
     }
 
-    /// `Retry-After` seconds, for rejections that a later retry can fix.
-    pub fn retry_after_secs(&self) -> Option<u32> {
-        (self.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(1)
-    }
-
     /// The `Allow` header, for 405.
     pub fn allow(&self) -> Option<&'static str> {
         match self {
@@ -226,75 +222,197 @@ impl Rejection {
 mod tests {
     use super::*;
 
-    #[test]
-    fn sink_errors_map_to_gateway_statuses() {
-        let overloaded = Rejection::Sink(SinkError::Overloaded {
-            in_flight_records: 1,
-            in_flight_bytes: 1,
-        });
-        assert_eq!(overloaded.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(overloaded.retry_after_secs(), Some(1));
-        assert!(!overloaded.closes_connection());
-        // The gateway enqueues without waiting: a full local queue is overload too.
-        let queue_full = Rejection::Sink(SinkError::QueueFull { waited_ms: 0 });
-        assert_eq!(queue_full.status(), StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(queue_full.retry_after_secs(), Some(1));
-        assert_eq!(
-            Rejection::Sink(SinkError::TimedOut { timeout_ms: 1 }).status(),
-            StatusCode::GATEWAY_TIMEOUT
-        );
-        assert_eq!(
-            Rejection::Sink(SinkError::Rejected { reason: "x".into() }).status(),
-            StatusCode::BAD_GATEWAY
-        );
-        assert_eq!(
-            Rejection::Sink(SinkError::TimedOut { timeout_ms: 1 }).retry_after_secs(),
-            None
-        );
+    /// Every variant once (and every sink error), with what the client hears: the
+    /// status, the REST Proxy's `error_code`, whether the connection closes. A new
+    /// variant or a changed decision shows up here.
+    fn table() -> Vec<(Rejection, u16, u32, bool)> {
+        let sink = Rejection::Sink;
+        vec![
+            (
+                Rejection::Frame(FrameError::ConflictingFraming),
+                400,
+                400,
+                true,
+            ),
+            (Rejection::MalformedHttp("x".into()), 400, 400, true),
+            (Rejection::NotFound { path: "/x".into() }, 404, 404, false),
+            (
+                Rejection::MethodNotAllowed {
+                    method: "GET".into(),
+                    allow: "POST",
+                },
+                405,
+                405,
+                false,
+            ),
+            (Rejection::LengthRequired, 411, 411, false),
+            (Rejection::BodyTooLarge { limit: 1 }, 413, 413, true),
+            (Rejection::BodyTimeout { timeout_ms: 1 }, 408, 408, true),
+            (
+                Rejection::UnsupportedMediaType {
+                    content_type: "text/plain".into(),
+                },
+                415,
+                415,
+                false,
+            ),
+            (
+                Rejection::InvalidJson {
+                    line: 1,
+                    column: 1,
+                    reason: "x".into(),
+                },
+                400,
+                400,
+                false,
+            ),
+            (
+                Rejection::InvalidHeader {
+                    name: "x".into(),
+                    reason: "y",
+                },
+                400,
+                400,
+                false,
+            ),
+            (Rejection::TooManyConnections { limit: 1 }, 503, 503, true),
+            (
+                Rejection::UnknownTopic { topic: "t".into() },
+                404,
+                40401,
+                false,
+            ),
+            (
+                Rejection::UnknownPartition {
+                    topic: "t".into(),
+                    partition: 9,
+                },
+                404,
+                40402,
+                false,
+            ),
+            (
+                Rejection::UnknownCluster {
+                    cluster_id: "c".into(),
+                },
+                404,
+                404,
+                false,
+            ),
+            (
+                Rejection::Unprocessable { reason: "x".into() },
+                422,
+                422,
+                false,
+            ),
+            (
+                Rejection::TooManyRecords { count: 2, limit: 1 },
+                422,
+                422,
+                false,
+            ),
+            (
+                Rejection::UnsupportedEmbeddedFormat {
+                    content_type: "application/vnd.kafka.avro.v2+json".into(),
+                    supported: "x",
+                },
+                415,
+                415,
+                false,
+            ),
+            (
+                Rejection::InvalidBase64 {
+                    field: "value",
+                    reason: "x".into(),
+                },
+                400,
+                400,
+                false,
+            ),
+            (Rejection::ShuttingDown, 503, 503, false),
+            (
+                sink(SinkError::Overloaded {
+                    in_flight_records: 1,
+                    in_flight_bytes: 1,
+                }),
+                503,
+                50003,
+                false,
+            ),
+            // The gateway enqueues without waiting: a full local queue is overload too.
+            (
+                sink(SinkError::QueueFull { waited_ms: 0 }),
+                503,
+                50003,
+                false,
+            ),
+            (sink(SinkError::Closed), 503, 50003, false),
+            (
+                sink(SinkError::TimedOut { timeout_ms: 1 }),
+                504,
+                50003,
+                false,
+            ),
+            (sink(SinkError::TooLarge { bytes: 1 }), 502, 50002, false),
+            (
+                sink(SinkError::UnknownTopic {
+                    topic: "t".into(),
+                    brokers: "b".into(),
+                }),
+                502,
+                50002,
+                false,
+            ),
+            (
+                sink(SinkError::BrokerUnreachable {
+                    brokers: "b".into(),
+                    reason: "r".into(),
+                }),
+                502,
+                50002,
+                false,
+            ),
+            (
+                sink(SinkError::Rejected { reason: "x".into() }),
+                502,
+                50002,
+                false,
+            ),
+            (
+                sink(SinkError::Config { reason: "x".into() }),
+                502,
+                50002,
+                false,
+            ),
+        ]
     }
 
     #[test]
-    fn rest_proxy_error_codes_follow_the_rest_proxy() {
-        let sink = |error| Rejection::Sink(error).rest_error_code();
-        assert_eq!(
-            sink(SinkError::Overloaded {
-                in_flight_records: 1,
-                in_flight_bytes: 1
-            }),
-            50003
-        );
-        assert_eq!(sink(SinkError::QueueFull { waited_ms: 0 }), 50003);
-        assert_eq!(sink(SinkError::TimedOut { timeout_ms: 1 }), 50003);
-        assert_eq!(sink(SinkError::Rejected { reason: "x".into() }), 50002);
-        assert_eq!(sink(SinkError::TooLarge { bytes: 1 }), 50002);
-        let unknown = Rejection::UnknownTopic { topic: "t".into() };
-        assert_eq!(
-            (unknown.status(), unknown.rest_error_code()),
-            (StatusCode::NOT_FOUND, 40401)
-        );
-        let too_many = Rejection::TooManyRecords { count: 2, limit: 1 };
-        assert_eq!(too_many.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(Rejection::BodyTooLarge { limit: 1 }.rest_error_code(), 413);
-        let format = Rejection::UnsupportedEmbeddedFormat {
-            content_type: "application/vnd.kafka.avro.v2+json".into(),
-            supported: "x",
-        };
-        assert_eq!(format.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    fn every_rejection_has_one_status_one_rest_error_code_and_one_close_decision() {
+        for (rejection, status, code, closes) in table() {
+            assert_eq!(
+                (
+                    rejection.status().as_u16(),
+                    rejection.rest_error_code(),
+                    rejection.closes_connection()
+                ),
+                (status, code, closes),
+                "{rejection:?}"
+            );
+            // The REST Proxy's own codes are its status followed by two digits.
+            assert_eq!(
+                code / if code > 999 { 100 } else { 1 } / 100,
+                u32::from(status) / 100,
+                "{rejection:?}: the code and the status disagree on the class"
+            );
+        }
     }
 
     #[test]
-    fn stalled_body_is_408_and_closes() {
-        let stalled = Rejection::BodyTimeout { timeout_ms: 300 };
-        assert_eq!(stalled.status(), StatusCode::REQUEST_TIMEOUT);
-        // The rest of the body may still arrive: the byte stream is out of step.
-        assert!(stalled.closes_connection());
-        assert_eq!(stalled.retry_after_secs(), None);
-    }
-
-    #[test]
-    fn protocol_errors_close_and_application_errors_do_not() {
-        assert!(Rejection::Frame(FrameError::ConflictingFraming).closes_connection());
-        assert!(!Rejection::LengthRequired.closes_connection());
-        assert!(!Rejection::NotFound { path: "/x".into() }.closes_connection());
+    fn only_methods_not_allowed_carry_allow() {
+        for (rejection, ..) in table() {
+            let expected = matches!(rejection, Rejection::MethodNotAllowed { .. });
+            assert_eq!(rejection.allow().is_some(), expected, "{rejection:?}");
+        }
     }
 }

@@ -155,7 +155,7 @@ fn overload_on_the_first_record_is_503_with_retry_after() {
         r#"{"records":[{"value":1}]}"#,
     );
     assert_eq!(reply.status, 503);
-    assert_eq!(reply.retry_after_secs, Some(1));
+    assert_eq!(reply.retry_after_secs(), Some(1));
     assert_eq!(body(&reply)["error_code"], 50003);
 }
 
@@ -370,7 +370,7 @@ fn v3_single_failed_record_answers_with_its_status() {
         r#"{"value":{"data":1}}"#,
     );
     assert_eq!(reply.status, 502);
-    assert_eq!(body(&reply)["error_code"], 502);
+    assert_eq!(body(&reply)["error_code"], 50002);
 }
 
 #[test]
@@ -403,7 +403,7 @@ fn v3_batch_answers_207_with_successes_and_failures_by_id() {
     let answer = body(&reply);
     assert_eq!(answer["successes"], json!([]));
     assert_eq!(answer["failures"][0]["id"], "x");
-    assert_eq!(answer["failures"][0]["error_code"], 502);
+    assert_eq!(answer["failures"][0]["error_code"], 50002);
 }
 
 #[test]

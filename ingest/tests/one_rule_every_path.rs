@@ -1,0 +1,295 @@
+//! Each rule the gateway applies on several paths, asked on every one of them: `POST /`,
+//! REST Proxy v2, v3 records and v3 batch. A copy of a rule that drifts on one path
+//! fails here.
+
+use ingest::{AckMode, Gateway, GatewaySink, Incoming, Policy, Reply, RestProxySettings};
+use kafka_sink::{MemorySink, SinkError};
+use serde_json::Value;
+
+const MAX_BODY_BYTES: usize = 256;
+
+fn gateway() -> Gateway {
+    Gateway::new(
+        Policy {
+            topic: "events".into(),
+            max_body_bytes: MAX_BODY_BYTES,
+            ack_mode: AckMode::Delivered,
+        },
+        GatewaySink::Memory(MemorySink::default()),
+    )
+    .with_rest_proxy(RestProxySettings {
+        allow_topics: vec!["events".into()],
+        cluster_id: "c".into(),
+        max_batch_entries: 10,
+    })
+}
+
+fn memory(gateway: &Gateway) -> &MemorySink {
+    let GatewaySink::Memory(memory) = gateway.sink() else {
+        unreachable!()
+    };
+    memory
+}
+
+/// One write path: where it is, the `Content-Type` it takes, and a valid body of
+/// exactly `len` bytes (padded inside a JSON string).
+struct Path {
+    name: &'static str,
+    target: &'static str,
+    content_type: &'static str,
+    body: fn(usize) -> String,
+}
+
+fn pad(template: &str, len: usize) -> String {
+    let pad = len - (template.len() - 2);
+    template.replace("{}", &"x".repeat(pad))
+}
+
+const PATHS: [Path; 4] = [
+    Path {
+        name: "POST /",
+        target: "/",
+        content_type: "application/json",
+        body: |len| pad(r#"{"p":"{}"}"#, len),
+    },
+    Path {
+        name: "v2",
+        target: "/topics/events",
+        content_type: "application/vnd.kafka.json.v2+json",
+        body: |len| pad(r#"{"records":[{"value":"{}"}]}"#, len),
+    },
+    Path {
+        name: "v3 records",
+        target: "/v3/clusters/c/topics/events/records",
+        content_type: "application/json",
+        body: |len| pad(r#"{"value":{"data":"{}"}}"#, len),
+    },
+    Path {
+        name: "v3 batch",
+        target: "/v3/clusters/c/topics/events/records:batch",
+        content_type: "application/json",
+        body: |len| pad(r#"{"entries":[{"id":"a","value":{"data":"{}"}}]}"#, len),
+    },
+];
+
+fn send(
+    gateway: &Gateway,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    body_framed: bool,
+) -> Reply {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(async {
+            gateway
+                .submit(Incoming {
+                    method: "POST",
+                    target,
+                    headers: headers
+                        .iter()
+                        .map(|(name, value)| (*name, value.as_bytes())),
+                    body: body.as_bytes(),
+                    body_framed,
+                })
+                .reply(gateway)
+                .await
+        })
+}
+
+fn statuses(send_one: impl Fn(&Path) -> Reply) -> Vec<(&'static str, u16)> {
+    PATHS
+        .iter()
+        .map(|path| (path.name, send_one(path).status.as_u16()))
+        .collect()
+}
+
+fn all(status: u16) -> Vec<(&'static str, u16)> {
+    PATHS.iter().map(|path| (path.name, status)).collect()
+}
+
+#[test]
+fn the_body_check_is_the_same_on_every_path() {
+    let gateway = gateway();
+    let accepted = |path: &Path| match path.name {
+        "v3 batch" => 207,
+        _ => 200,
+    };
+    for path in &PATHS {
+        let at_limit = (path.body)(MAX_BODY_BYTES);
+        assert_eq!(at_limit.len(), MAX_BODY_BYTES);
+        let reply = send(
+            &gateway,
+            path.target,
+            &[("Content-Type", path.content_type)],
+            &at_limit,
+            true,
+        );
+        assert_eq!(reply.status, accepted(path), "{}: at the limit", path.name);
+    }
+    let over_limit = statuses(|path| {
+        let body = (path.body)(MAX_BODY_BYTES + 1);
+        send(
+            &gateway,
+            path.target,
+            &[("Content-Type", path.content_type)],
+            &body,
+            true,
+        )
+    });
+    assert_eq!(over_limit, all(413), "one byte over the limit");
+    let unframed = statuses(|path| {
+        send(
+            &gateway,
+            path.target,
+            &[("Content-Type", path.content_type)],
+            "",
+            false,
+        )
+    });
+    assert_eq!(unframed, all(411), "no declared body");
+    gateway.begin_shutdown();
+    let shutting_down = statuses(|path| {
+        let body = (path.body)(MAX_BODY_BYTES);
+        send(
+            &gateway,
+            path.target,
+            &[("Content-Type", path.content_type)],
+            &body,
+            true,
+        )
+    });
+    assert_eq!(shutting_down, all(503), "shutting down");
+    assert_eq!(memory(&gateway).records().len(), PATHS.len());
+}
+
+#[test]
+fn content_type_is_found_and_parsed_alike_on_every_path() {
+    let gateway = gateway();
+    let twice = statuses(|path| {
+        send(
+            &gateway,
+            path.target,
+            &[
+                ("Content-Type", path.content_type),
+                ("content-type", path.content_type),
+            ],
+            &(path.body)(64),
+            true,
+        )
+    });
+    assert_eq!(twice, all(400), "a second Content-Type");
+    for path in &PATHS {
+        let loud = format!(
+            " {} ; charset=utf-8",
+            path.content_type.to_ascii_uppercase()
+        );
+        let reply = send(
+            &gateway,
+            path.target,
+            &[("CONTENT-TYPE", &loud)],
+            &(path.body)(64),
+            true,
+        );
+        assert!(
+            reply.status.is_success(),
+            "{}: {loud}: {reply:?}",
+            path.name
+        );
+    }
+    let wrong = statuses(|path| {
+        send(
+            &gateway,
+            path.target,
+            &[("Content-Type", "text/plain")],
+            &(path.body)(64),
+            true,
+        )
+    });
+    assert_eq!(wrong, all(415), "a type no path takes");
+}
+
+fn json(reply: &Reply) -> Value {
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+#[test]
+fn every_rest_answer_reports_the_one_error_code() {
+    let gateway = gateway();
+    for error in [
+        SinkError::Rejected {
+            reason: "no".into(),
+        },
+        SinkError::TimedOut { timeout_ms: 5 },
+        SinkError::TooLarge { bytes: 9 },
+    ] {
+        let code = ingest::Rejection::Sink(error.clone()).rest_error_code();
+        memory(&gateway).fail_with(Some(error.clone()));
+        let reported: Vec<Value> = PATHS[1..]
+            .iter()
+            .map(|path| {
+                let reply = send(
+                    &gateway,
+                    path.target,
+                    &[("Content-Type", path.content_type)],
+                    &(path.body)(64),
+                    true,
+                );
+                let answer = json(&reply);
+                match path.name {
+                    "v2" => answer["offsets"][0]["error_code"].clone(),
+                    "v3 records" => answer["error_code"].clone(),
+                    _ => answer["failures"][0]["error_code"].clone(),
+                }
+            })
+            .collect();
+        assert_eq!(reported, vec![Value::from(code); 3], "{error:?}");
+    }
+    memory(&gateway).fail_with(None);
+    // A refused request (unknown topic) in either API's body.
+    for target in ["/topics/other", "/v3/clusters/c/topics/other/records"] {
+        let content_type = match target.starts_with("/v3") {
+            true => "application/json",
+            false => "application/vnd.kafka.json.v2+json",
+        };
+        let reply = send(
+            &gateway,
+            target,
+            &[("Content-Type", content_type)],
+            "{}",
+            true,
+        );
+        assert_eq!(json(&reply)["error_code"], 40401, "{target}");
+    }
+}
+
+#[test]
+fn every_503_carries_retry_after_and_nothing_else_does() {
+    let gateway = gateway();
+    memory(&gateway).fail_with(Some(SinkError::Overloaded {
+        in_flight_records: 1,
+        in_flight_bytes: 1,
+    }));
+    for path in &PATHS {
+        let reply = send(
+            &gateway,
+            path.target,
+            &[("Content-Type", path.content_type)],
+            &(path.body)(64),
+            true,
+        );
+        assert_eq!(
+            (reply.status.as_u16(), reply.retry_after_secs()),
+            (503, Some(1)),
+            "{}: overloaded",
+            path.name
+        );
+    }
+    memory(&gateway).fail_with(Some(SinkError::TimedOut { timeout_ms: 5 }));
+    let reply = send(&gateway, "/", &[], "{}", true);
+    assert_eq!(
+        (reply.status.as_u16(), reply.retry_after_secs()),
+        (504, None)
+    );
+}
