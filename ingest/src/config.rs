@@ -99,6 +99,13 @@ pub struct GatewayArgs {
     /// Largest accepted request body in bytes (413 beyond).
     #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = http_parse::Limits::default().max_body_bytes())]
     pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects in a JSON body (POST /) or a REST Proxy JSON
+    /// key or value; deeper is 400 with line and column. 64 is under what common JSON
+    /// parsers accept (Ruby 100, serde_json 128, Python and Jackson about 1000), so any
+    /// consumer can read what the gateway takes.
+    #[arg(long, env = "GATEWAY_MAX_JSON_DEPTH", default_value_t = crate::DEFAULT_MAX_JSON_DEPTH,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_json_depth: usize,
     /// Largest request line plus headers in bytes (431 beyond).
     #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = http_parse::Limits::default().max_head_bytes())]
     pub max_header_bytes: usize,
@@ -252,12 +259,16 @@ impl GatewayArgs {
         )
     }
 
-    /// The policy these flags stand for.
+    /// The policy these flags stand for. The largest record follows librdkafka's
+    /// `message.max.bytes`, set with `--producer-property` like any librdkafka property.
     pub fn policy(&self) -> Policy {
         Policy {
             topic: self.topic.clone(),
             max_body_bytes: self.max_body_bytes,
             ack_mode: self.ack_mode,
+            max_message_bytes: crate::max_message_bytes(&self.sink_config()),
+            max_json_depth: self.max_json_depth,
+            allow_origins: Vec::new(),
         }
     }
 
@@ -377,6 +388,7 @@ mod tests {
     #[test]
     fn flag_defaults_are_the_library_defaults() {
         let args = GatewayArgs::parse_from_with(["gw"], DEFAULTS).unwrap();
+        assert_eq!(args.policy(), Policy::new("t_uring"));
         assert_eq!(args.limits(), http_parse::Limits::default());
         assert_eq!(args.connection_config(), http_conn::Config::default());
         let (flags, library) = (args.sink_config(), SinkConfig::default());
@@ -435,6 +447,7 @@ mod tests {
             "--allow-topic",
             "--max-batch-entries",
             "--topic-refresh-ms",
+            "--max-json-depth",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

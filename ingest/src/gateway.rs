@@ -37,15 +37,45 @@ pub struct Incoming<'a, H> {
     pub body_framed: bool,
 }
 
-/// Settings of the policy.
-#[derive(Debug, Clone)]
+/// Settings of the policy. Start from [`Policy::new`], which has every default, and
+/// set what differs: `Policy { max_body_bytes: 4096, ..Policy::new("events") }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// Destination topic.
+    /// Destination topic of `POST /`.
     pub topic: String,
-    /// Largest accepted body.
+    /// Largest accepted body (413 beyond, on every path).
     pub max_body_bytes: usize,
-    /// When to answer.
+    /// When `POST /` is answered.
     pub ack_mode: AckMode,
+    /// librdkafka's `message.max.bytes` (see [`max_message_bytes`](crate::max_message_bytes)):
+    /// a record whose value, key and headers take more, as librdkafka counts them, is
+    /// 413 on every path instead of a 502 from the producer. With the body limit it
+    /// decides the largest record the gateway takes ([`check_record_size`](crate::check_record_size)).
+    pub max_message_bytes: usize,
+    /// Deepest nesting of arrays and objects in a JSON body (`POST /`) or a JSON key
+    /// or value (REST Proxy); deeper is 400 with line and column.
+    pub max_json_depth: usize,
+    /// Origins (`scheme://host[:port]`) whose browser pages may send requests; any
+    /// other `Origin`, or `Sec-Fetch-Site: cross-site`, is 403 (see
+    /// [`crate::cross_site`]). Empty: no browser page may.
+    pub allow_origins: Vec<String>,
+}
+
+impl Policy {
+    /// The defaults, producing `POST /` to `topic`: the body limit of
+    /// [`http_parse::Limits`], [`AckMode::Delivered`], librdkafka's default
+    /// `message.max.bytes`, [`DEFAULT_MAX_JSON_DEPTH`](crate::DEFAULT_MAX_JSON_DEPTH),
+    /// no allowed origin.
+    pub fn new(topic: impl Into<String>) -> Self {
+        Self {
+            topic: topic.into(),
+            max_body_bytes: http_parse::Limits::default().max_body_bytes(),
+            ack_mode: AckMode::Delivered,
+            max_message_bytes: crate::DEFAULT_MAX_MESSAGE_BYTES,
+            max_json_depth: crate::DEFAULT_MAX_JSON_DEPTH,
+            allow_origins: Vec::new(),
+        }
+    }
 }
 
 /// The gateway of one process: policy, sink and metrics, shared by every connection.
@@ -240,7 +270,7 @@ impl Gateway {
     fn ingest(&self, request: &Request<'_>) -> Result<TicketState, Rejection> {
         let payload = self.writable_body(request)?;
         let parts = policy::record_parts(&request.headers)?;
-        json::validate_json(payload)?;
+        json::validate_json(payload, self.policy.max_json_depth)?;
         let headers: Vec<(&str, &[u8])> = parts
             .headers
             .iter()
@@ -250,6 +280,7 @@ impl Gateway {
         if let Some(key) = parts.key {
             record = record.with_key(key);
         }
+        policy::check_record_size(&record, &self.policy)?;
         let pending = self.sink.try_enqueue(&record)?;
         Ok(match self.policy.ack_mode {
             AckMode::Delivered => TicketState::Delivering {
@@ -367,9 +398,9 @@ mod tests {
     fn gateway(ack_mode: AckMode) -> Gateway {
         Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode,
+                ..Policy::new("t")
             },
             GatewaySink::Memory(MemorySink::default()),
         )

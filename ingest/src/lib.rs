@@ -25,7 +25,7 @@
 //! use kafka_sink::NullSink;
 //!
 //! let gateway = Gateway::new(
-//!     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
+//!     Policy { max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered, ..Policy::new("events") },
 //!     GatewaySink::Null(NullSink::default()),
 //! );
 //! let request = Incoming {
@@ -65,9 +65,12 @@ pub use date::DateCache;
 pub use dispatch::Dispatcher;
 pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
-pub use json::validate_json;
+pub use json::{validate_json, DEFAULT_MAX_JSON_DEPTH};
 pub use metrics::Metrics;
-pub use policy::{route, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER};
+pub use policy::{
+    check_record_size, max_message_bytes, route, Route, DEFAULT_MAX_MESSAGE_BYTES,
+    RECORD_HEADER_PREFIX, RECORD_KEY_HEADER,
+};
 pub use rejection::Rejection;
 pub use reply::Reply;
 pub use rest_proxy::{RestProxySettings, DEFAULT_MAX_BATCH_ENTRIES, NULL_CLUSTER_ID};

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 
-use crate::Rejection;
+use kafka_sink::{Record, SinkConfig};
+
+use crate::{Policy, Rejection};
 
 /// The endpoints of the gateway outside the REST Proxy API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +165,72 @@ pub(crate) fn check_body(
     if body.len() > max_body_bytes {
         return Err(Rejection::BodyTooLarge {
             limit: max_body_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// librdkafka's default `message.max.bytes`.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
+
+/// librdkafka's `message.max.bytes` as `config` sets it: the last such property in
+/// [`SinkConfig::extra`] (`--producer-property`; librdkafka applies them in order),
+/// else librdkafka's default. A value librdkafka would refuse fails the producer's
+/// start-up, so what it is read as here never matters for a running gateway; it is
+/// read as the default.
+///
+/// Stands in for `kafka_sink::SinkConfig::max_record_bytes` until kafka-sink has it.
+pub fn max_message_bytes(config: &SinkConfig) -> usize {
+    config
+        .extra
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "message.max.bytes")
+        .and_then(|(_, value)| value.trim().parse().ok())
+        .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES)
+}
+
+/// librdkafka's per-message overhead in its size check
+/// (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`, `rdkafka_proto.h`): the largest varints of
+/// the length (5), timestamp delta (10), offset delta, key length, value length and
+/// header count (5 each), and the attributes byte.
+const MESSAGE_OVERHEAD_BYTES: usize = 5 + 1 + 10 + 5 + 5 + 5 + 5;
+
+/// How many bytes of `message.max.bytes` `record` takes, counted as librdkafka counts
+/// them before it queues a record (`rd_kafka_msg_new0`, `rdkafka_msg.c`): the overhead,
+/// key, value, and each header's name and value with their zigzag-varint lengths.
+pub(crate) fn record_bytes(record: &Record<'_>) -> usize {
+    let zigzag_varint = |len: usize| {
+        let mut zigzag = (len as u64) << 1;
+        let mut bytes = 1;
+        while zigzag >= 0x80 {
+            zigzag >>= 7;
+            bytes += 1;
+        }
+        bytes
+    };
+    let headers: usize = record
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            name.len() + value.len() + zigzag_varint(name.len()) + zigzag_varint(value.len())
+        })
+        .sum();
+    MESSAGE_OVERHEAD_BYTES + record.key.map_or(0, <[u8]>::len) + record.payload.len() + headers
+}
+
+/// The largest record the gateway takes, decided here for every path: its body passed
+/// the body limit ([`Policy::max_body_bytes`], which bounds every value since a value
+/// is at most its body), and the record fits librdkafka's `message.max.bytes`
+/// ([`Policy::max_message_bytes`], which bounds value, key and headers together).
+/// Over either is 413: the client must send less, where a 502 from the producer would
+/// invite the same request again.
+pub fn check_record_size(record: &Record<'_>, policy: &Policy) -> Result<(), Rejection> {
+    let bytes = record_bytes(record);
+    if bytes > policy.max_message_bytes {
+        return Err(Rejection::RecordTooLarge {
+            bytes,
+            limit: policy.max_message_bytes,
         });
     }
     Ok(())

@@ -38,6 +38,17 @@ pub enum Rejection {
         /// The limit.
         limit: usize,
     },
+    /// A record larger than Kafka takes: its value, key and headers, as librdkafka
+    /// counts them, exceed `message.max.bytes`.
+    #[error(
+        "record of {bytes} bytes (value, key and headers) exceeds the {limit} bytes Kafka accepts"
+    )]
+    RecordTooLarge {
+        /// The record's size as librdkafka counts it.
+        bytes: usize,
+        /// librdkafka's `message.max.bytes`.
+        limit: usize,
+    },
     /// The body was not complete within the body timeout after the head.
     #[error("request body not received within {timeout_ms} ms")]
     BodyTimeout {
@@ -59,6 +70,16 @@ pub enum Rejection {
         column: usize,
         /// What the parser expected.
         reason: String,
+    },
+    /// JSON nested deeper than `--max-json-depth`.
+    #[error("JSON nested deeper than {max_depth} levels at line {line} column {column}")]
+    TooDeep {
+        /// 1-based line of the first bracket too deep.
+        line: usize,
+        /// 1-based column of it.
+        column: usize,
+        /// The limit.
+        max_depth: usize,
     },
     /// A header the gateway reads has a value it cannot use.
     #[error("invalid header {name}: {reason}")]
@@ -146,6 +167,7 @@ impl Rejection {
             }
             Self::MalformedHttp(_)
             | Self::InvalidJson { .. }
+            | Self::TooDeep { .. }
             | Self::InvalidHeader { .. }
             | Self::InvalidBase64 { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. }
@@ -160,7 +182,9 @@ impl Rejection {
             Self::UnsupportedEmbeddedFormat { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
-            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTooLarge { .. } | Self::RecordTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::ShuttingDown | Self::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -169,8 +193,10 @@ impl Rejection {
                     StatusCode::SERVICE_UNAVAILABLE
                 }
                 SinkError::TimedOut { .. } => StatusCode::GATEWAY_TIMEOUT,
-                SinkError::TooLarge { .. }
-                | SinkError::UnknownTopic { .. }
+                // Checked before producing (RecordTooLarge); should a broker's smaller
+                // limit still refuse one, it is the same answer: send less.
+                SinkError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                SinkError::UnknownTopic { .. }
                 | SinkError::BrokerUnreachable { .. }
                 | SinkError::Rejected { .. }
                 | SinkError::Config { .. } => StatusCode::BAD_GATEWAY,
@@ -191,6 +217,7 @@ impl Rejection {
             Self::UnknownPartition { .. } => 40402,
             Self::Sink(error) if error.is_retriable() => 50003,
             Self::Sink(SinkError::TimedOut { .. } | SinkError::Closed) => 50003,
+            Self::Sink(SinkError::TooLarge { .. }) => 413,
             Self::Sink(_) => 50002,
             _ => u32::from(self.status().as_u16()),
         }
@@ -261,6 +288,16 @@ mod tests {
                     line: 1,
                     column: 1,
                     reason: "x".into(),
+                },
+                400,
+                400,
+                false,
+            ),
+            (
+                Rejection::TooDeep {
+                    line: 1,
+                    column: 2,
+                    max_depth: 1,
                 },
                 400,
                 400,
@@ -353,7 +390,13 @@ mod tests {
                 50003,
                 false,
             ),
-            (sink(SinkError::TooLarge { bytes: 1 }), 502, 50002, false),
+            (sink(SinkError::TooLarge { bytes: 1 }), 413, 413, false),
+            (
+                Rejection::RecordTooLarge { bytes: 2, limit: 1 },
+                413,
+                413,
+                false,
+            ),
             (
                 sink(SinkError::UnknownTopic {
                     topic: "t".into(),

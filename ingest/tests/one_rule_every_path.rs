@@ -11,9 +11,9 @@ const MAX_BODY_BYTES: usize = 256;
 fn gateway() -> Gateway {
     Gateway::new(
         Policy {
-            topic: "events".into(),
             max_body_bytes: MAX_BODY_BYTES,
             ack_mode: AckMode::Delivered,
+            ..Policy::new("events")
         },
         GatewaySink::Memory(MemorySink::default()),
     )

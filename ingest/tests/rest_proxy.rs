@@ -11,9 +11,9 @@ const BINARY_V2: &str = "application/vnd.kafka.binary.v2+json";
 fn gateway() -> Gateway {
     let gateway = Gateway::new(
         Policy {
-            topic: "events".into(),
             max_body_bytes: 4096,
             ack_mode: AckMode::Queued,
+            ..Policy::new("events")
         },
         GatewaySink::Memory(MemorySink::default()),
     )
@@ -391,7 +391,9 @@ fn v3_batch_answers_207_with_successes_and_failures_by_id() {
     assert_eq!(answer["successes"][1]["partition_id"], 2);
     assert_eq!(records(&gateway)[1].payload, b"two");
 
-    memory(&gateway).fail_with(Some(SinkError::TooLarge { bytes: 3 }));
+    memory(&gateway).fail_with(Some(SinkError::Rejected {
+        reason: "no".into(),
+    }));
     let reply = send(
         &gateway,
         "POST",

@@ -302,9 +302,9 @@ mod tests {
         .unwrap();
         let gateway = Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
+                ..Policy::new("t")
             },
             GatewaySink::Null(NullSink::default()),
         );

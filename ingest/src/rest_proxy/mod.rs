@@ -25,7 +25,7 @@ use delivery::{Answer, Slot};
 use media_type::{V2_ANSWER, V3_ANSWER};
 use route::RestRoute;
 
-use crate::policy::Request;
+use crate::policy::{self, Request};
 use crate::reply::ErrorBody;
 use crate::{Gateway, Rejection, Reply, TopicAccess};
 
@@ -153,19 +153,22 @@ impl RestProxy {
         // Unknown topics are refused before the body is even parsed: nothing is produced.
         self.topics.check(topic, partition)?;
         let media_type = request.headers.media_type();
-        let max = self.max_batch_entries;
+        let limits = parse::Limits {
+            max_records: self.max_batch_entries,
+            max_json_depth: gateway.policy().max_json_depth,
+        };
         let parsed = match answer {
             Answer::V2 => {
                 let embedded = media_type::v2_embedded(media_type)?;
-                parse::v2(body, embedded, partition, max)?
+                parse::v2(body, embedded, partition, limits)?
             }
             Answer::V3Records => {
                 media_type::check_v3(media_type)?;
-                parse::v3_records(body, max)?
+                parse::v3_records(body, limits)?
             }
             Answer::V3Batch => {
                 media_type::check_v3(media_type)?;
-                parse::v3_batch(body, max)?
+                parse::v3_batch(body, limits)?
             }
         };
         for spec in &parsed.records {
@@ -174,6 +177,10 @@ impl RestProxy {
             }
         }
         let headers = parsed.header_pairs();
+        // Every record fits before any is queued: a request is refused whole.
+        for spec in &parsed.records {
+            policy::check_record_size(&parsed.record(topic, &headers, spec), gateway.policy())?;
+        }
         let mut slots = Vec::with_capacity(parsed.records.len());
         for (index, spec) in parsed.records.iter().enumerate() {
             match gateway

@@ -9,7 +9,7 @@ use kafka_sink::Record;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use crate::Rejection;
+use crate::{json, Rejection};
 
 /// v3 data types (v2 JSON counts as `JSON`, v2 binary as `BINARY`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -59,8 +59,11 @@ pub(super) struct RecordSpec<'a> {
 }
 
 /// A parsed request: its records and the buffers they point into.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Parsed<'a> {
+    /// The request body (where a JSON value too deep is located).
+    body: &'a [u8],
+    max_json_depth: usize,
     pub(super) records: Vec<RecordSpec<'a>>,
     header_names: Vec<Cow<'a, str>>,
     header_values: Vec<Span<'a>>,
@@ -87,11 +90,17 @@ pub(super) struct RecordMeta {
 }
 
 impl<'a> Parsed<'a> {
-    /// An empty request with room for `records` records.
-    pub(super) fn with_capacity(records: usize) -> Self {
+    /// No records yet, with room for `records`, from `body`, whose embedded JSON may
+    /// nest `max_json_depth` deep.
+    pub(super) fn new(body: &'a [u8], max_json_depth: usize, records: usize) -> Self {
         Self {
+            body,
+            max_json_depth,
             records: Vec::with_capacity(records),
-            ..Self::default()
+            header_names: Vec::new(),
+            header_values: Vec::new(),
+            decoded: Vec::new(),
+            ids: String::new(),
         }
     }
 
@@ -181,8 +190,9 @@ impl<'a> Parsed<'a> {
         self.header_names.len()
     }
 
-    /// A key or value of type `data_type`: JSON borrowed verbatim, base64 decoded,
-    /// a string's UTF-8 bytes (borrowed unless it has escapes).
+    /// A key or value of type `data_type`: JSON borrowed verbatim (nested no deeper
+    /// than the limit), base64 decoded, a string's UTF-8 bytes (borrowed unless it has
+    /// escapes).
     pub(super) fn field(
         &mut self,
         name: &'static str,
@@ -193,7 +203,11 @@ impl<'a> Parsed<'a> {
             return Ok(Field::ABSENT);
         };
         let span = match data_type {
-            DataType::Json => Span::Body(raw.get().as_bytes()),
+            DataType::Json => {
+                let json = raw.get().as_bytes();
+                json::check_depth(self.body, json, self.max_json_depth)?;
+                Span::Body(json)
+            }
             DataType::Binary => self.decode_base64(name, raw)?,
             DataType::String => self.string_bytes(name, raw)?,
         };

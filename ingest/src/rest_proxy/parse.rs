@@ -17,14 +17,25 @@ use crate::Rejection;
 /// Longest batch entry id.
 pub(super) const MAX_ID_CHARS: usize = 80;
 
+/// The bounds a request body is parsed within.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Limits {
+    /// `--max-batch-entries`: most records (v2 records, v3 streamed records, batch
+    /// entries); more are 422.
+    pub(super) max_records: usize,
+    /// `--max-json-depth`, for every embedded JSON key and value.
+    pub(super) max_json_depth: usize,
+}
+
 /// Parses a v2 produce body. `partition` is the path's partition, if any; it wins over
 /// the records' own.
 pub(super) fn v2(
     body: &[u8],
     embedded: Embedded,
     partition: Option<i32>,
-    max_records: usize,
+    limits: Limits,
 ) -> Result<Parsed<'_>, Rejection> {
+    let max_records = limits.max_records;
     json::validate_utf8(body)?;
     let records: Vec<V2Record<'_>> = one_list(body, &["records"], max_records)
         .map_err(|error| list_error(error, max_records))?;
@@ -33,7 +44,7 @@ pub(super) fn v2(
         Embedded::Json => DataType::Json,
         Embedded::Binary => DataType::Binary,
     };
-    let mut out = Parsed::with_capacity(records.len());
+    let mut out = Parsed::new(body, limits.max_json_depth, records.len());
     for record in records {
         let key = out.field("key", data_type, record.key)?;
         let value = out.field("value", data_type, record.value)?;
@@ -50,9 +61,10 @@ pub(super) fn v2(
 }
 
 /// Parses a v3 produce body: one record, or several concatenated (streaming mode).
-pub(super) fn v3_records(body: &[u8], max_records: usize) -> Result<Parsed<'_>, Rejection> {
+pub(super) fn v3_records(body: &[u8], limits: Limits) -> Result<Parsed<'_>, Rejection> {
+    let max_records = limits.max_records;
     json::validate_utf8(body)?;
-    let mut out = Parsed::default();
+    let mut out = Parsed::new(body, limits.max_json_depth, 1);
     for record in serde_json::Deserializer::from_slice(body).into_iter::<V3Record<'_>>() {
         let record = record.map_err(json_error)?;
         if out.records.len() == max_records {
@@ -66,12 +78,13 @@ pub(super) fn v3_records(body: &[u8], max_records: usize) -> Result<Parsed<'_>, 
 
 /// Parses a v3 `records:batch` body. Ids are JSON strings of 1 to 80 characters,
 /// unique within the batch.
-pub(super) fn v3_batch(body: &[u8], max_records: usize) -> Result<Parsed<'_>, Rejection> {
+pub(super) fn v3_batch(body: &[u8], limits: Limits) -> Result<Parsed<'_>, Rejection> {
+    let max_records = limits.max_records;
     json::validate_utf8(body)?;
     let entries: Vec<V3Entry<'_>> = one_list(body, &["entries"], max_records)
         .map_err(|error| list_error(error, max_records))?;
     check_count(entries.len(), max_records)?;
-    let mut out = Parsed::with_capacity(entries.len());
+    let mut out = Parsed::new(body, limits.max_json_depth, entries.len());
     let mut seen = HashSet::with_capacity(entries.len());
     for entry in entries {
         let chars = entry.id.chars().count();
@@ -163,10 +176,17 @@ fn check_count(count: usize, max_records: usize) -> Result<(), Rejection> {
 mod tests {
     use super::*;
 
+    fn limits(max_records: usize) -> Limits {
+        Limits {
+            max_records,
+            max_json_depth: 3,
+        }
+    }
+
     #[test]
     fn json_values_are_borrowed_and_base64_shares_one_buffer() {
         let body = br#"{"records":[{"value":{"a":1}},{"value":[1]}]}"#;
-        let parsed = v2(body, Embedded::Json, None, 10).unwrap();
+        let parsed = v2(body, Embedded::Json, None, limits(10)).unwrap();
         let value = parsed.record("t", &[], &parsed.records[0]).payload;
         assert!(
             body.as_ptr_range().contains(&value.as_ptr()),
@@ -176,18 +196,54 @@ mod tests {
             br#"{"records":[{"key":"YQ==","value":"YmM="},{"value":"ZA=="}]}"#,
             Embedded::Binary,
             None,
-            10,
+            limits(10),
         )
         .unwrap();
         assert_eq!(parsed.decoded(), b"abcd");
     }
 
     #[test]
+    fn every_json_key_and_value_is_held_to_the_depth_limit_and_nothing_else() {
+        let deep = |body: &'static [u8]| v2(body, Embedded::Json, None, limits(10)).map(|_| ());
+        assert_eq!(
+            deep(br#"{"records":[{"key":[[[1]]],"value":[[[1]]]}]}"#),
+            Ok(())
+        );
+        for body in [
+            &br#"{"records":[{"value":[[[[1]]]]}]}"#[..],
+            br#"{"records":[{"value":1},{"key":{"a":{"b":{"c":{}}}}}]}"#,
+        ] {
+            assert!(
+                matches!(deep(body), Err(Rejection::TooDeep { .. })),
+                "{body:?}"
+            );
+        }
+        let v3 = |body: &'static [u8]| v3_records(body, limits(10)).map(|_| ());
+        assert!(matches!(
+            v3(br#"{"value":{"type":"JSON","data":[[[[1]]]]}}"#),
+            Err(Rejection::TooDeep {
+                line: 1,
+                column: 35,
+                ..
+            })
+        ));
+        assert_eq!(
+            v3(br#"{"value":{"type":"STRING","data":"[[[[[[["}}"#),
+            Ok(())
+        );
+        let batch = br#"{"entries":[{"id":"a","key":{"data":[[[[1]]]]}}]}"#;
+        assert!(matches!(
+            v3_batch(batch, limits(10)),
+            Err(Rejection::TooDeep { .. })
+        ));
+    }
+
+    #[test]
     fn counting_stops_one_past_the_limit() {
         let body = br#"{"records":[{},{},{},{},{},{}]}"#;
-        let error = v2(body, Embedded::Json, None, 3).unwrap_err();
+        let error = v2(body, Embedded::Json, None, limits(3)).unwrap_err();
         assert_eq!(error, Rejection::TooManyRecords { count: 4, limit: 3 });
-        let error = v3_records(br#"{}{}{}{}{}"#, 3).unwrap_err();
+        let error = v3_records(br#"{}{}{}{}{}"#, limits(3)).unwrap_err();
         assert_eq!(error, Rejection::TooManyRecords { count: 4, limit: 3 });
     }
 }
