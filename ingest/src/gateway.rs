@@ -281,7 +281,7 @@ impl Gateway {
             record = record.with_key(key);
         }
         policy::check_record_size(&record, &self.policy)?;
-        let pending = self.sink.try_enqueue(&record)?;
+        let pending = self.sink.try_enqueue(&record).map_err(Rejection::sink)?;
         Ok(match self.policy.ack_mode {
             AckMode::Delivered => TicketState::Delivering {
                 pending,
@@ -368,7 +368,7 @@ impl Ticket {
                         gateway.metrics.record_delivery(queued_at.elapsed());
                         Reply::received()
                     }
-                    Err(error) => Reply::rejected(&Rejection::Sink(error)),
+                    Err(error) => Reply::rejected(&Rejection::sink(error)),
                 };
                 self.state = TicketState::Replied;
                 reply

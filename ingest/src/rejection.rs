@@ -90,7 +90,8 @@ pub enum Rejection {
         reason: &'static str,
     },
     /// The connection limit is reached; the new connection is answered and closed.
-    #[error("too many connections (limit {limit})")]
+    /// The limit is for the logs, not the client.
+    #[error("too many connections; retry later")]
     TooManyConnections {
         /// The configured limit.
         limit: usize,
@@ -151,12 +152,52 @@ pub enum Rejection {
     /// The gateway is shutting down and takes no new records.
     #[error("shutting down")]
     ShuttingDown,
-    /// The sink refused or failed the record.
-    #[error("{0}")]
+    /// The sink refused or failed the record. The client hears what it can act on
+    /// ([`SinkMessage`]); the error itself, with brokers and in-flight counts, is for
+    /// the logs ([`Rejection::sink`] logs it).
+    #[error("{}", SinkMessage(.0))]
     Sink(#[from] SinkError),
 }
 
+/// What a client hears of a [`SinkError`]: what went wrong and what it can do, without
+/// the internals the error carries for operators (bootstrap brokers, librdkafka's
+/// connection errors, in-flight counts, the producer's configuration).
+struct SinkMessage<'a>(&'a SinkError);
+
+impl std::fmt::Display for SinkMessage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            SinkError::Overloaded { .. } => {
+                f.write_str("overloaded: too many records in flight; retry later")
+            }
+            SinkError::QueueFull { .. } => {
+                f.write_str("overloaded: the producer queue is full; retry later")
+            }
+            SinkError::TimedOut { timeout_ms } => {
+                write!(f, "not acknowledged by Kafka within {timeout_ms} ms")
+            }
+            SinkError::TooLarge { bytes } => {
+                write!(f, "record of {bytes} bytes is larger than Kafka accepts")
+            }
+            SinkError::UnknownTopic { topic, .. } => write!(f, "topic `{topic}` does not exist"),
+            SinkError::BrokerUnreachable { .. } => f.write_str("Kafka is unreachable"),
+            // librdkafka's produce error: its code and description, no addresses.
+            SinkError::Rejected { reason } => write!(f, "Kafka rejected the record: {reason}"),
+            SinkError::Config { .. } => f.write_str("the producer is misconfigured"),
+            SinkError::Closed => f.write_str("the producer is closed"),
+            _ => f.write_str("Kafka did not take the record"),
+        }
+    }
+}
+
 impl Rejection {
+    /// `error` as a rejection, logged in full here, where it is made (at debug: one
+    /// line per refused record; the client's message keeps only what it can act on).
+    pub(crate) fn sink(error: SinkError) -> Self {
+        tracing::debug!(%error, "record not accepted by the sink");
+        Self::Sink(error)
+    }
+
     /// The HTTP status for this rejection.
     pub fn status(&self) -> StatusCode {
         match self {

@@ -293,3 +293,72 @@ fn every_503_carries_retry_after_and_nothing_else_does() {
         (504, None)
     );
 }
+
+/// Log lines, captured.
+#[derive(Clone, Default)]
+struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn clients_hear_no_broker_address_or_counter_and_the_log_has_the_whole_error() {
+    let gateway = gateway();
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer({
+            let logs = logs.clone();
+            move || logs.clone()
+        })
+        .finish();
+    let internals = ["10.1.2.3", "12345", "67890", "s3cr3t"];
+    tracing::subscriber::with_default(subscriber, || {
+        for error in [
+            SinkError::UnknownTopic {
+                topic: "events".into(),
+                brokers: "10.1.2.3:9092".into(),
+            },
+            SinkError::BrokerUnreachable {
+                brokers: "10.1.2.3:9092".into(),
+                reason: "Connect to ipv4#10.1.2.3:9092 failed".into(),
+            },
+            SinkError::Overloaded {
+                in_flight_records: 12345,
+                in_flight_bytes: 67890,
+            },
+            SinkError::Config {
+                reason: "sasl.password=s3cr3t is invalid".into(),
+            },
+        ] {
+            memory(&gateway).fail_with(Some(error.clone()));
+            for path in &PATHS {
+                let reply = send(
+                    &gateway,
+                    path.target,
+                    &[("Content-Type", path.content_type)],
+                    &(path.body)(64),
+                    true,
+                );
+                let body = String::from_utf8_lossy(&reply.body);
+                assert!(body.contains("rror"), "{}: {error:?}: {body}", path.name);
+                for internal in internals {
+                    assert!(!body.contains(internal), "{}: {error:?}: {body}", path.name);
+                }
+            }
+        }
+    });
+    let reply = Reply::rejected(&ingest::Rejection::TooManyConnections { limit: 12345 });
+    assert!(!String::from_utf8_lossy(&reply.body).contains("12345"));
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for internal in ["10.1.2.3:9092", "12345 records", "67890 bytes"] {
+        assert!(logs.contains(internal), "{internal} not logged:\n{logs}");
+    }
+}

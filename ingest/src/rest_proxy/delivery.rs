@@ -59,7 +59,7 @@ impl RestDelivery {
                     gateway.metrics().record_delivery(self.queued_at.elapsed());
                     Ok(delivery)
                 }
-                Err(error) => Err(Rejection::Sink(error)),
+                Err(error) => Err(Rejection::sink(error)),
             });
         }
         let outcomes: Vec<Outcome> = std::mem::take(&mut self.slots)

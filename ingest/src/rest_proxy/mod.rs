@@ -190,8 +190,10 @@ impl RestProxy {
                 Ok(pending) => slots.push(Slot::Pending(pending)),
                 // Nothing of the request is queued yet: the whole request gets the
                 // overload answer (503, Retry-After) and can be resent as it is.
-                Err(error) if index == 0 && error.is_retriable() => return Err(error.into()),
-                Err(error) => slots.push(Slot::Done(Err(Rejection::Sink(error)))),
+                Err(error) if index == 0 && error.is_retriable() => {
+                    return Err(Rejection::sink(error))
+                }
+                Err(error) => slots.push(Slot::Done(Err(Rejection::sink(error)))),
             }
         }
         drop(headers);
