@@ -39,7 +39,7 @@ macro_rules! suite_tests {
             idle_connection_outlives_header_timeout, idle_connection_is_closed_silently);
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], rest_proxy: rest_proxy_v2_documented_example,
             rest_proxy_v2_binary_to_a_partition, rest_proxy_v3_records_and_batch,
-            rest_proxy_allowlist_and_unknown_topics);
+            rest_proxy_allowlist_and_unknown_topics, rest_proxy_timestamps_are_kept_or_refused);
     };
 }
 

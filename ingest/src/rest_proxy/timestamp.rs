@@ -8,11 +8,37 @@ use std::ops::Range;
 
 use crate::Rejection;
 
-/// A record timestamp from the request (`timestamp`), in ms since the Unix epoch.
+/// The earliest record timestamp: 1 ms after the epoch. Kafka stores any non-negative
+/// time, but librdkafka cannot send 0, which it reads as "now" (`rd_kafka_msg_new0`
+/// sets the current time for 0), and a negative one reaches Kafka as -1, "no
+/// timestamp". Refused rather than silently changed.
+pub(super) const MIN_MS: i64 = 1;
+
+/// The latest record timestamp: 9999-12-31T23:59:59.999Z, the last instant RFC 3339's
+/// four-digit year can write, so every accepted timestamp is reported back in the form
+/// it came in.
+pub(super) const MAX_MS: i64 = 253_402_300_799_999;
+
+/// A record timestamp from the request (`timestamp`), in ms since the Unix epoch,
+/// within [`MIN_MS`]..=[`MAX_MS`] (else 422, saying which bound and why).
 pub(super) fn parse_ms(text: &str) -> Result<i64, Rejection> {
-    parse_rfc3339_ms(text).ok_or_else(|| Rejection::Unprocessable {
-        reason: format!("timestamp `{text}` is not an RFC 3339 date-time"),
-    })
+    let unprocessable = |why: &str| Rejection::Unprocessable {
+        reason: format!("timestamp `{text}` {why}"),
+    };
+    match parse_rfc3339_ms(text) {
+        None => Err(unprocessable("is not an RFC 3339 date-time")),
+        Some(0) => Err(unprocessable(
+            "is the epoch itself, which the producer cannot send (it reads 0 as now); \
+             the earliest is 1970-01-01T00:00:00.001Z",
+        )),
+        Some(ms) if ms < MIN_MS => Err(unprocessable(
+            "is before 1970-01-01T00:00:00.001Z, the earliest Kafka stores",
+        )),
+        Some(ms) if ms > MAX_MS => Err(unprocessable(
+            "is after 9999-12-31T23:59:59.999Z, the latest accepted",
+        )),
+        Some(ms) => Ok(ms),
+    }
 }
 
 /// ms since the Unix epoch, written as `YYYY-MM-DDTHH:MM:SS.mmmZ` (into the answer
@@ -128,6 +154,25 @@ fn parse_rfc3339_ms(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_outside_what_kafka_stores_as_sent_are_refused_with_why() {
+        for (text, why) in [
+            ("1970-01-01T00:00:00Z", "reads 0 as now"),
+            ("1970-01-01T01:00:00+01:00", "reads 0 as now"),
+            ("1969-12-31T23:59:59.999Z", "before"),
+            ("0001-01-01T00:00:00Z", "before"),
+            ("9999-12-31T23:59:59.999-00:01", "after"),
+        ] {
+            let error = parse_ms(text).unwrap_err();
+            assert_eq!(error.status(), http::StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(error.to_string().contains(why), "{text}: {error}");
+        }
+        assert_eq!(parse_ms("1970-01-01T00:00:00.001Z"), Ok(MIN_MS));
+        assert_eq!(parse_ms("9999-12-31T23:59:59.999Z"), Ok(MAX_MS));
+        assert_eq!(Rfc3339Ms(MAX_MS).to_string(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Rfc3339Ms(MIN_MS).to_string(), "1970-01-01T00:00:00.001Z");
+    }
 
     #[test]
     fn timestamps_round_trip() {
