@@ -106,6 +106,13 @@ pub struct GatewayArgs {
     #[arg(long, env = "GATEWAY_MAX_JSON_DEPTH", default_value_t = crate::DEFAULT_MAX_JSON_DEPTH,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_json_depth: usize,
+    /// Origin (`scheme://host[:port]`) whose browser pages may send requests, with CORS
+    /// (repeatable; comma-separated in the env var; none by default). A request with any
+    /// other Origin, or with `Sec-Fetch-Site: cross-site` and no allowed Origin, gets
+    /// 403: browsers send form posts to any origin without asking first.
+    #[arg(long = "allow-origin", env = "GATEWAY_ALLOW_ORIGIN", value_delimiter = ',',
+          value_parser = crate::parse_origin)]
+    pub allow_origins: Vec<String>,
     /// Largest request line plus headers in bytes (431 beyond).
     #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = http_parse::Limits::default().max_head_bytes())]
     pub max_header_bytes: usize,
@@ -268,7 +275,7 @@ impl GatewayArgs {
             ack_mode: self.ack_mode,
             max_message_bytes: crate::max_message_bytes(&self.sink_config()),
             max_json_depth: self.max_json_depth,
-            allow_origins: Vec::new(),
+            allow_origins: self.allow_origins.clone(),
         }
     }
 
@@ -383,6 +390,34 @@ mod tests {
             vec!["a".to_owned(), "logs.*".to_owned()]
         );
         assert_eq!(settings.max_batch_entries, 5);
+        let args = GatewayArgs::parse_from_with(
+            [
+                "gw",
+                "--allow-origin",
+                "https://App.example.com",
+                "--allow-origin",
+                "http://localhost:3000",
+                "--max-json-depth",
+                "8",
+            ],
+            DEFAULTS,
+        )
+        .unwrap();
+        let policy = args.policy();
+        assert_eq!(
+            policy.allow_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(policy.max_json_depth, 8);
+        for refused in [
+            ["gw", "--allow-origin", "*"],
+            ["gw", "--max-json-depth", "0"],
+        ] {
+            assert!(
+                GatewayArgs::parse_from_with(refused, DEFAULTS).is_err(),
+                "{refused:?}"
+            );
+        }
     }
 
     #[test]
@@ -448,6 +483,7 @@ mod tests {
             "--max-batch-entries",
             "--topic-refresh-ms",
             "--max-json-depth",
+            "--allow-origin",
         ] {
             assert!(help.contains(flag), "{flag} missing from --help");
         }

@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 
 use kafka_sink::{FlushReport, Pending, Record, SinkError};
 
+use crate::cross_site::{Admission, CrossSite};
 use crate::policy::{self, Request, RequestHeaders, Route};
 use crate::rest_proxy::{self, RestDelivery, RestProxy, RestTicket};
-use crate::{json, GatewaySink, Metrics, Rejection, Reply, RestProxySettings, TopicAccess};
+use crate::{json, Cors, GatewaySink, Metrics, Rejection, Reply, RestProxySettings, TopicAccess};
 
 /// Whether 2xx waits for Kafka.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,9 +56,10 @@ pub struct Policy {
     /// Deepest nesting of arrays and objects in a JSON body (`POST /`) or a JSON key
     /// or value (REST Proxy); deeper is 400 with line and column.
     pub max_json_depth: usize,
-    /// Origins (`scheme://host[:port]`) whose browser pages may send requests; any
-    /// other `Origin`, or `Sec-Fetch-Site: cross-site`, is 403 (see
-    /// [`crate::cross_site`]). Empty: no browser page may.
+    /// Origins (`scheme://host[:port]`, see [`parse_origin`](crate::parse_origin))
+    /// whose browser pages may send requests, with CORS; any other `Origin`, or
+    /// `Sec-Fetch-Site: cross-site` without an allowed one, is 403. Empty: no browser
+    /// page may.
     pub allow_origins: Vec<String>,
 }
 
@@ -83,6 +85,7 @@ impl Policy {
 pub struct Gateway {
     policy: Policy,
     sink: GatewaySink,
+    cross_site: CrossSite,
     rest: RestProxy,
     metrics: Metrics,
     shutting_down: AtomicBool,
@@ -94,6 +97,8 @@ pub struct Gateway {
 pub struct Ticket {
     started: Instant,
     state: TicketState,
+    /// The CORS headers of the answer, for a request from an allowed browser origin.
+    cors: Option<Cors>,
     _in_flight: InFlightGuard,
 }
 
@@ -141,6 +146,7 @@ impl Gateway {
             max_batch_entries: crate::DEFAULT_MAX_BATCH_ENTRIES,
         });
         Self {
+            cross_site: CrossSite::new(&policy.allow_origins),
             policy,
             sink,
             rest,
@@ -213,6 +219,7 @@ impl Gateway {
             .map_or(incoming.target, |(path, _)| path);
         // Which API a path belongs to decides the error shape of every answer to it.
         let rest = rest_proxy::is_rest_path(path);
+        let mut cors = None;
         let state = RequestHeaders::scan(incoming.headers)
             .and_then(|headers| {
                 let request = Request {
@@ -222,6 +229,22 @@ impl Gateway {
                     body: incoming.body,
                     body_framed: incoming.body_framed,
                 };
+                match self.cross_site.admit(&request)? {
+                    Admission::Plain => {}
+                    Admission::Allowed(allowed) => cors = Some(allowed),
+                    Admission::Preflight {
+                        origin,
+                        method: _,
+                        headers,
+                    } => {
+                        let methods = match rest {
+                            true => rest_proxy::allowed_method(path),
+                            false => policy::allowed_method(path),
+                        }?;
+                        let cors = Cors::preflight(origin, methods, headers);
+                        return Ok(TicketState::Ready(Reply::preflight(cors)));
+                    }
+                }
                 if rest {
                     self.rest.submit(self, &request).map(TicketState::from)
                 } else {
@@ -237,6 +260,7 @@ impl Gateway {
         Ticket {
             started,
             state,
+            cors,
             _in_flight: InFlightGuard(in_flight),
         }
     }
@@ -382,6 +406,13 @@ impl Ticket {
                 reply
             }
             TicketState::Replied => panic!("Ticket::poll_reply called after its reply"),
+        };
+        let reply = match self.cors.take() {
+            Some(cors) => Reply {
+                cors: Some(cors),
+                ..reply
+            },
+            None => reply,
         };
         gateway
             .metrics

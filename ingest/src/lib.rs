@@ -46,6 +46,7 @@
 
 mod config;
 mod connections;
+mod cross_site;
 mod date;
 mod dispatch;
 mod gateway;
@@ -61,6 +62,7 @@ mod topics;
 
 pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
+pub use cross_site::{parse_origin, Cors};
 pub use date::DateCache;
 pub use dispatch::Dispatcher;
 pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};

@@ -44,6 +44,15 @@ pub fn route(method: &str, target: &str) -> Result<Route, Rejection> {
     }
 }
 
+/// The method `path` takes, for a CORS preflight, or the path's 404: routing with no
+/// method answers "not allowed, allowed: ..." for every path there is.
+pub(crate) fn allowed_method(path: &str) -> Result<&'static str, Rejection> {
+    let rejection = route("", path).err().unwrap_or(Rejection::NotFound {
+        path: path.to_owned(),
+    });
+    rejection.allow().ok_or(rejection)
+}
+
 /// The request headers that name record headers: `X-Kafka-Header-<name>: value`.
 pub const RECORD_HEADER_PREFIX: &str = "x-kafka-header-";
 /// The request header that carries the record key.
@@ -77,6 +86,16 @@ pub(crate) struct RequestHeaders<'a> {
     pub(crate) key: Option<&'a [u8]>,
     /// `X-Kafka-Header-<name>` as (`<name>` as sent, value), in order.
     pub(crate) record_headers: Vec<(&'a str, &'a [u8])>,
+    /// `Origin` (the first).
+    pub(crate) origin: Option<&'a [u8]>,
+    /// Whether `Origin` came more than once (which no browser sends).
+    pub(crate) origin_repeated: bool,
+    /// `Sec-Fetch-Site` (the last).
+    pub(crate) sec_fetch_site: Option<&'a [u8]>,
+    /// `Access-Control-Request-Method` (the last), of a CORS preflight.
+    pub(crate) access_control_request_method: Option<&'a [u8]>,
+    /// `Access-Control-Request-Headers` (the last), of a CORS preflight.
+    pub(crate) access_control_request_headers: Option<&'a [u8]>,
 }
 
 impl<'a> RequestHeaders<'a> {
@@ -96,6 +115,15 @@ impl<'a> RequestHeaders<'a> {
                 found.content_type = Some(value);
             } else if name.eq_ignore_ascii_case(RECORD_KEY_HEADER) {
                 found.key = Some(value);
+            } else if name.eq_ignore_ascii_case("origin") {
+                found.origin_repeated |= found.origin.is_some();
+                found.origin = found.origin.or(Some(value));
+            } else if name.eq_ignore_ascii_case("sec-fetch-site") {
+                found.sec_fetch_site = Some(value);
+            } else if name.eq_ignore_ascii_case("access-control-request-method") {
+                found.access_control_request_method = Some(value);
+            } else if name.eq_ignore_ascii_case("access-control-request-headers") {
+                found.access_control_request_headers = Some(value);
             } else if let Some(suffix) = strip_prefix_ignore_case(name, RECORD_HEADER_PREFIX) {
                 found.record_headers.push((suffix, value));
             }

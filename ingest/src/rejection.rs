@@ -149,6 +149,17 @@ pub enum Rejection {
         /// The decoder's explanation.
         reason: String,
     },
+    /// A browser request from a page whose origin may not send requests
+    /// ([`crate::cross_site`]): an `Origin` not allowed (`Some`), or no allowed origin
+    /// and `Sec-Fetch-Site: cross-site` (`None`).
+    #[error("{}", match origin {
+        Some(origin) => format!("requests from origin `{origin}` are not allowed (see --allow-origin)"),
+        None => "cross-site requests are not allowed".to_owned(),
+    })]
+    CrossSite {
+        /// The `Origin` sent, if any.
+        origin: Option<String>,
+    },
     /// The gateway is shutting down and takes no new records.
     #[error("shutting down")]
     ShuttingDown,
@@ -222,6 +233,7 @@ impl Rejection {
             }
             Self::UnsupportedEmbeddedFormat { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::CrossSite { .. } => StatusCode::FORBIDDEN,
             Self::LengthRequired => StatusCode::LENGTH_REQUIRED,
             Self::BodyTooLarge { .. } | Self::RecordTooLarge { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
@@ -407,6 +419,15 @@ mod tests {
                 400,
                 false,
             ),
+            (
+                Rejection::CrossSite {
+                    origin: Some("https://evil.example".into()),
+                },
+                403,
+                403,
+                false,
+            ),
+            (Rejection::CrossSite { origin: None }, 403, 403, false),
             (Rejection::ShuttingDown, 503, 503, false),
             (
                 sink(SinkError::Overloaded {

@@ -4,7 +4,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_parse::{Connection, ResponseHead, Version};
 
-use crate::Rejection;
+use crate::{Cors, Rejection};
 
 /// `Retry-After` of every `503`, whatever said it (overload, shutdown, readiness, the
 /// connection limit): a client may try again in a second. The one place that decides
@@ -28,6 +28,8 @@ pub struct Reply {
     pub allow: Option<&'static str>,
     /// Whether the connection must close after this response.
     pub close: bool,
+    /// The CORS header fields, for an answer to an allowed browser origin.
+    pub cors: Option<Cors>,
 }
 
 /// Which error shape a rejection is written in.
@@ -72,6 +74,7 @@ impl Reply {
             body: body.into(),
             allow: None,
             close: false,
+            cors: None,
         }
     }
 
@@ -97,6 +100,14 @@ impl Reply {
     /// `503 Not ready` for the readiness probe.
     pub fn not_ready() -> Self {
         Self::text(StatusCode::SERVICE_UNAVAILABLE, "Not ready")
+    }
+
+    /// `200` to a CORS preflight, with what the origin may send.
+    pub(crate) fn preflight(cors: Cors) -> Self {
+        Self {
+            cors: Some(cors),
+            ..Self::text(StatusCode::OK, "")
+        }
     }
 
     /// Prometheus text exposition.
@@ -165,7 +176,14 @@ impl Reply {
         if let Some(date) = date {
             head = head.with_date(date);
         }
-        head.encode(&self.body, out);
+        // At most five CORS fields (see `Cors::fields`), kept on the stack.
+        let mut fields = [("", ""); 5];
+        let mut count = 0;
+        for (field, slot) in self.cors.iter().flat_map(Cors::fields).zip(&mut fields) {
+            *slot = field;
+            count += 1;
+        }
+        head.with_fields(&fields[..count]).encode(&self.body, out);
     }
 
     /// The `http` crate form (the hyper server's path).
@@ -181,6 +199,9 @@ impl Reply {
         }
         if self.close {
             builder = builder.header(http::header::CONNECTION, "close");
+        }
+        for (name, value) in self.cors.iter().flat_map(Cors::fields) {
+            builder = builder.header(name, value);
         }
         builder
             .body(self.body)
@@ -249,6 +270,29 @@ mod tests {
                 unavailable.then_some("1"),
             );
         }
+    }
+
+    #[test]
+    fn both_encodings_carry_the_cors_fields() {
+        let cors = Cors::preflight(
+            "https://app.example.com".into(),
+            "POST",
+            Some("x-kafka-key"),
+        );
+        let reply = Reply::preflight(cors.clone());
+        let mut wire = Vec::new();
+        reply.encode_http1(true, Version::Http11, Some("d"), &mut wire);
+        let wire = String::from_utf8(wire).unwrap();
+        let response = reply.into_http();
+        for (name, value) in cors.fields() {
+            assert!(wire.contains(&format!("\r\n{name}: {value}\r\n")), "{wire}");
+            assert_eq!(response.headers()[name], value);
+        }
+        assert!(
+            wire.ends_with("\r\n\r\n"),
+            "the head still ends the response"
+        );
+        assert_eq!(response.status(), StatusCode::OK);
     }
 
     #[test]

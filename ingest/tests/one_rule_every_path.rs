@@ -362,3 +362,106 @@ fn clients_hear_no_broker_address_or_counter_and_the_log_has_the_whole_error() {
         assert!(logs.contains(internal), "{internal} not logged:\n{logs}");
     }
 }
+
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply
+        .cors
+        .iter()
+        .flat_map(ingest::Cors::fields)
+        .find(|(field, _)| *field == name)
+        .map(|(_, value)| value)
+}
+
+#[test]
+fn the_cross_site_rules_are_the_same_on_every_path() {
+    let gateway = Gateway::new(
+        Policy {
+            allow_origins: vec!["https://app.example.com".into()],
+            ..Policy::new("events")
+        },
+        GatewaySink::Memory(MemorySink::default()),
+    )
+    .with_rest_proxy(RestProxySettings {
+        allow_topics: vec!["events".into()],
+        cluster_id: "c".into(),
+        max_batch_entries: 10,
+    });
+    let form = |path: &Path, extra: (&'static str, &'static str)| {
+        // What a page's form post sends: no preflight, whatever the path wants.
+        let content_type = match path.name {
+            "POST /" => "application/x-www-form-urlencoded",
+            _ => path.content_type,
+        };
+        send(
+            &gateway,
+            path.target,
+            &[("Content-Type", content_type), extra],
+            &(path.body)(64),
+            true,
+        )
+    };
+    let foreign = statuses(|path| form(path, ("Origin", "https://evil.example")));
+    assert_eq!(foreign, all(403), "another origin");
+    let cross_site = statuses(|path| form(path, ("Sec-Fetch-Site", "cross-site")));
+    assert_eq!(cross_site, all(403), "a cross-site fetch without an origin");
+    assert!(memory(&gateway).records().is_empty(), "nothing produced");
+    for path in &PATHS {
+        let reply = form(path, ("Origin", "https://evil.example"));
+        let answer = json(&reply);
+        let shape = match path.name {
+            "POST /" => answer["error"].is_string(),
+            _ => answer["error_code"] == 403 && answer["message"].is_string(),
+        };
+        assert!(shape, "{}: the path's own error shape: {answer}", path.name);
+        assert_eq!(reply.cors, None, "no CORS headers for a refused origin");
+
+        let reply = form(path, ("Origin", "https://app.example.com"));
+        assert!(reply.status.is_success(), "{}: {reply:?}", path.name);
+        assert_eq!(
+            header(&reply, "access-control-allow-origin"),
+            Some("https://app.example.com"),
+            "{}",
+            path.name
+        );
+    }
+    assert_eq!(memory(&gateway).records().len(), PATHS.len());
+
+    let preflight = |target: &str, origin: &'static str| {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let headers = [
+                    ("Origin", origin),
+                    ("Access-Control-Request-Method", "POST"),
+                    ("Access-Control-Request-Headers", "content-type,x-kafka-key"),
+                ];
+                gateway
+                    .submit(Incoming {
+                        method: "OPTIONS",
+                        target,
+                        headers: headers.iter().map(|(n, v)| (*n, v.as_bytes())),
+                        body: b"",
+                        body_framed: false,
+                    })
+                    .reply(&gateway)
+                    .await
+            })
+    };
+    for path in &PATHS {
+        let reply = preflight(path.target, "https://app.example.com");
+        assert_eq!(reply.status, 200, "{}", path.name);
+        assert_eq!(header(&reply, "access-control-allow-methods"), Some("POST"));
+        assert_eq!(
+            header(&reply, "access-control-allow-headers"),
+            Some("content-type,x-kafka-key")
+        );
+        assert_eq!(preflight(path.target, "https://evil.example").status, 403);
+    }
+    assert_eq!(preflight("/healthz", "https://app.example.com").status, 200);
+    assert_eq!(preflight("/nope", "https://app.example.com").status, 404);
+    assert_eq!(
+        preflight("/topics/a/b", "https://app.example.com").status,
+        404
+    );
+}

@@ -54,6 +54,20 @@ pub(crate) fn is_rest_path(path: &str) -> bool {
     route::is_rest_path(path)
 }
 
+/// The method `path` (a REST Proxy path) takes, for a CORS preflight, or the path's
+/// 404: routing with no method answers "not allowed, allowed: ..." for every path
+/// there is.
+pub(crate) fn allowed_method(path: &str) -> Result<&'static str, Rejection> {
+    let not_found = || Rejection::NotFound {
+        path: path.to_owned(),
+    };
+    let rejection = match route::route("", path) {
+        Some(Err(rejection)) => rejection,
+        _ => not_found(),
+    };
+    rejection.allow().ok_or(rejection)
+}
+
 /// The REST Proxy's error shape, `{"error_code": ..., "message": "..."}`, with the
 /// rejection's status and headers.
 pub(crate) fn rejected(rejection: &Rejection) -> Reply {
