@@ -232,11 +232,7 @@ impl Gateway {
                 match self.cross_site.admit(&request)? {
                     Admission::Plain => {}
                     Admission::Allowed(allowed) => cors = Some(allowed),
-                    Admission::Preflight {
-                        origin,
-                        method: _,
-                        headers,
-                    } => {
+                    Admission::Preflight { origin, headers } => {
                         let methods = match rest {
                             true => rest_proxy::allowed_method(path),
                             false => policy::allowed_method(path),

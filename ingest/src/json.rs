@@ -11,7 +11,8 @@ use crate::Rejection;
 pub const DEFAULT_MAX_JSON_DEPTH: usize = 64;
 
 /// Checks that `body` is one JSON value, in UTF-8 (RFC 8259 §8.1), nested at most
-/// `max_depth` deep ([`check_depth`]), without building it. serde_json skips over
+/// `max_depth` deep (`[1]` is 1 deep, `[[1]]` and `{"a":[1]}` 2, a scalar 0), without
+/// building it; deeper is [`Rejection::TooDeep`] at the first bracket too deep. serde_json skips over
 /// ignored strings without checking their UTF-8, hence the explicit check first (found
 /// by the hostile-input corpus); it skips nesting without a limit, hence the depth
 /// check after.

@@ -2,9 +2,12 @@
 //! and what the client hears.
 //!
 //! A server frames HTTP its own way, then hands an [`Incoming`] view to
-//! [`Gateway::submit`]: routing ([`route`]), validation ([`prepare`]: length, media
-//! type, JSON without building a DOM), the Kafka record (body verbatim, key from
-//! `X-Kafka-Key`, headers from `X-Kafka-Header-*`), and the enqueue. The returned
+//! [`Gateway::submit`]: routing ([`route`]), the cross-site rules (`Origin` against
+//! [`Policy::allow_origins`], CORS), validation (length, media type, JSON without
+//! building a DOM and no deeper than [`Policy::max_json_depth`], the record within
+//! librdkafka's `message.max.bytes`: [`check_record_size`]), the Kafka record (body
+//! verbatim, key from `X-Kafka-Key`, headers from `X-Kafka-Header-*`), and the
+//! enqueue. The returned
 //! [`Ticket`] resolves to a [`Reply`] once Kafka acknowledged (or at once for errors and
 //! probes); [`Reply`] encodes itself for either stack. Every status code is decided by
 //! [`Rejection::status`], in one place.

@@ -76,7 +76,8 @@ pub(crate) struct Request<'a> {
 /// What the gateway reads of a request's headers, found in one pass over them, so that
 /// every path (`POST /`, the REST Proxy API, the cross-site rules) reads the same
 /// value of the same header. Borrowed from the request; allocates only for record
-/// headers (`X-Kafka-Header-*`), which only `POST /` uses.
+/// headers (`X-Kafka-Header-*`, which only `POST /` uses): the list, and a name that is
+/// not lower case already.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(crate) struct RequestHeaders<'a> {
     /// `Content-Type`, at most one (a second is refused: which one a proxy in front
@@ -84,8 +85,9 @@ pub(crate) struct RequestHeaders<'a> {
     pub(crate) content_type: Option<&'a [u8]>,
     /// `X-Kafka-Key` (the last one).
     pub(crate) key: Option<&'a [u8]>,
-    /// `X-Kafka-Header-<name>` as (`<name>` as sent, value), in order.
-    pub(crate) record_headers: Vec<(&'a str, &'a [u8])>,
+    /// `X-Kafka-Header-<name>` as (`<name>` lower-cased, so every server produces the
+    /// same names; value), in order.
+    pub(crate) record_headers: Vec<(Cow<'a, str>, &'a [u8])>,
     /// `Origin` (the first).
     pub(crate) origin: Option<&'a [u8]>,
     /// Whether `Origin` came more than once (which no browser sends).
@@ -125,6 +127,11 @@ impl<'a> RequestHeaders<'a> {
             } else if name.eq_ignore_ascii_case("access-control-request-headers") {
                 found.access_control_request_headers = Some(value);
             } else if let Some(suffix) = strip_prefix_ignore_case(name, RECORD_HEADER_PREFIX) {
+                let suffix = if suffix.bytes().any(|b| b.is_ascii_uppercase()) {
+                    Cow::Owned(suffix.to_ascii_lowercase())
+                } else {
+                    Cow::Borrowed(suffix)
+                };
                 found.record_headers.push((suffix, value));
             }
         }
@@ -266,19 +273,19 @@ pub fn check_record_size(record: &Record<'_>, policy: &Policy) -> Result<(), Rej
 
 /// The parts of a Kafka record taken from one valid `POST /` request, borrowing it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RecordParts<'a> {
+pub(crate) struct RecordParts<'h, 'a> {
     /// From `X-Kafka-Key`.
     pub(crate) key: Option<&'a [u8]>,
-    /// From `X-Kafka-Header-*`, names lower-cased so every server produces the same
-    /// names.
-    pub(crate) headers: Vec<(Cow<'a, str>, &'a [u8])>,
+    /// From `X-Kafka-Header-*`, names lower-cased.
+    pub(crate) headers: &'h [(Cow<'a, str>, &'a [u8])],
 }
 
 /// The record parts of a `POST /` whose body passed [`check_body`]: the media type is
 /// absent, JSON, or `application/x-www-form-urlencoded` (what `curl -d` sends; the
-/// body is validated as JSON either way), else 415. Allocates only for record headers
-/// whose names are not already lower case.
-pub(crate) fn record_parts<'a>(headers: &RequestHeaders<'a>) -> Result<RecordParts<'a>, Rejection> {
+/// body is validated as JSON either way), else 415; no record header name is empty.
+pub(crate) fn record_parts<'h, 'a>(
+    headers: &'h RequestHeaders<'a>,
+) -> Result<RecordParts<'h, 'a>, Rejection> {
     if let Some(media_type) = headers.media_type() {
         if !(media_type.is_json() || media_type.is("application/x-www-form-urlencoded")) {
             return Err(Rejection::UnsupportedMediaType {
@@ -286,24 +293,19 @@ pub(crate) fn record_parts<'a>(headers: &RequestHeaders<'a>) -> Result<RecordPar
             });
         }
     }
-    let mut record_headers = Vec::with_capacity(headers.record_headers.len());
-    for &(suffix, value) in &headers.record_headers {
-        if suffix.is_empty() {
-            return Err(Rejection::InvalidHeader {
-                name: RECORD_HEADER_PREFIX.to_owned(),
-                reason: "record header name is empty",
-            });
-        }
-        let suffix = if suffix.bytes().any(|b| b.is_ascii_uppercase()) {
-            Cow::Owned(suffix.to_ascii_lowercase())
-        } else {
-            Cow::Borrowed(suffix)
-        };
-        record_headers.push((suffix, value));
+    if headers
+        .record_headers
+        .iter()
+        .any(|(name, _)| name.is_empty())
+    {
+        return Err(Rejection::InvalidHeader {
+            name: RECORD_HEADER_PREFIX.to_owned(),
+            reason: "record header name is empty",
+        });
     }
     Ok(RecordParts {
         key: headers.key,
-        headers: record_headers,
+        headers: &headers.record_headers,
     })
 }
 
@@ -321,8 +323,20 @@ mod tests {
         RequestHeaders::scan(pairs.iter().map(|(name, value)| (*name, value.as_bytes())))
     }
 
-    fn parts<'a>(pairs: &'a [(&'a str, &'a str)]) -> Result<RecordParts<'a>, Rejection> {
-        record_parts(&scan(pairs)?)
+    /// The record key and headers, owned.
+    type Owned = (Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
+
+    fn parts(pairs: &[(&str, &str)]) -> Result<Owned, Rejection> {
+        let headers = scan(pairs)?;
+        let parts = record_parts(&headers)?;
+        Ok((
+            parts.key.map(<[u8]>::to_vec),
+            parts
+                .headers
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_vec()))
+                .collect(),
+        ))
     }
 
     #[test]
@@ -356,14 +370,19 @@ mod tests {
             ("X-Kafka-Header-Trace-Id", "abc"),
             ("x-kafka-header-source", "web"),
         ];
-        let parts = parts(&pairs).unwrap();
-        assert_eq!(parts.key, Some(&b"user-1"[..]));
+        let (key, headers) = parts(&pairs).unwrap();
+        assert_eq!(key.as_deref(), Some(&b"user-1"[..]));
         assert_eq!(
-            parts.headers,
-            vec![
-                (Cow::Borrowed("trace-id"), &b"abc"[..]),
-                (Cow::Borrowed("source"), &b"web"[..])
+            headers,
+            [
+                ("trace-id".to_owned(), b"abc".to_vec()),
+                ("source".to_owned(), b"web".to_vec())
             ]
+        );
+        let scanned = scan(&pairs).unwrap();
+        assert!(
+            matches!(scanned.record_headers[1].0, Cow::Borrowed(_)),
+            "a lower-case name is not copied"
         );
     }
 

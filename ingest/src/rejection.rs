@@ -149,9 +149,9 @@ pub enum Rejection {
         /// The decoder's explanation.
         reason: String,
     },
-    /// A browser request from a page whose origin may not send requests
-    /// ([`crate::cross_site`]): an `Origin` not allowed (`Some`), or no allowed origin
-    /// and `Sec-Fetch-Site: cross-site` (`None`).
+    /// A browser request from a page whose origin may not send requests (see
+    /// [`Policy::allow_origins`](crate::Policy::allow_origins)): an `Origin` not
+    /// allowed (`Some`), or no allowed origin and `Sec-Fetch-Site: cross-site` (`None`).
     #[error("{}", match origin {
         Some(origin) => format!("requests from origin `{origin}` are not allowed (see --allow-origin)"),
         None => "cross-site requests are not allowed".to_owned(),
@@ -163,9 +163,9 @@ pub enum Rejection {
     /// The gateway is shutting down and takes no new records.
     #[error("shutting down")]
     ShuttingDown,
-    /// The sink refused or failed the record. The client hears what it can act on
-    /// ([`SinkMessage`]); the error itself, with brokers and in-flight counts, is for
-    /// the logs ([`Rejection::sink`] logs it).
+    /// The sink refused or failed the record. The client hears what it can act on,
+    /// never the brokers, connection errors or in-flight counts the error carries:
+    /// those are logged at debug where the rejection is made.
     #[error("{}", SinkMessage(.0))]
     Sink(#[from] SinkError),
 }
