@@ -1,7 +1,9 @@
 //! The command line: the flags every gateway shares ([`GatewayArgs`], flattened) plus
 //! the engine and the io_uring ablation switches of this server.
 
-use clap::{CommandFactory, FromArgMatches};
+use std::fmt;
+
+use clap::{CommandFactory, FromArgMatches, ValueEnum};
 use ingest::{Defaults, GatewayArgs};
 
 /// This binary's defaults: port 8083, topic `test_topic_loop`.
@@ -23,6 +25,10 @@ pub enum Engine {
 }
 
 /// An io_uring feature that `--uring-disable` can switch off, for an ablation.
+///
+/// This enum is the one list of the features: `--uring-disable` parses them, and the
+/// start-up log and the set-up error print them ([`fmt::Display`]), all by clap's name
+/// for the variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
 pub enum UringFeature {
     /// Multishot accept; without it, one accept at a time, re-armed per connection.
@@ -44,6 +50,71 @@ pub enum UringFeature {
     SingleIssuer,
     /// The registered ring file descriptor (`IORING_REGISTER_RING_FDS`).
     RegisteredFd,
+}
+
+impl fmt::Display for UringFeature {
+    /// The name `--uring-disable` takes (`buf-ring`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.to_possible_value() {
+            Some(value) => f.write_str(value.get_name()),
+            // Only a `#[value(skip)]` variant has no name, and there is none.
+            None => write!(f, "{self:?}"),
+        }
+    }
+}
+
+/// A set of [`UringFeature`]s: those asked for, or those a ring uses.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct UringFeatures(u16);
+
+impl UringFeatures {
+    /// Every feature.
+    pub(crate) fn all() -> Self {
+        UringFeature::value_variants()
+            .iter()
+            .fold(Self::default(), |set, &feature| set.with(feature, true))
+    }
+
+    /// Whether `feature` is in the set.
+    pub(crate) fn has(self, feature: UringFeature) -> bool {
+        self.0 & Self::bit(feature) != 0
+    }
+
+    /// The set with `feature` in it if `on`, else without it.
+    pub(crate) fn with(self, feature: UringFeature, on: bool) -> Self {
+        if on {
+            Self(self.0 | Self::bit(feature))
+        } else {
+            Self(self.0 & !Self::bit(feature))
+        }
+    }
+
+    fn bit(feature: UringFeature) -> u16 {
+        1 << feature as u16
+    }
+}
+
+impl fmt::Display for UringFeatures {
+    /// The names, comma-separated, in the order of [`UringFeature`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for &feature in UringFeature::value_variants() {
+            if self.has(feature) {
+                if !first {
+                    f.write_str(",")?;
+                }
+                first = false;
+                write!(f, "{feature}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for UringFeatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UringFeatures({self})")
+    }
 }
 
 /// Gateway configuration: the shared flags and this server's own.
@@ -100,6 +171,15 @@ impl LoopArgs {
     pub fn uring_has(&self, feature: UringFeature) -> bool {
         !self.uring_disable.contains(&feature)
     }
+
+    /// The io_uring features asked for: all but those named in `--uring-disable`.
+    pub(crate) fn uring_features(&self) -> UringFeatures {
+        self.uring_disable
+            .iter()
+            .fold(UringFeatures::all(), |set, &feature| {
+                set.with(feature, false)
+            })
+    }
 }
 
 #[cfg(test)]
@@ -129,5 +209,56 @@ mod tests {
         assert!(args.uring_has(UringFeature::MultishotRecv));
         assert_eq!(args.gateway.topic, "t");
         assert!(LoopArgs::parse_from(["runtime-loop", "--uring-buffers", "1000"]).is_err());
+        assert_eq!(
+            args.uring_features(),
+            UringFeatures::all()
+                .with(UringFeature::BufRing, false)
+                .with(UringFeature::DeferTaskrun, false)
+        );
+    }
+
+    /// The features' names are clap's, so `--uring-disable` takes exactly what the
+    /// start-up log prints, and each feature has a bit of its own in the set.
+    #[test]
+    fn one_list_of_features_parsed_and_printed_alike() {
+        let all = UringFeatures::all().to_string();
+        assert_eq!(
+            all,
+            "multishot-accept,multishot-recv,buf-ring,incremental,defer-taskrun,coop-taskrun,\
+             single-issuer,registered-fd"
+        );
+        let args = LoopArgs::parse_from(["runtime-loop", "--uring-disable", all.as_str()]).unwrap();
+        assert_eq!(args.uring_features(), UringFeatures::default());
+        assert_eq!(args.uring_disable, UringFeature::value_variants());
+        for &feature in UringFeature::value_variants() {
+            let alone = UringFeatures::default().with(feature, true);
+            assert_eq!(alone.to_string(), feature.to_string());
+            assert!(UringFeature::value_variants()
+                .iter()
+                .all(|&other| alone.has(other) == (other == feature)));
+        }
+    }
+
+    /// The README's `--uring-disable` row, a copy for readers, names the same features.
+    #[test]
+    fn readme_lists_every_feature_and_no_other() {
+        let readme = include_str!("../README.md");
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with("| `--uring-disable"))
+            .expect("the README has a --uring-disable row");
+        let listed = row
+            .split_once("switch off:")
+            .expect("the row lists the features after `switch off:`")
+            .1
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .collect::<Vec<_>>();
+        let names = UringFeature::value_variants()
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>();
+        assert_eq!(listed, names);
     }
 }

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, Context};
 use runtime_common::{Shutdown, Worker};
 
-use crate::args::{LoopArgs, UringFeature};
+use crate::args::LoopArgs;
 use crate::epoll::EpollEngine;
 use crate::sys::RingConfig;
 use crate::uring::UringEngine;
@@ -34,16 +34,11 @@ impl Uring {
         Self {
             config: RingConfig {
                 entries: args.gateway.ring_entries,
-                multishot_accept: args.uring_has(UringFeature::MultishotAccept),
-                multishot_recv: args.uring_has(UringFeature::MultishotRecv),
-                buf_ring: args.uring_has(UringFeature::BufRing),
-                incremental: args.uring_has(UringFeature::Incremental),
-                defer_taskrun: args.uring_has(UringFeature::DeferTaskrun),
-                coop_taskrun: args.uring_has(UringFeature::CoopTaskrun),
-                single_issuer: args.uring_has(UringFeature::SingleIssuer),
-                registered_fd: args.uring_has(UringFeature::RegisteredFd),
+                features: args.uring_features(),
                 buffers: args.uring_buffers,
                 buffer_bytes: args.uring_buffer_bytes,
+                // Admission is process-wide, so one worker may hold every connection.
+                max_connections: args.gateway.max_connections,
             },
         }
     }
@@ -68,7 +63,7 @@ impl runtime_common::Engine for Uring {
                  or a feature (see --uring-disable); run with --engine epoll to serve the same \
                  gateway on epoll",
                 config.entries,
-                describe(&config),
+                config.features,
             )
         })?;
         Ok((index, engine))
@@ -107,23 +102,4 @@ impl runtime_common::Engine for Epoll {
             panic!("worker {index} failed: {error}");
         }
     }
-}
-
-fn describe(config: &RingConfig) -> String {
-    let mut on = Vec::new();
-    for (enabled, name) in [
-        (config.multishot_accept, "multishot-accept"),
-        (config.multishot_recv, "multishot-recv"),
-        (config.buf_ring, "buf-ring"),
-        (config.incremental, "incremental"),
-        (config.defer_taskrun, "defer-taskrun"),
-        (config.coop_taskrun, "coop-taskrun"),
-        (config.single_issuer, "single-issuer"),
-        (config.registered_fd, "registered-fd"),
-    ] {
-        if enabled {
-            on.push(name);
-        }
-    }
-    on.join(",")
 }

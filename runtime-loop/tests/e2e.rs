@@ -20,8 +20,13 @@ fn a_ring_the_kernel_refuses_fails_start_up_and_names_epoll() {
 /// provided buffers, task work without DEFER_TASKRUN).
 #[test]
 fn every_ablation_arm_serves() {
+    let every_feature = <runtime_loop::UringFeature as clap::ValueEnum>::value_variants()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
     for disabled in [
-        "multishot-accept,multishot-recv,buf-ring,incremental,defer-taskrun,coop-taskrun,single-issuer,registered-fd",
+        every_feature.as_str(),
         "multishot-recv",
         "incremental",
         "defer-taskrun,registered-fd",
@@ -36,6 +41,10 @@ fn every_ablation_arm_serves() {
                 .expect("response");
             assert_eq!(response.status, 200, "--uring-disable {disabled}");
         }
-        assert_eq!(setup.payloads_in_kafka(20).len(), 20, "--uring-disable {disabled}");
+        assert_eq!(
+            setup.payloads_in_kafka(20).len(),
+            20,
+            "--uring-disable {disabled}"
+        );
     }
 }
