@@ -33,13 +33,15 @@ macro_rules! suite_tests {
     ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], suite: load_with_bad_requests_mixed_in,
             protocol_features, smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
-            unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit);
+            unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit,
+            record_over_kafka_limit_is_413, deep_json_is_400_with_line_and_column,
+            cross_site_writes_are_refused);
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], timeouts: stalled_body_gets_408_and_close,
             slow_body_within_body_timeout_is_served, slow_head_is_closed_without_response,
             idle_connection_outlives_header_timeout, idle_connection_is_closed_silently);
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], rest_proxy: rest_proxy_v2_documented_example,
             rest_proxy_v2_binary_to_a_partition, rest_proxy_v3_records_and_batch,
-            rest_proxy_allowlist_and_unknown_topics);
+            rest_proxy_allowlist_and_unknown_topics, rest_proxy_timestamps_are_kept_or_refused);
     };
 }
 

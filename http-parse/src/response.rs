@@ -39,6 +39,7 @@ pub struct ResponseHead<'a> {
     retry_after_secs: Option<u32>,
     allow: Option<&'a str>,
     date: Option<&'a str>,
+    fields: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> ResponseHead<'a> {
@@ -66,6 +67,7 @@ impl<'a> ResponseHead<'a> {
             retry_after_secs: None,
             allow: None,
             date: None,
+            fields: &[],
         }
     }
 
@@ -106,6 +108,15 @@ impl<'a> ResponseHead<'a> {
         self
     }
 
+    /// Adds `fields` (name, value) after the other headers, in order, e.g. the CORS
+    /// fields of a gateway's answer. Written as given: each name must be a token and
+    /// each value free of CR, LF and NUL (RFC 9110 §5.1, §5.5), which the caller
+    /// ensures.
+    pub const fn with_fields(mut self, fields: &'a [(&'a str, &'a str)]) -> Self {
+        self.fields = fields;
+        self
+    }
+
     /// Appends the response (head and `body`) to `out`. Allocates only if `out` must grow,
     /// so a reused buffer makes this allocation-free.
     pub fn encode(&self, body: &[u8], out: &mut Vec<u8>) {
@@ -132,6 +143,9 @@ impl<'a> ResponseHead<'a> {
         }
         if let Some(date) = self.date {
             header(out, b"date", date.as_bytes());
+        }
+        for (name, value) in self.fields {
+            header(out, name.as_bytes(), value.as_bytes());
         }
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(body);
@@ -239,7 +253,8 @@ mod tests {
             .with_connection(Connection::Close)
             .with_retry_after_secs(1)
             .with_allow("POST")
-            .with_date("Wed, 25 Nov 2026 06:00:00 GMT");
+            .with_date("Wed, 25 Nov 2026 06:00:00 GMT")
+            .with_fields(&[("vary", "Origin"), ("x-a", "b")]);
         head.encode(b"{}", &mut out);
         let text = std::str::from_utf8(&out).unwrap();
         assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
@@ -249,6 +264,8 @@ mod tests {
             "allow: POST",
             "content-length: 2",
             "date: Wed, 25 Nov 2026 06:00:00 GMT",
+            "vary: Origin",
+            "x-a: b",
         ] {
             assert!(
                 text.contains(&format!("{line}\r\n")),

@@ -36,7 +36,7 @@ use crate::{DateCache, Gateway, Incoming, Rejection, Reply, Ticket};
 /// use kafka_sink::NullSink;
 ///
 /// let gateway = Gateway::new(
-///     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
+///     Policy { max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered, ..Policy::new("events") },
 ///     GatewaySink::Null(NullSink::default()),
 /// );
 /// let now = Instant::now();
@@ -176,9 +176,9 @@ mod tests {
     fn gateway() -> Gateway {
         Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
+                ..Policy::new("t")
             },
             GatewaySink::Memory(MemorySink::default()),
         )

@@ -2,9 +2,12 @@
 //! and what the client hears.
 //!
 //! A server frames HTTP its own way, then hands an [`Incoming`] view to
-//! [`Gateway::submit`]: routing ([`route`]), validation ([`prepare`]: length, media
-//! type, JSON without building a DOM), the Kafka record (body verbatim, key from
-//! `X-Kafka-Key`, headers from `X-Kafka-Header-*`), and the enqueue. The returned
+//! [`Gateway::submit`]: routing ([`route`]), the cross-site rules (`Origin` against
+//! [`Policy::allow_origins`], CORS), validation (length, media type, JSON without
+//! building a DOM and no deeper than [`Policy::max_json_depth`], the record within
+//! librdkafka's `message.max.bytes`: [`check_record_size`]), the Kafka record (body
+//! verbatim, key from `X-Kafka-Key`, headers from `X-Kafka-Header-*`), and the
+//! enqueue. The returned
 //! [`Ticket`] resolves to a [`Reply`] once Kafka acknowledged (or at once for errors and
 //! probes); [`Reply`] encodes itself for either stack. Every status code is decided by
 //! [`Rejection::status`], in one place.
@@ -28,7 +31,7 @@
 //! use kafka_sink::NullSink;
 //!
 //! let gateway = Gateway::new(
-//!     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
+//!     Policy { max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered, ..Policy::new("events") },
 //!     GatewaySink::Null(NullSink::default()),
 //! );
 //! let request = Incoming {
@@ -48,9 +51,11 @@
 #![forbid(unsafe_code)]
 
 mod connections;
+mod cross_site;
 mod date;
 mod dispatch;
 mod gateway;
+mod json;
 mod metrics;
 mod policy;
 mod rejection;
@@ -60,18 +65,19 @@ mod sink;
 mod topics;
 
 pub use connections::{ConnectionLimit, ConnectionSlot};
+pub use cross_site::{parse_origin, Cors};
 pub use date::DateCache;
 pub use dispatch::Dispatcher;
-pub use gateway::{
-    AckMode, Gateway, Incoming, Policy, RestProxySettings, Ticket, DEFAULT_MAX_BATCH_ENTRIES,
-    NULL_CLUSTER_ID,
-};
+pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
+pub use json::{validate_json, DEFAULT_MAX_JSON_DEPTH};
 pub use metrics::Metrics;
 pub use policy::{
-    prepare, route, validate_json, RecordParts, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER,
+    check_record_size, max_message_bytes, route, Route, DEFAULT_MAX_MESSAGE_BYTES,
+    RECORD_HEADER_PREFIX, RECORD_KEY_HEADER,
 };
 pub use rejection::Rejection;
 pub use reply::Reply;
+pub use rest_proxy::{RestProxySettings, DEFAULT_MAX_BATCH_ENTRIES, NULL_CLUSTER_ID};
 pub use sink::GatewaySink;
 pub use topics::TopicAccess;

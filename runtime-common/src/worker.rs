@@ -295,9 +295,9 @@ mod tests {
         };
         let gateway = Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
+                ..Policy::new("t")
             },
             GatewaySink::Null(NullSink::default()),
         );

@@ -15,6 +15,20 @@ pub struct HttpArgs {
     /// Largest accepted request body in bytes (413 beyond).
     #[arg(long, env = "GATEWAY_MAX_BODY_BYTES", default_value_t = defaults().limits.max_body_bytes())]
     pub max_body_bytes: usize,
+    /// Deepest nesting of arrays and objects in a JSON body (POST /) or a REST Proxy JSON
+    /// key or value; deeper is 400 with line and column. 64 is under what common JSON
+    /// parsers accept (Ruby 100, serde_json 128, Python and Jackson about 1000), so any
+    /// consumer can read what the gateway takes.
+    #[arg(long, env = "GATEWAY_MAX_JSON_DEPTH", default_value_t = ingest::DEFAULT_MAX_JSON_DEPTH,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub max_json_depth: usize,
+    /// Origin (`scheme://host[:port]`) whose browser pages may send requests, with CORS
+    /// (repeatable; comma-separated in the env var; none by default). A request with any
+    /// other Origin, or with `Sec-Fetch-Site: cross-site` and no allowed Origin, gets
+    /// 403: browsers send form posts to any origin without asking first.
+    #[arg(long = "allow-origin", env = "GATEWAY_ALLOW_ORIGIN", value_delimiter = ',',
+          value_parser = ingest::parse_origin)]
+    pub allow_origins: Vec<String>,
     /// Largest request line plus headers in bytes (431 beyond).
     #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value_t = defaults().limits.max_head_bytes())]
     pub max_header_bytes: usize,

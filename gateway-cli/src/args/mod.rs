@@ -110,12 +110,16 @@ impl GatewayArgs {
         defaults.try_parse_from(args)
     }
 
-    /// The policy these flags stand for.
+    /// The policy these flags stand for. The largest record follows librdkafka's
+    /// `message.max.bytes`, set with `--producer-property` like any librdkafka property.
     pub fn policy(&self) -> Policy {
         Policy {
             topic: self.kafka.topic.clone(),
             max_body_bytes: self.http.max_body_bytes,
             ack_mode: self.kafka.ack_mode.into(),
+            max_message_bytes: ingest::max_message_bytes(&self.kafka.sink_config()),
+            max_json_depth: self.http.max_json_depth,
+            allow_origins: self.http.allow_origins.clone(),
         }
     }
 
@@ -300,6 +304,28 @@ mod tests {
     }
 
     #[test]
+    fn origin_and_depth_flags_reach_the_policy_and_bad_values_are_refused() {
+        let args = parse(&[
+            "--allow-origin",
+            "https://App.example.com",
+            "--allow-origin",
+            "http://localhost:3000",
+            "--max-json-depth",
+            "8",
+        ])
+        .unwrap();
+        let policy = args.policy();
+        assert_eq!(
+            policy.allow_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(policy.max_json_depth, 8);
+        for refused in [["--allow-origin", "*"], ["--max-json-depth", "0"]] {
+            assert!(parse(&refused).is_err(), "{refused:?}");
+        }
+    }
+
+    #[test]
     fn ring_entries_is_not_a_shared_flag() {
         let error = parse(&["--ring-entries", "64"]).unwrap_err();
         assert_eq!(error.kind(), clap::error::ErrorKind::UnknownArgument);
@@ -319,6 +345,7 @@ mod tests {
             format!("{:?}", SinkConfig::default())
         );
         let policy = args.policy();
+        assert_eq!(policy, Policy::new(args.kafka.topic.clone()));
         assert_eq!(policy.ack_mode, AckMode::default());
         assert_eq!(
             policy.max_body_bytes,
@@ -374,7 +401,7 @@ mod tests {
     #[test]
     fn help_lists_every_flag_with_its_default() {
         // Flags whose default is not a value: said in words, or nothing unless given.
-        const DEFAULT_IN_WORDS: [&str; 2] = ["--workers", "--allow-topic"];
+        const DEFAULT_IN_WORDS: [&str; 3] = ["--workers", "--allow-topic", "--allow-origin"];
         const EMPTY_UNLESS_GIVEN: [&str; 1] = ["--producer-property"];
         // Repeatable KEY=VALUE pairs have no environment form yet.
         const NO_ENV: [&str; 1] = ["--producer-property"];
