@@ -5,6 +5,7 @@
 
 use memchr::memchr;
 
+use crate::diagnose::{diagnose, Diagnosis, Section};
 use crate::syntax::{is_tchar, reject_bare_lf};
 use crate::{FrameError, Framing, Limits};
 
@@ -391,22 +392,25 @@ fn parse_trailers(rest: &[u8], limits: &Limits) -> Result<Option<usize>, FrameEr
     // As for the head: httparse sees at most `max_head_bytes`, so the answer does not
     // depend on how many bytes past the limit have arrived.
     let window = &rest[..rest.len().min(limits.max_head_bytes())];
+    let truncated = window.len() < rest.len();
     let mut slots = [httparse::EMPTY_HEADER; Limits::MAX_HEADERS_CAP];
     match httparse::parse_headers(window, &mut slots[..limits.header_slots()]) {
         Ok(httparse::Status::Complete((len, _))) => {
             reject_bare_lf(&rest[..len])?;
             Ok(Some(len))
         }
-        Ok(httparse::Status::Partial) if window.len() < rest.len() => {
-            Err(FrameError::HeadTooLarge {
-                limit: limits.max_head_bytes(),
-            })
-        }
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(httparse::Error::TooManyHeaders) => Err(FrameError::TooManyHeaders {
-            limit: limits.max_headers(),
+        Ok(httparse::Status::Partial) if truncated => Err(FrameError::HeadTooLarge {
+            limit: limits.max_head_bytes(),
         }),
-        Err(_) => Err(FrameError::Malformed("invalid chunked trailer")),
+        Ok(httparse::Status::Partial) => Ok(None),
+        // Trailers are field lines as headers are, and their errors are named alike.
+        Err(error) => match diagnose(window, error, Section::Trailers, limits) {
+            Diagnosis::Decided(error) => Err(error),
+            _ if truncated => Err(FrameError::HeadTooLarge {
+                limit: limits.max_head_bytes(),
+            }),
+            Diagnosis::AwaitLineEnd | Diagnosis::AwaitNonBlank => Ok(None),
+        },
     }
 }
 

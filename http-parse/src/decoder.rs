@@ -6,7 +6,7 @@
 use std::mem::MaybeUninit;
 
 use crate::body::{Advance, Progress};
-use crate::diagnose::diagnose;
+use crate::diagnose::{diagnose, Diagnosis, Section};
 use crate::request::{HeadFacts, HeaderSpan, Span};
 use crate::syntax::reject_bare_lf;
 use crate::{FrameError, FramingHeaders, Limits, Request, Version};
@@ -143,13 +143,15 @@ impl Decoder {
             }
             Ok(Advance::Complete { end, body }) => {
                 self.state = State::Head;
+                // The head's bytes were checked when it was parsed; they can only fail
+                // here if the caller changed them since.
                 let names = match names {
                     Some(names) => names,
                     None => (
                         std::str::from_utf8(head.method.slice(buf))
-                            .map_err(|_| FrameError::Malformed("method is not ASCII"))?,
+                            .map_err(|_| FrameError::InvalidMethod)?,
                         std::str::from_utf8(head.path.slice(buf))
-                            .map_err(|_| FrameError::Malformed("request target is not UTF-8"))?,
+                            .map_err(|_| FrameError::NonAsciiTarget)?,
                     ),
                 };
                 Ok(Status::Complete(Request::new(
@@ -194,13 +196,13 @@ impl Decoder {
                 }
                 Ok(httparse::Status::Partial) => return Ok(None),
                 Err(error) => {
-                    return match diagnose(window, error, &limits) {
-                        Some(error) => Err(error),
+                    return match diagnose(window, error, Section::Head, &limits) {
+                        Diagnosis::Decided(error) => Err(error),
                         // The failing line is not complete within the limit.
-                        None if truncated => Err(FrameError::HeadTooLarge {
+                        _ if truncated => Err(FrameError::HeadTooLarge {
                             limit: limits.max_head_bytes(),
                         }),
-                        None => Ok(None),
+                        Diagnosis::AwaitLineEnd | Diagnosis::AwaitNonBlank => Ok(None),
                     };
                 }
             };
@@ -229,9 +231,7 @@ impl Decoder {
         if !path.is_ascii() {
             // httparse lets UTF-8 through; RFC 9112 §3.2 (RFC 3986) wants it
             // percent-encoded, and a proxy may decode raw bytes differently.
-            return Err(FrameError::Malformed(
-                "raw non-ASCII byte in request target",
-            ));
+            return Err(FrameError::NonAsciiTarget);
         }
         let head = Head {
             method: Span::of(buf, method.as_bytes()),
