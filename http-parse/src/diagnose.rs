@@ -129,6 +129,7 @@ fn failing_line<'a>(window: &'a [u8], section: Section, limits: &Limits) -> &'a 
         .collect();
     let fails_within = |end: usize| {
         let prefix = &window[..end];
+        crate::scan::count(prefix.len());
         match section {
             Section::Head => {
                 let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() };

@@ -52,6 +52,7 @@ mod framing;
 mod limits;
 mod request;
 mod response;
+mod scan;
 mod syntax;
 
 pub use body::{Body, ChunkedBody, Chunks};

@@ -18,6 +18,12 @@ pub(crate) fn is_uri_byte(b: u8) -> bool {
     matches!(b, b'!'..=b'~' | 0x80..=0xff)
 }
 
+/// A byte httparse takes inside a field value: HTAB, SP, visible ASCII, obs-text
+/// (RFC 9110 §5.5).
+pub(crate) fn is_field_value_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b' '..=b'~' | 0x80..=0xff)
+}
+
 /// `bytes` without leading and trailing `OWS = *( SP / HTAB )`.
 pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
     let start = bytes.iter().position(|&b| b != b' ' && b != b'\t');

@@ -189,6 +189,51 @@ fn decode_stream(stream: &[u8], cuts: &[usize], limits: Limits) -> (Vec<Decoded>
     (out, End::Partial)
 }
 
+/// What one call to [`Decoder::decode`] answered, with `Continue` and the `needed`
+/// hint folded into "more": those depend on what the decoder reported before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    More,
+    Complete(Decoded),
+    Error(FrameError),
+}
+
+fn answer(decoder: &mut Decoder, buf: &[u8]) -> Answer {
+    match decoder.decode(buf) {
+        Ok(Status::Complete(request)) => Answer::Complete(Decoded::of(&request)),
+        Ok(Status::Partial { .. } | Status::Continue) => Answer::More,
+        Err(error) => Answer::Error(error),
+    }
+}
+
+/// Feeds `stream` in pieces ending at `cuts` as [`decode_stream`] does, and checks each
+/// answer against a fresh decoder's on the same buffer: one that has seen no earlier
+/// piece, so whatever the first decoder remembers between reads changes nothing.
+fn check_each_read(stream: &[u8], cuts: &[usize], limits: Limits) -> Result<(), TestCaseError> {
+    let mut decoder = Decoder::new(limits);
+    let mut buf = Vec::new();
+    let mut fed = 0;
+    let ends = cuts.iter().copied().chain(std::iter::once(stream.len()));
+    for end in ends {
+        let end = end.clamp(fed, stream.len());
+        buf.extend_from_slice(&stream[fed..end]);
+        fed = end;
+        loop {
+            let got = answer(&mut decoder, &buf);
+            let fresh = answer(&mut Decoder::new(limits), &buf);
+            prop_assert_eq!(&got, &fresh, "after {} bytes", fed);
+            match got {
+                Answer::Complete(request) => {
+                    buf.drain(..request.len);
+                }
+                Answer::More => break,
+                Answer::Error(_) => return Ok(()),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// How a stream ended after its last complete request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum End {
@@ -447,6 +492,19 @@ proptest! {
         let whole = decode_stream(&stream, &[], limits);
         let split = decode_stream(&stream, &cut_points(&cuts, trickle, stream.len()), limits);
         prop_assert_eq!(split, whole);
+    }
+
+    /// (a') Stronger: not just the end, but every answer is the one a decoder that
+    /// sees the buffer for the first time gives. A decoder that looks at a head again
+    /// only when new bytes can change the answer must not answer late.
+    #[test]
+    fn each_read_is_answered_as_a_fresh_decoder_answers_it(
+        stream in stream(),
+        limits in limits(),
+        cuts in proptest::collection::vec(any::<Index>(), 0..12),
+        trickle in proptest::bool::weighted(0.1),
+    ) {
+        check_each_read(&stream, &cut_points(&cuts, trickle, stream.len()), limits)?;
     }
 
     /// (b) Encoding a request and decoding it gives back the same method, path,
