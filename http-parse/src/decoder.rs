@@ -33,7 +33,7 @@ pub enum Status<'a> {
 #[derive(Debug, Clone, Copy)]
 struct Head {
     method: Span,
-    path: Span,
+    target: Span,
     facts: HeadFacts,
 }
 
@@ -124,7 +124,7 @@ impl Decoder {
     /// some request or error, but not a meaningful one.
     pub fn decode<'a>(&'a mut self, buf: &'a [u8]) -> Result<Status<'a>, FrameError> {
         // The common case, a whole request in one buffer, is parsed at once, never stores
-        // state and reuses httparse's validated method and path instead of re-checking
+        // state and reuses httparse's validated method and target instead of re-checking
         // them as UTF-8.
         let (head, mut progress, continue_reported, names) = match self.state {
             State::Body {
@@ -148,9 +148,9 @@ impl Decoder {
                         return Ok(Status::Partial { needed: None });
                     }
                 }
-                let (head, head_len, method, path) = match self.parse_head(buf) {
-                    Ok(HeadParse::Complete(head, head_len, method, path)) => {
-                        (head, head_len, method, path)
+                let (head, head_len, method, target) = match self.parse_head(buf) {
+                    Ok(HeadParse::Complete(head, head_len, method, target)) => {
+                        (head, head_len, method, target)
                     }
                     Ok(HeadParse::Incomplete(scan)) => {
                         self.state = State::Head(Some(scan));
@@ -162,7 +162,7 @@ impl Decoder {
                     }
                 };
                 let progress = Progress::new(head.facts.framing, head_len);
-                (head, progress, false, Some((method, path)))
+                (head, progress, false, Some((method, target)))
             }
         };
         match progress.advance(buf, &self.limits) {
@@ -188,7 +188,7 @@ impl Decoder {
                     None => (
                         std::str::from_utf8(head.method.slice(buf))
                             .map_err(|_| FrameError::InvalidMethod)?,
-                        std::str::from_utf8(head.path.slice(buf))
+                        std::str::from_utf8(head.target.slice(buf))
                             .map_err(|_| FrameError::NonAsciiTarget)?,
                     ),
                 };
@@ -255,18 +255,18 @@ impl Decoder {
         };
 
         let method = request.method.unwrap_or_default();
-        let path = request.path.unwrap_or_default();
-        if !path.is_ascii() {
+        let target = request.path.unwrap_or_default();
+        if !target.is_ascii() {
             // httparse lets UTF-8 through; RFC 9112 §3.2 (RFC 3986) wants it
             // percent-encoded, and a proxy may decode raw bytes differently.
             return Err(FrameError::NonAsciiTarget);
         }
         let head = Head {
             method: Span::of(buf, method.as_bytes()),
-            path: Span::of(buf, path.as_bytes()),
+            target: Span::of(buf, target.as_bytes()),
             facts,
         };
-        Ok(HeadParse::Complete(head, head_len, method, path))
+        Ok(HeadParse::Complete(head, head_len, method, target))
     }
 }
 

@@ -68,7 +68,9 @@ impl Spec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Decoded {
     method: String,
+    target: String,
     path: String,
+    query: Option<String>,
     version: Version,
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
@@ -82,7 +84,9 @@ impl Decoded {
         request.body().copy_into(&mut body);
         Self {
             method: request.method().to_owned(),
+            target: request.target().to_owned(),
             path: request.path().to_owned(),
+            query: request.query().map(str::to_owned),
             version: request.version(),
             headers: request
                 .headers()
@@ -507,8 +511,8 @@ proptest! {
         check_each_read(&stream, &cut_points(&cuts, trickle, stream.len()), limits)?;
     }
 
-    /// (b) Encoding a request and decoding it gives back the same method, path,
-    /// headers and body, and consumes exactly the encoded bytes.
+    /// (b) Encoding a request and decoding it gives back the same method, target (and
+    /// its path and query), headers and body, and consumes exactly the encoded bytes.
     #[test]
     fn encode_then_decode_round_trips(specs in proptest::collection::vec(spec(), 1..4)) {
         let mut stream = Vec::new();
@@ -523,7 +527,13 @@ proptest! {
         prop_assert_eq!(decoded.len(), specs.len());
         for ((spec, got), len) in specs.iter().zip(&decoded).zip(lengths) {
             prop_assert_eq!(&got.method, &spec.method);
-            prop_assert_eq!(&got.path, &spec.path);
+            prop_assert_eq!(&got.target, &spec.path);
+            let (path, query) = match spec.path.split_once('?') {
+                Some((path, query)) => (path, Some(query.to_owned())),
+                None => (spec.path.as_str(), None),
+            };
+            prop_assert_eq!(&got.path, path);
+            prop_assert_eq!(&got.query, &query);
             prop_assert_eq!(&got.body, &spec.body.decoded());
             prop_assert_eq!(got.len, len);
             let sent: Vec<(String, Vec<u8>)> = spec

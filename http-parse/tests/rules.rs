@@ -11,7 +11,9 @@ fn decode_with(limits: Limits, input: &[u8]) -> Result<Summary, FrameError> {
     match decoder.decode(input)? {
         Status::Complete(request) => Ok(Summary {
             method: request.method().to_owned(),
+            target: request.target().to_owned(),
             path: request.path().to_owned(),
+            query: request.query().map(str::to_owned),
             version: request.version(),
             framing: request.framing(),
             keep_alive: request.keep_alive(),
@@ -31,7 +33,9 @@ fn decode_with(limits: Limits, input: &[u8]) -> Result<Summary, FrameError> {
 #[allow(dead_code)] // fields are read through Debug and assertions
 struct Summary {
     method: String,
+    target: String,
     path: String,
+    query: Option<String>,
     version: Version,
     framing: Framing,
     keep_alive: bool,
@@ -49,7 +53,9 @@ fn get_without_body_is_complete() {
     let input = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     let request = decode_one(input).unwrap();
     assert_eq!(request.method, "GET");
+    assert_eq!(request.target, "/healthz");
     assert_eq!(request.path, "/healthz");
+    assert_eq!(request.query, None);
     assert_eq!(request.framing, Framing::None);
     assert_eq!(request.len, input.len());
     assert!(request.body.is_empty());
@@ -647,6 +653,32 @@ fn trailer_errors_are_named_as_header_errors_are() {
             rejected_both_ways(Limits::default(), input.as_bytes()),
             expected,
             "{trailer:?}"
+        );
+    }
+}
+
+#[test]
+fn target_is_split_into_path_and_query_at_the_first_question_mark() {
+    for (target, path, query) in [
+        (
+            "/topics/t?format=json&x",
+            "/topics/t",
+            Some("format=json&x"),
+        ),
+        ("/a?b?c", "/a", Some("b?c")),
+        ("/a?", "/a", Some("")),
+        ("/?x=1", "/", Some("x=1")),
+        ("/a/b", "/a/b", None),
+        ("*", "*", None),
+        ("http://example.com/p?q", "http://example.com/p", Some("q")),
+    ] {
+        let input = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let request = decode_one(input.as_bytes()).unwrap();
+        assert_eq!(request.target, target);
+        assert_eq!(
+            (request.path.as_str(), request.query.as_deref()),
+            (path, query),
+            "{target}"
         );
     }
 }
