@@ -12,6 +12,10 @@ use crate::syntax::{is_tchar, reject_bare_lf};
 use crate::{FrameError, Framing, Limits};
 
 /// A complete request body: borrowed views into the caller's buffer, never a copy.
+///
+/// Not `#[non_exhaustive]`: like [`Framing`], it follows the only two ways RFC 9112
+/// §6.3 leaves a request body to be delimited. A caller that does not care which one
+/// arrived uses [`Body::chunks`] or [`Body::as_contiguous`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body<'a> {
     /// A body framed by `Content-Length`, or no body at all (empty slice).

@@ -13,6 +13,10 @@ use crate::syntax::reject_bare_lf;
 use crate::{FrameError, FramingHeaders, Limits, Request, Version};
 
 /// What [`Decoder::decode`] found in the buffer.
+///
+/// Not `#[non_exhaustive]`: a caller's read loop must handle every answer, and a new
+/// kind of answer (an upgrade, say) would change what it has to do, so it should stop
+/// the caller's build rather than fall into a wildcard arm that just reads on.
 #[derive(Debug)]
 pub enum Status<'a> {
     /// More bytes are needed. `needed` is the least number of further bytes that can
