@@ -1,5 +1,6 @@
 //! The incremental [`Decoder`]: the state machine that turns a growing buffer into
 //! requests. It parses heads with httparse and hands the rest to the other modules:
+//! [`crate::scan`] for when a head that arrives in pieces is worth parsing again,
 //! [`crate::framing`] for the framing rules, [`crate::diagnose`] for naming a bad
 //! head, [`crate::body`] for the body, [`crate::request`] for the views it returns.
 
