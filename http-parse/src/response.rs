@@ -4,7 +4,21 @@
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// What the `Connection` header of a response says.
+///
+/// `#[non_exhaustive]`: callers build one and seldom match on it, and another value
+/// (`upgrade`, for `101 Switching Protocols`) may be added without breaking them. A
+/// match outside this crate needs a wildcard arm:
+///
+/// ```compile_fail,E0004
+/// fn says_close(connection: http_parse::Connection) -> bool {
+///     match connection {
+///         http_parse::Connection::Close => true,
+///         http_parse::Connection::KeepAlive => false,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Connection {
     /// `Connection: keep-alive`, needed only to keep an HTTP/1.0 connection open.
     KeepAlive,

@@ -87,7 +87,7 @@ impl Dispatcher {
                     };
                     let ticket = gateway.submit(Incoming {
                         method: request.method(),
-                        target: request.path(),
+                        target: request.target(),
                         headers: request.headers(),
                         body,
                         body_framed: request.framing() != Framing::None,
