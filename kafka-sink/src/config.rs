@@ -184,6 +184,11 @@ impl SinkConfig {
             // missing topic create it on brokers that allow it: a typo in a topic
             // name must be an error, never a new topic.
             .set("allow.auto.create.topics", "false")
+            // librdkafka backs off reconnects up to 10 s by default, so after a long
+            // outage a broker that is back would go unnoticed for up to 10 s; at most
+            // 1 s between attempts lets reachability (and readiness) follow within
+            // about a second, for one connection attempt per second while it is down.
+            .set("reconnect.backoff.max.ms", "1000")
             .set("linger.ms", self.linger.as_millis().to_string())
             .set("batch.size", self.batch_size_bytes.to_string())
             .set(

@@ -138,6 +138,17 @@ fn spawn_tansu(port: u16, storage: &Storage) -> Child {
     child
 }
 
+/// Sends `signal` (a name such as `STOP`) to `child` with `kill`, which spares this
+/// crate `unsafe` for one test-only call.
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {}", child.id());
+}
+
 impl TestBroker {
     /// The broker this environment offers (see the module docs for the order).
     pub fn start() -> Self {
@@ -225,6 +236,27 @@ impl TestBroker {
             } => *child = spawn_tansu(*port, storage),
             Guard::Mock(mock) => mock.broker_up().expect("mock broker up"),
             Guard::None => panic!("cannot restart an external broker"),
+        }
+    }
+
+    /// Pauses the broker without closing its connections, as a stalled broker would:
+    /// SIGSTOP to a tansu child (requests are accepted by the kernel and never
+    /// answered), or the mock's broker down (the mock cannot stall; down is the nearest
+    /// it has). Panics for an external broker, which the test does not own.
+    pub fn pause(&mut self) {
+        match &self.guard {
+            Guard::Tansu { child, .. } => signal(child, "STOP"),
+            Guard::Mock(mock) => mock.broker_down().expect("mock broker down"),
+            Guard::None => panic!("cannot pause an external broker"),
+        }
+    }
+
+    /// Resumes a broker paused by [`TestBroker::pause`]: SIGCONT, or the mock's broker up.
+    pub fn resume(&mut self) {
+        match &self.guard {
+            Guard::Tansu { child, .. } => signal(child, "CONT"),
+            Guard::Mock(mock) => mock.broker_up().expect("mock broker up"),
+            Guard::None => panic!("cannot resume an external broker"),
         }
     }
 

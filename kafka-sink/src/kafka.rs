@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::metadata::Metadata;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::{ClientContext, Message};
 use tokio::sync::oneshot;
@@ -47,7 +48,8 @@ impl Ticket {
 struct SinkContext {
     in_flight: Arc<InFlight>,
     delivery_timeout_ms: u64,
-    /// Set by librdkafka's "all brokers down" error, cleared by the next delivery.
+    /// Set by librdkafka's "all brokers down" error (the fast way down) and by a failed
+    /// metadata request; cleared by metadata that came back or by a delivery.
     brokers_down: Arc<AtomicBool>,
 }
 
@@ -211,18 +213,15 @@ impl KafkaSink {
     ///
     /// It asks for every topic, never for `topic` alone, because a request naming a
     /// topic can create it on brokers that auto-create: the check never creates a topic.
+    /// Like every metadata request of the sink, its outcome updates
+    /// [`KafkaSink::brokers_reachable`].
     ///
     /// # Errors
     ///
     /// [`SinkError::UnknownTopic`] when the topic does not exist,
     /// [`SinkError::BrokerUnreachable`] when no metadata came.
     pub fn check_topic(&self, topic: &str) -> Result<usize, SinkError> {
-        check_topic(
-            self.producer.client(),
-            &self.config.brokers,
-            topic,
-            self.config.metadata_timeout,
-        )
+        find_topic(&self.metadata()?, &self.config.brokers, topic)
     }
 
     /// Every topic of the cluster with its partition count, from one metadata request
@@ -230,24 +229,34 @@ impl KafkaSink {
     /// of known topics and refresh it off their request path. Topics the broker reports
     /// with an error are left out.
     ///
+    /// Called periodically, it is also what brings [`KafkaSink::brokers_reachable`]
+    /// back after an outage without any record being sent: metadata that comes back
+    /// marks the brokers reachable, a request that fails marks them unreachable.
+    ///
     /// # Errors
     ///
     /// [`SinkError::BrokerUnreachable`] when no metadata came.
     pub fn topic_partitions(&self) -> Result<Vec<(String, usize)>, SinkError> {
-        let metadata = self
-            .producer
-            .client()
-            .fetch_metadata(None, self.config.metadata_timeout)
-            .map_err(|error| SinkError::BrokerUnreachable {
-                brokers: self.config.brokers.clone(),
-                reason: error.to_string(),
-            })?;
-        Ok(metadata
+        Ok(self
+            .metadata()?
             .topics()
             .iter()
             .filter(|topic| topic.error().is_none() && !topic.partitions().is_empty())
             .map(|topic| (topic.name().to_owned(), topic.partitions().len()))
             .collect())
+    }
+
+    /// Metadata for every topic. Every metadata request of the sink goes through here,
+    /// so that reachability is what the cluster last answered: metadata back means a
+    /// broker answers, no metadata within the timeout means none does.
+    fn metadata(&self) -> Result<Metadata, SinkError> {
+        let outcome = fetch_metadata(
+            self.producer.client(),
+            &self.config.brokers,
+            self.config.metadata_timeout,
+        );
+        self.brokers_down.store(outcome.is_err(), Ordering::Relaxed);
+        outcome
     }
 
     /// The cluster's id as the brokers report it (blocking, up to
@@ -416,7 +425,11 @@ impl KafkaSink {
         self.in_flight.stats()
     }
 
-    /// False after librdkafka reported every broker down, until a record is delivered.
+    /// Whether a broker answered last time the sink asked. False after librdkafka
+    /// reported every broker down or a metadata request failed; true again once
+    /// metadata comes back ([`KafkaSink::topic_partitions`], [`KafkaSink::check_topic`])
+    /// or a record is delivered. Without traffic, only a metadata request can bring it
+    /// back: a caller that reports readiness from it refreshes metadata periodically.
     pub fn brokers_reachable(&self) -> bool {
         !self.brokers_down.load(Ordering::Relaxed)
     }
@@ -483,23 +496,28 @@ fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
     )
 }
 
-/// The start-up check, shared by the sink and the harness: metadata for `topic`.
-pub(crate) fn check_topic<C: ClientContext>(
+/// Metadata for every topic, never for one alone: a request naming a topic may create
+/// it on a broker with `auto.create.topics.enable` (Apache Kafka's default, and
+/// librdkafka's mock cluster), so a check would create what it should verify.
+pub(crate) fn fetch_metadata<C: ClientContext>(
     client: &rdkafka::client::Client<C>,
     brokers: &str,
-    topic: &str,
     timeout: Duration,
+) -> Result<Metadata, SinkError> {
+    client
+        .fetch_metadata(None, timeout)
+        .map_err(|error| SinkError::BrokerUnreachable {
+            brokers: brokers.to_owned(),
+            reason: error.to_string(),
+        })
+}
+
+/// `topic`'s partition count in `metadata`, or [`SinkError::UnknownTopic`].
+pub(crate) fn find_topic(
+    metadata: &Metadata,
+    brokers: &str,
+    topic: &str,
 ) -> Result<usize, SinkError> {
-    // Metadata for every topic, never for `topic` alone: a request naming a topic may
-    // create it on a broker with `auto.create.topics.enable` (Apache Kafka's default,
-    // and librdkafka's mock cluster), so the check would create what it should verify.
-    let metadata =
-        client
-            .fetch_metadata(None, timeout)
-            .map_err(|error| SinkError::BrokerUnreachable {
-                brokers: brokers.to_owned(),
-                reason: error.to_string(),
-            })?;
     let unknown = || SinkError::UnknownTopic {
         topic: topic.to_owned(),
         brokers: brokers.to_owned(),
@@ -513,6 +531,17 @@ pub(crate) fn check_topic<C: ClientContext>(
         return Err(unknown());
     }
     Ok(found.partitions().len())
+}
+
+/// The start-up check, for the harness: metadata for `topic`.
+#[cfg(feature = "harness")]
+pub(crate) fn check_topic<C: ClientContext>(
+    client: &rdkafka::client::Client<C>,
+    brokers: &str,
+    topic: &str,
+    timeout: Duration,
+) -> Result<usize, SinkError> {
+    find_topic(&fetch_metadata(client, brokers, timeout)?, brokers, topic)
 }
 
 #[cfg(test)]
@@ -558,6 +587,43 @@ mod tests {
                 "{config:?}: {error:?}"
             );
         }
+    }
+
+    /// Calls `refresh` until `done` holds: the outcome decides, the guard only stops a
+    /// hang.
+    fn refresh_until(sink: &KafkaSink, what: &str, done: impl Fn(&KafkaSink) -> bool) {
+        let guard = Instant::now() + Duration::from_secs(60);
+        loop {
+            let _ = sink.topic_partitions();
+            if done(sink) {
+                return;
+            }
+            assert!(Instant::now() < guard, "never {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn reachability_follows_metadata_with_no_record_produced() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("reachability", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        config.metadata_timeout = Duration::from_millis(500);
+        let sink = KafkaSink::new(config).unwrap();
+        assert_eq!(sink.check_topic("reachability"), Ok(1));
+        assert!(sink.brokers_reachable());
+
+        broker.broker_down().unwrap();
+        refresh_until(&sink, "unreachable during the outage", |sink| {
+            !sink.brokers_reachable()
+        });
+        broker.broker_up().unwrap();
+        refresh_until(
+            &sink,
+            "reachable after the outage",
+            KafkaSink::brokers_reachable,
+        );
+        assert_eq!(sink.stats().sent, 0, "no record was produced");
     }
 
     #[test]
