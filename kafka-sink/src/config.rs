@@ -77,13 +77,16 @@ pub struct SinkConfig {
     /// in-flight slot and librdkafka freeing its queue slot.
     pub queue_max_records: usize,
     /// librdkafka's local queue bound, in KiB; raised to at least
-    /// [`max_in_flight_bytes`](Self::max_in_flight_bytes) when the producer is built
-    /// (both count payload bytes), for the same reason.
+    /// [`max_in_flight_bytes`](Self::max_in_flight_bytes) when the producer is built,
+    /// for the same reason. (librdkafka counts payload bytes here, the in-flight bound
+    /// counts payload, key and headers, so the in-flight bound is still reached first.)
     pub queue_max_kbytes: usize,
     /// The sink's own in-flight bound, in records: past it an enqueue fails at once with
     /// [`SinkError::Overloaded`]. At least 1.
     pub max_in_flight_records: usize,
-    /// The sink's own in-flight bound, in payload bytes. At least 1.
+    /// The sink's own in-flight bound, in bytes as
+    /// [`Record::size_bytes`](crate::Record::size_bytes) counts them: payload, key and
+    /// headers. At least 1.
     pub max_in_flight_bytes: usize,
     /// How long [`KafkaSink::check_topic`](crate::KafkaSink::check_topic) waits for
     /// cluster metadata.

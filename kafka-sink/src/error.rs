@@ -32,7 +32,7 @@ pub enum SinkError {
     /// The record is larger than the producer or broker accepts.
     #[error("record of {bytes} bytes is larger than Kafka accepts")]
     TooLarge {
-        /// Payload size.
+        /// The record's size, [`Record::size_bytes`](crate::Record::size_bytes).
         bytes: usize,
     },
     /// The topic does not exist on the cluster.

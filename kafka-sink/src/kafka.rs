@@ -356,11 +356,11 @@ impl KafkaSink {
 
     /// Reserves a slot of the in-flight bound and the channel the delivery comes back on.
     fn ticket(&self, record: &Record<'_>) -> Result<(Box<Ticket>, DeliveryReceiver), SinkError> {
-        let permit = self.in_flight.acquire(record.payload.len())?;
+        let permit = self.in_flight.admit(record)?;
         let (reply, receiver) = oneshot::channel();
         let ticket = Box::new(Ticket {
             reply,
-            bytes: record.payload.len(),
+            bytes: record.size_bytes(),
             _permit: permit,
         });
         Ok((ticket, receiver))
@@ -392,7 +392,7 @@ impl KafkaSink {
                 Some(
                     RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize,
                 ) => SinkError::TooLarge {
-                    bytes: record.payload.len(),
+                    bytes: record.size_bytes(),
                 },
                 Some(
                     RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition,
@@ -548,7 +548,7 @@ pub(crate) fn check_topic<C: ClientContext>(
 mod tests {
     use std::future::Future;
     use std::sync::atomic::AtomicUsize;
-    use std::task::{Context, Wake, Waker};
+    use std::task::{Context, Poll, Wake, Waker};
 
     use super::*;
 
@@ -624,6 +624,59 @@ mod tests {
             KafkaSink::brokers_reachable,
         );
         assert_eq!(sink.stats().sent, 0, "no record was produced");
+    }
+
+    #[test]
+    fn keys_and_headers_count_against_the_in_flight_byte_bound() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("bytes", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        // Room for the first record's 2 + 3 + 4 + 6 bytes, not for a second one.
+        config.max_in_flight_bytes = 20;
+        // Nothing leaves the producer before the flush: the bytes stay in flight.
+        config.linger = Duration::from_secs(600);
+        config.delivery_timeout = Duration::from_secs(900);
+        let sink = KafkaSink::new(config).unwrap();
+        let headers = [("name", &b"value!"[..])];
+        let record = Record::new("bytes", b"{}")
+            .with_key(b"key")
+            .with_headers(&headers);
+        let pending = sink.try_enqueue(&record).unwrap();
+        assert_eq!(sink.stats().in_flight_bytes, 15);
+
+        // A payload that alone would fit (15 + 2 <= 20) is refused for its headers.
+        let error = sink.try_enqueue(&record).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SinkError::Overloaded {
+                    in_flight_bytes: 15,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        sink.flush(Duration::from_secs(30));
+        assert!(wait_here(pending).is_ok());
+        assert_eq!(sink.stats().in_flight_bytes, 0);
+    }
+
+    /// Polls `future` on this thread until it is ready (the delivery callback wakes it).
+    fn wait_here<F: Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut future = std::pin::pin!(future);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                return output;
+            }
+            std::thread::park();
+        }
     }
 
     #[test]

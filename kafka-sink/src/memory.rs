@@ -81,6 +81,7 @@ impl Sink for MemorySink {
         if let Some(error) = lock(&self.failure).clone() {
             return Err(error);
         }
+        let _permit = self.in_flight.admit(record)?;
         let mut records = lock(&self.records);
         records.push(StoredRecord {
             topic: record.topic.to_owned(),
