@@ -65,8 +65,9 @@ pub struct SinkConfig {
     pub batch_size_bytes: usize,
     /// Batch compression.
     pub compression: Compression,
-    /// Delivery timeout (`message.timeout.ms`): after it a record is reported failed
-    /// with [`SinkError::TimedOut`].
+    /// Delivery timeout (`message.timeout.ms`, whole milliseconds): after it a record
+    /// is reported failed with [`SinkError::TimedOut`]. At least 1 ms: librdkafka reads
+    /// 0 as "never time out", so 0 is a [`SinkError::Config`].
     pub delivery_timeout: Duration,
     /// librdkafka's local queue bound, in records; past it an enqueue meets a full
     /// queue (see [`RetryPolicy`]). The producer is built with at least
@@ -143,6 +144,13 @@ impl SinkConfig {
         }
         if self.max_in_flight_records == 0 || self.max_in_flight_bytes == 0 {
             return invalid("the in-flight bounds must admit at least one record and one byte");
+        }
+        // librdkafka reads `message.timeout.ms=0` as "wait forever": a record that can
+        // never be delivered would hold its in-flight slot, and its client, for good.
+        if self.delivery_timeout.as_millis() == 0 {
+            return invalid(
+                "the delivery timeout must be at least 1 ms (librdkafka reads 0 as no timeout at all)",
+            );
         }
         Ok(())
     }

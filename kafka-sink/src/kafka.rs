@@ -571,12 +571,18 @@ mod tests {
         no_room.max_in_flight_records = 0;
         let mut leader_idempotent = SinkConfig::new("127.0.0.1:1");
         leader_idempotent.acks = crate::Acks::Leader;
+        let mut no_timeout = SinkConfig::new("127.0.0.1:1");
+        no_timeout.delivery_timeout = Duration::ZERO;
+        let mut sub_millisecond_timeout = SinkConfig::new("127.0.0.1:1");
+        sub_millisecond_timeout.delivery_timeout = Duration::from_micros(999);
         let mut unknown_property = SinkConfig::new("127.0.0.1:1");
         unknown_property
             .extra
             .push(("no.such.property".into(), "1".into()));
         for config in [
             no_room,
+            no_timeout,
+            sub_millisecond_timeout,
             leader_idempotent,
             unknown_property,
             SinkConfig::new(""),
