@@ -175,9 +175,15 @@ pub struct GatewayArgs {
     /// is refreshed, in ms; a topic created meanwhile is refused until the next refresh.
     #[arg(long, env = "GATEWAY_TOPIC_REFRESH_MS", default_value_t = 10_000)]
     pub topic_refresh_ms: u64,
-    /// Extra librdkafka producer property, KEY=VALUE (repeatable).
+    /// Extra librdkafka producer property, KEY=VALUE (repeatable). Properties behind the
+    /// gateway's guarantees (acks, enable.idempotence, message.timeout.ms, ...) are
+    /// refused unless --allow-unsafe-producer-property is given.
     #[arg(long = "producer-property", value_parser = parse_key_value)]
     pub producer_properties: Vec<(String, String)>,
+    /// Let --producer-property override acks, enable.idempotence, message.timeout.ms and
+    /// the other properties behind the gateway's guarantees; each is logged as a warning.
+    #[arg(long, env = "GATEWAY_ALLOW_UNSAFE_PRODUCER_PROPERTY")]
+    pub allow_unsafe_producer_property: bool,
 }
 
 /// Whole milliseconds of a default duration, for a `_ms` flag.
@@ -228,6 +234,7 @@ impl GatewayArgs {
         config.max_in_flight_records = self.max_in_flight_records;
         config.max_in_flight_bytes = self.max_in_flight_bytes;
         config.extra = self.producer_properties.clone();
+        config.allow_unsafe_producer_properties = self.allow_unsafe_producer_property;
         config
     }
 
@@ -372,6 +379,21 @@ mod tests {
             vec!["a".to_owned(), "logs.*".to_owned()]
         );
         assert_eq!(settings.max_batch_entries, 5);
+    }
+
+    #[test]
+    fn unsafe_producer_properties_need_their_flag() {
+        let guarded = ["gw", "--producer-property", "acks=1"];
+        let args = GatewayArgs::parse_from_with(guarded, DEFAULTS).unwrap();
+        assert!(!args.sink_config().allow_unsafe_producer_properties);
+        let args = GatewayArgs::parse_from_with(
+            guarded
+                .into_iter()
+                .chain(["--allow-unsafe-producer-property"]),
+            DEFAULTS,
+        )
+        .unwrap();
+        assert!(args.sink_config().allow_unsafe_producer_properties);
     }
 
     #[test]

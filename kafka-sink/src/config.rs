@@ -98,9 +98,79 @@ pub struct SinkConfig {
     /// `security.protocol`), applied last, so they override the fields above. Plain
     /// strings rather than an rdkafka type: the crate's API stays its own, and any
     /// property librdkafka knows can still be set. An unknown name or bad value is a
-    /// [`SinkError::Config`] when the producer is built.
+    /// [`SinkError::Config`] when the producer is built, and so is a property the sink
+    /// guards (see [`allow_unsafe_producer_properties`](Self::allow_unsafe_producer_properties))
+    /// unless that override is set.
     pub extra: Vec<(String, String)>,
+    /// Lets [`extra`](Self::extra) set the properties the sink guards; each one set is
+    /// logged as a warning naming it (never its value: some properties are secrets).
+    /// Off by default, so that a property cannot silently weaken what the sink
+    /// promises. The guarded properties, with aliases:
+    ///
+    /// | property | what it would override |
+    /// |---|---|
+    /// | `acks`, `request.required.acks` | a delivery means every in-sync replica has the record ([`acks`](Self::acks)) |
+    /// | `enable.idempotence` | librdkafka's own retries write no duplicates ([`idempotence`](Self::idempotence)) |
+    /// | `message.timeout.ms`, `delivery.timeout.ms` | every record's fate is known within [`delivery_timeout`](Self::delivery_timeout) (0 would be never) |
+    /// | `allow.auto.create.topics` | a misspelt topic is an error, never a new topic |
+    /// | `queue.buffering.max.messages`, `queue.buffering.max.kbytes` | the in-flight bound refuses a record before librdkafka's queue is full ([`queue_max_records`](Self::queue_max_records)) |
+    /// | `queue.buffering.max.ms`, `linger.ms` | how long every record waits before it is sent ([`linger`](Self::linger)), kept below the delivery timeout |
+    /// | `delivery.report.only.error` | every record's delivery is reported (without it, a delivered record is never answered and holds its in-flight slot for good) |
+    ///
+    /// Everything else (security, `client.id`, `batch.size`, `compression.type`,
+    /// `message.max.bytes`, ...) may be set without it.
+    pub allow_unsafe_producer_properties: bool,
 }
+
+/// The properties [`SinkConfig::extra`] may set only with
+/// [`SinkConfig::allow_unsafe_producer_properties`], with what each would override
+/// (the table on that field says the same for readers).
+const GUARDED_PROPERTIES: &[(&str, &str)] = &[
+    (
+        "acks",
+        "a delivery means every in-sync replica has the record",
+    ),
+    (
+        "request.required.acks",
+        "a delivery means every in-sync replica has the record",
+    ),
+    (
+        "enable.idempotence",
+        "librdkafka's own retries write no duplicates",
+    ),
+    (
+        "message.timeout.ms",
+        "every record's fate is known within the delivery timeout",
+    ),
+    (
+        "delivery.timeout.ms",
+        "every record's fate is known within the delivery timeout",
+    ),
+    (
+        "allow.auto.create.topics",
+        "a misspelt topic is an error, never a new topic",
+    ),
+    (
+        "queue.buffering.max.messages",
+        "the in-flight bound refuses a record before librdkafka's queue is full",
+    ),
+    (
+        "queue.buffering.max.kbytes",
+        "the in-flight bound refuses a record before librdkafka's queue is full",
+    ),
+    (
+        "queue.buffering.max.ms",
+        "the linger every record waits, kept below the delivery timeout",
+    ),
+    (
+        "linger.ms",
+        "the linger every record waits, kept below the delivery timeout",
+    ),
+    (
+        "delivery.report.only.error",
+        "every record's delivery is reported",
+    ),
+];
 
 impl Default for SinkConfig {
     fn default() -> Self {
@@ -119,6 +189,7 @@ impl Default for SinkConfig {
             metadata_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             extra: Vec::new(),
+            allow_unsafe_producer_properties: false,
         }
     }
 }
@@ -145,6 +216,17 @@ impl SinkConfig {
         if self.max_in_flight_records == 0 || self.max_in_flight_bytes == 0 {
             return invalid("the in-flight bounds must admit at least one record and one byte");
         }
+        if !self.allow_unsafe_producer_properties {
+            if let Some((name, guarantee)) = self.guarded_overrides().next() {
+                // The name only: a value may be a secret.
+                return Err(SinkError::Config {
+                    reason: format!(
+                        "producer property `{name}` would override what the sink guarantees \
+                         ({guarantee}); allow unsafe producer properties to set it anyway"
+                    ),
+                });
+            }
+        }
         // librdkafka reads `message.timeout.ms=0` as "wait forever": a record that can
         // never be delivered would hold its in-flight slot, and its client, for good.
         if self.delivery_timeout.as_millis() == 0 {
@@ -153,6 +235,17 @@ impl SinkConfig {
             );
         }
         Ok(())
+    }
+
+    /// The guarded properties [`SinkConfig::extra`] sets, each with what it would
+    /// override, in the order given.
+    pub(crate) fn guarded_overrides(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.extra.iter().filter_map(|(name, _)| {
+            GUARDED_PROPERTIES
+                .iter()
+                .find(|(guarded, _)| guarded == name)
+                .map(|&(_, guarantee)| (name.as_str(), guarantee))
+        })
     }
 
     /// The properties an admin client needs: where the cluster is and how to reach it.
@@ -233,6 +326,38 @@ mod tests {
 
     fn property(config: &SinkConfig, name: &str) -> usize {
         config.client_config().get(name).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn guarded_properties_need_the_override_and_are_named_without_their_value() {
+        for (name, _) in GUARDED_PROPERTIES {
+            let mut config = SinkConfig {
+                extra: vec![
+                    ("client.id".into(), "fine".into()),
+                    ((*name).into(), "secret-value".into()),
+                ],
+                ..SinkConfig::default()
+            };
+            let Err(SinkError::Config { reason }) = config.validate() else {
+                panic!("`{name}` accepted without the override");
+            };
+            assert!(reason.contains(&format!("`{name}`")), "{reason}");
+            assert!(!reason.contains("secret-value"), "{reason}");
+
+            config.allow_unsafe_producer_properties = true;
+            assert_eq!(config.validate(), Ok(()), "{name} with the override");
+            let overridden: Vec<_> = config.guarded_overrides().map(|(name, _)| name).collect();
+            assert_eq!(overridden, [*name], "what the warning names");
+        }
+        let unguarded = SinkConfig {
+            extra: vec![
+                ("client.id".into(), "x".into()),
+                ("compression.type".into(), "lz4".into()),
+                ("message.max.bytes".into(), "2000000".into()),
+            ],
+            ..SinkConfig::default()
+        };
+        assert_eq!(unguarded.validate(), Ok(()));
     }
 
     #[test]

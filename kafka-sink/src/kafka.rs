@@ -181,9 +181,18 @@ impl KafkaSink {
     ///
     /// [`SinkError::Config`] when librdkafka refuses the configuration (an unknown
     /// property in [`SinkConfig::extra`], [`Acks::Leader`](crate::Acks::Leader) with
-    /// idempotence, ...) or an in-flight bound is zero.
+    /// idempotence, ...), an in-flight bound or the delivery timeout is zero, or
+    /// [`SinkConfig::extra`] sets a guarded property without
+    /// [`SinkConfig::allow_unsafe_producer_properties`].
     pub fn new(config: SinkConfig) -> Result<Self, SinkError> {
         config.validate()?;
+        for (property, guarantee) in config.guarded_overrides() {
+            // The name only: a value may be a secret.
+            tracing::warn!(
+                property,
+                "producer property overrides what the sink guarantees ({guarantee})"
+            );
+        }
         let in_flight = InFlight::new(config.max_in_flight_records, config.max_in_flight_bytes);
         let brokers_down = Arc::new(AtomicBool::new(false));
         let context = SinkContext {
