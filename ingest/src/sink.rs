@@ -51,6 +51,19 @@ impl GatewaySink {
         }
     }
 
+    /// Fails every record not yet sent to a broker with [`SinkError::Closed`] at once
+    /// (never sent: a client may retry it); records in flight keep waiting for their
+    /// acknowledgement. Non-blocking: for the shutdown sequence, before the flush. See
+    /// [`KafkaSink::purge_queued`].
+    pub fn purge_queued(&self) {
+        match self {
+            Self::Kafka(sink) => sink.purge_queued(),
+            Self::Null(sink) => sink.purge_queued(),
+            #[cfg(feature = "test-util")]
+            Self::Memory(sink) => sink.purge_queued(),
+        }
+    }
+
     /// A snapshot of the sink's counters.
     pub fn stats(&self) -> SinkStats {
         match self {

@@ -63,7 +63,10 @@ pub enum SinkError {
         /// librdkafka's explanation.
         reason: String,
     },
-    /// The sink is shutting down or its producer is gone; the record was not delivered.
+    /// The sink is shutting down or its producer is gone, and the record was never sent
+    /// to a broker (e.g. purged from the queue by
+    /// [`KafkaSink::purge_queued`](crate::KafkaSink::purge_queued)): a retry elsewhere
+    /// cannot duplicate it.
     #[error("the sink is closed")]
     Closed,
 }

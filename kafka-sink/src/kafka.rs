@@ -9,7 +9,9 @@ use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::metadata::Metadata;
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+};
 use rdkafka::{ClientContext, Message};
 use tokio::sync::oneshot;
 
@@ -105,7 +107,12 @@ fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkErro
         Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
             SinkError::TooLarge { bytes }
         }
-        Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => SinkError::Closed,
+        // Purged from the queue: never sent anywhere.
+        Some(RDKafkaErrorCode::PurgeQueue) => SinkError::Closed,
+        // Only when the producer is dropped: the broker may have written it already.
+        Some(RDKafkaErrorCode::PurgeInflight) => SinkError::Rejected {
+            reason: "purged while in flight to a broker: it may or may not be in Kafka".into(),
+        },
         _ => SinkError::Rejected {
             reason: error.to_string(),
         },
@@ -429,6 +436,20 @@ impl KafkaSink {
         }
     }
 
+    /// Fails every record that has not yet been sent to a broker, at once, with
+    /// [`SinkError::Closed`]: such a record was never written anywhere, so its client
+    /// may safely retry it elsewhere. Records already sent keep waiting for their
+    /// acknowledgement (purging them would leave their fate unknown). Non-blocking; the
+    /// purged records' [`Pending`]s resolve from librdkafka's thread.
+    ///
+    /// For shutdown: stop taking records, purge what is queued, then
+    /// [`flush`](Self::flush) to wait for what is in flight. Records enqueued after
+    /// the purge are produced as usual.
+    pub fn purge_queued(&self) {
+        self.producer
+            .purge(PurgeConfig::default().queue().non_blocking());
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> SinkStats {
         self.in_flight.stats()
@@ -466,6 +487,10 @@ impl Sink for KafkaSink {
 
     fn flush(&self, timeout: Duration) -> FlushReport {
         KafkaSink::flush(self, timeout)
+    }
+
+    fn purge_queued(&self) {
+        KafkaSink::purge_queued(self);
     }
 
     fn stats(&self) -> SinkStats {
@@ -676,7 +701,40 @@ mod tests {
         assert_eq!(sink.stats().in_flight_bytes, 0);
     }
 
-    /// Polls `future` on this thread until it is ready (the delivery callback wakes it).
+    #[test]
+    fn purge_fails_queued_records_at_once_as_closed_and_the_sink_goes_on() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("purge", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        // The records stay in librdkafka's queue: none is sent before the purge.
+        config.linger = Duration::from_secs(600);
+        config.delivery_timeout = Duration::from_secs(900);
+        let sink = KafkaSink::new(config).unwrap();
+        let queued: Vec<_> = (0..3)
+            .map(|i| {
+                let payload = format!("{{\"i\":{i}}}");
+                sink.try_enqueue(&Record::new("purge", payload.as_bytes()))
+                    .unwrap()
+            })
+            .collect();
+
+        sink.purge_queued();
+        for pending in queued {
+            assert_eq!(wait_here(pending), Err(SinkError::Closed));
+        }
+        let stats = sink.stats();
+        assert_eq!((stats.failed, stats.in_flight_records), (3, 0));
+
+        let after = sink.try_enqueue(&Record::new("purge", b"{}")).unwrap();
+        sink.flush(Duration::from_secs(30));
+        assert!(
+            wait_here(after).is_ok(),
+            "records after the purge are produced"
+        );
+    }
+
+    /// Polls `future` on this thread until it is ready (the delivery callback wakes it);
+    /// the guard only stops a hang.
     fn wait_here<F: Future>(future: F) -> F::Output {
         struct Unpark(std::thread::Thread);
         impl Wake for Unpark {
@@ -686,11 +744,14 @@ mod tests {
         }
         let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
         let mut future = std::pin::pin!(future);
+        let guard = Instant::now() + Duration::from_secs(60);
         loop {
             if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
                 return output;
             }
-            std::thread::park();
+            let left = guard.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the future never completed");
+            std::thread::park_timeout(left);
         }
     }
 

@@ -115,6 +115,8 @@ impl Sink for MemorySink {
         FlushReport::default()
     }
 
+    fn purge_queued(&self) {}
+
     fn stats(&self) -> SinkStats {
         self.in_flight.stats()
     }

@@ -249,6 +249,12 @@ pub trait Sink: sealed::Sealed + Send + Sync {
     /// Blocking: call it at shutdown, outside async tasks.
     fn flush(&self, timeout: Duration) -> FlushReport;
 
+    /// Fails every record not yet sent to a broker with [`SinkError::Closed`], at once;
+    /// records already sent keep waiting (see
+    /// [`KafkaSink::purge_queued`](crate::KafkaSink::purge_queued)). Non-blocking. The
+    /// other sinks queue nothing.
+    fn purge_queued(&self);
+
     /// A snapshot of the counters.
     fn stats(&self) -> SinkStats;
 
@@ -303,6 +309,8 @@ impl Sink for NullSink {
     fn flush(&self, _timeout: Duration) -> FlushReport {
         FlushReport::default()
     }
+
+    fn purge_queued(&self) {}
 
     fn stats(&self) -> SinkStats {
         self.in_flight.stats()
