@@ -122,6 +122,9 @@ pub struct SinkConfig {
     pub allow_unsafe_producer_properties: bool,
 }
 
+/// librdkafka's default `message.max.bytes`.
+const LIBRDKAFKA_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
 /// The properties [`SinkConfig::extra`] may set only with
 /// [`SinkConfig::allow_unsafe_producer_properties`], with what each would override
 /// (the table on that field says the same for readers).
@@ -235,6 +238,28 @@ impl SinkConfig {
             );
         }
         Ok(())
+    }
+
+    /// The largest record the producer takes: librdkafka's `message.max.bytes`, as set in
+    /// [`extra`](Self::extra) (the last setting wins, as in librdkafka) or its default,
+    /// 1,000,000.
+    ///
+    /// What it bounds, exactly: librdkafka refuses a record at enqueue, before it is
+    /// queued or sent, with [`SinkError::TooLarge`], when its
+    /// [`Record::wire_size_bytes`](crate::Record::wire_size_bytes) (payload, key, header
+    /// names and values with their varint lengths, and 36 bytes of framing) is larger.
+    /// So a record fits when `record.wire_size_bytes() <= config.max_record_bytes()`.
+    /// The topic's own `max.message.bytes` on the broker (1,048,588 by default) may be
+    /// smaller still; a record over that fails at delivery, also as `TooLarge`.
+    pub fn max_record_bytes(&self) -> usize {
+        self.extra
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "message.max.bytes")
+            // An unparsable value never builds a producer (librdkafka refuses it), so
+            // the default stands for it.
+            .and_then(|(_, value)| value.trim().parse().ok())
+            .unwrap_or(LIBRDKAFKA_MESSAGE_MAX_BYTES)
     }
 
     /// The guarded properties [`SinkConfig::extra`] sets, each with what it would
@@ -358,6 +383,19 @@ mod tests {
             ..SinkConfig::default()
         };
         assert_eq!(unguarded.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_largest_record_is_message_max_bytes() {
+        assert_eq!(SinkConfig::default().max_record_bytes(), 1_000_000);
+        let set = SinkConfig {
+            extra: vec![
+                ("message.max.bytes".into(), "5000".into()),
+                ("message.max.bytes".into(), "20000".into()),
+            ],
+            ..SinkConfig::default()
+        };
+        assert_eq!(set.max_record_bytes(), 20_000, "the last setting wins");
     }
 
     #[test]

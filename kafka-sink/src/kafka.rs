@@ -733,6 +733,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn max_record_bytes_bounds_the_wire_size_exactly() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("largest", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        config
+            .extra
+            .push(("message.max.bytes".into(), "1000".into()));
+        let largest = config.max_record_bytes();
+        assert_eq!(largest, 1000);
+        let sink = KafkaSink::new(config).unwrap();
+        // A 100-byte header value takes a 2-byte length: the varints count too.
+        let value = [b'v'; 100];
+        let headers = [("h", &value[..])];
+        let fixed = Record::new("largest", b"")
+            .with_key(b"k")
+            .with_headers(&headers);
+        let payload = vec![b'x'; largest - fixed.wire_size_bytes()];
+
+        let fits = Record::new("largest", &payload)
+            .with_key(b"k")
+            .with_headers(&headers);
+        assert_eq!(fits.wire_size_bytes(), largest);
+        let pending = sink
+            .try_enqueue(&fits)
+            .expect("a record of exactly the limit");
+
+        let over = [&payload[..], b"x"].concat();
+        let too_large = Record::new("largest", &over)
+            .with_key(b"k")
+            .with_headers(&headers);
+        assert_eq!(
+            sink.try_enqueue(&too_large).unwrap_err(),
+            SinkError::TooLarge {
+                bytes: too_large.size_bytes()
+            }
+        );
+        sink.flush(Duration::from_secs(30));
+        assert!(wait_here(pending).is_ok());
+    }
+
     /// Polls `future` on this thread until it is ready (the delivery callback wakes it);
     /// the guard only stops a hang.
     fn wait_here<F: Future>(future: F) -> F::Output {

@@ -106,6 +106,41 @@ impl<'a> Record<'a> {
             .sum();
         self.payload.len() + self.key.map_or(0, <[u8]>::len) + headers
     }
+
+    /// The record's size as librdkafka counts it against
+    /// [`SinkConfig::max_record_bytes`](crate::SinkConfig::max_record_bytes): its
+    /// [`size_bytes`](Self::size_bytes), plus the varint length of each header's name
+    /// and value, plus 36 bytes, the most framing a record of Kafka's v2 format can
+    /// take (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`). librdkafka refuses a record whose
+    /// figure is over the limit before queueing it ([`SinkError::TooLarge`]).
+    ///
+    /// ```
+    /// use kafka_sink::Record;
+    ///
+    /// let headers = [("source", &b"web"[..])];
+    /// let record = Record::new("events", b"{}").with_key(b"k").with_headers(&headers);
+    /// assert_eq!(record.wire_size_bytes(), 36 + 2 + 1 + (1 + 6) + (1 + 3));
+    /// ```
+    pub fn wire_size_bytes(&self) -> usize {
+        let header_lengths: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| varint_bytes(name.len()) + varint_bytes(value.len()))
+            .sum();
+        RECORD_FRAMING_BYTES + self.size_bytes() + header_lengths
+    }
+}
+
+/// librdkafka's `RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`: the varints of a v2 record's
+/// length (5), timestamp delta (10), offset delta, key length, value length and header
+/// count (5 each), and its attributes byte.
+const RECORD_FRAMING_BYTES: usize = 5 + 1 + 10 + 5 + 5 + 5 + 5;
+
+/// Bytes of the zigzag varint Kafka encodes a header's name or value length with.
+fn varint_bytes(length: usize) -> usize {
+    let zigzag = (length as u64) << 1;
+    let bits = u64::BITS - zigzag.leading_zeros();
+    bits.div_ceil(7).max(1) as usize
 }
 
 /// Where Kafka stored an acknowledged record.
@@ -326,3 +361,15 @@ impl Sink for NullSink {
 }
 
 pub(crate) use sealed::Sealed;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lengths_are_zigzag_varints() {
+        for (length, bytes) in [(0, 1), (63, 1), (64, 2), (8191, 2), (8192, 3)] {
+            assert_eq!(varint_bytes(length), bytes, "{length}");
+        }
+    }
+}
