@@ -178,7 +178,7 @@ impl Gateway {
     /// Does nothing without Kafka.
     pub fn refresh_topics(&self) -> Result<(), SinkError> {
         if let GatewaySink::Kafka(sink) = &self.sink {
-            self.topics.set_known(sink.topic_partitions()?);
+            self.topics.refresh(sink.topic_partitions()?);
         }
         Ok(())
     }

@@ -303,7 +303,7 @@ impl TestBroker {
         let consumer = self.consumer();
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let ready = crate::kafka::check_topic(
+            let ready = crate::metadata::check_topic(
                 consumer.client(),
                 &self.brokers,
                 topic,
@@ -331,7 +331,7 @@ impl TestBroker {
     /// came for `idle`; returns everything read, in per-partition order.
     pub fn consume_all(&self, topic: &str, expected: usize, idle: Duration) -> Vec<ConsumedRecord> {
         let consumer = self.consumer();
-        let partitions = crate::kafka::check_topic(
+        let partitions = crate::metadata::check_topic(
             consumer.client(),
             &self.brokers,
             topic,

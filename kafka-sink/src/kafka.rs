@@ -16,8 +16,9 @@ use rdkafka::{ClientContext, Message};
 use tokio::sync::oneshot;
 
 use crate::inflight::{InFlight, Permit};
+use crate::metadata::{fetch_metadata, find_topic};
 use crate::sink::{Delivery, Pending, Record, Sealed};
-use crate::{Sink, SinkConfig, SinkError, SinkStats};
+use crate::{Sink, SinkConfig, SinkError, SinkStats, TopicListing};
 
 /// Where a [`Pending`] learns its record's fate.
 type DeliveryReceiver = oneshot::Receiver<Result<Delivery, SinkError>>;
@@ -240,10 +241,11 @@ impl KafkaSink {
         find_topic(&self.metadata()?, &self.config.brokers, topic)
     }
 
-    /// Every topic of the cluster with its partition count, from one metadata request
-    /// (blocking, up to [`SinkConfig::metadata_timeout`]): for callers that keep a cache
-    /// of known topics and refresh it off their request path. Topics the broker reports
-    /// with an error are left out.
+    /// The cluster's topics, from one metadata request (blocking, up to
+    /// [`SinkConfig::metadata_timeout`]): for callers that keep a cache of known topics
+    /// and refresh it off their request path. A topic whose metadata shows a transient
+    /// error (no leader yet, a leader election, ...) is listed as such, so that a cache
+    /// can keep what it knew instead of forgetting a topic the cluster still has.
     ///
     /// Called periodically, it is also what brings [`KafkaSink::brokers_reachable`]
     /// back after an outage without any record being sent: metadata that comes back
@@ -252,14 +254,8 @@ impl KafkaSink {
     /// # Errors
     ///
     /// [`SinkError::BrokerUnreachable`] when no metadata came.
-    pub fn topic_partitions(&self) -> Result<Vec<(String, usize)>, SinkError> {
-        Ok(self
-            .metadata()?
-            .topics()
-            .iter()
-            .filter(|topic| topic.error().is_none() && !topic.partitions().is_empty())
-            .map(|topic| (topic.name().to_owned(), topic.partitions().len()))
-            .collect())
+    pub fn topic_partitions(&self) -> Result<TopicListing, SinkError> {
+        Ok(TopicListing::of(&self.metadata()?))
     }
 
     /// Metadata for every topic. Every metadata request of the sink goes through here,
@@ -530,54 +526,6 @@ fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
     )
 }
 
-/// Metadata for every topic, never for one alone: a request naming a topic may create
-/// it on a broker with `auto.create.topics.enable` (Apache Kafka's default, and
-/// librdkafka's mock cluster), so a check would create what it should verify.
-pub(crate) fn fetch_metadata<C: ClientContext>(
-    client: &rdkafka::client::Client<C>,
-    brokers: &str,
-    timeout: Duration,
-) -> Result<Metadata, SinkError> {
-    client
-        .fetch_metadata(None, timeout)
-        .map_err(|error| SinkError::BrokerUnreachable {
-            brokers: brokers.to_owned(),
-            reason: error.to_string(),
-        })
-}
-
-/// `topic`'s partition count in `metadata`, or [`SinkError::UnknownTopic`].
-pub(crate) fn find_topic(
-    metadata: &Metadata,
-    brokers: &str,
-    topic: &str,
-) -> Result<usize, SinkError> {
-    let unknown = || SinkError::UnknownTopic {
-        topic: topic.to_owned(),
-        brokers: brokers.to_owned(),
-    };
-    let found = metadata
-        .topics()
-        .iter()
-        .find(|candidate| candidate.name() == topic)
-        .ok_or_else(unknown)?;
-    if found.error().is_some() || found.partitions().is_empty() {
-        return Err(unknown());
-    }
-    Ok(found.partitions().len())
-}
-
-/// The start-up check, for the harness: metadata for `topic`.
-#[cfg(feature = "harness")]
-pub(crate) fn check_topic<C: ClientContext>(
-    client: &rdkafka::client::Client<C>,
-    brokers: &str,
-    topic: &str,
-    timeout: Duration,
-) -> Result<usize, SinkError> {
-    find_topic(&fetch_metadata(client, brokers, timeout)?, brokers, topic)
-}
-
 #[cfg(test)]
 mod tests {
     use std::future::Future;
@@ -772,6 +720,33 @@ mod tests {
         );
         sink.flush(Duration::from_secs(30));
         assert!(wait_here(pending).is_ok());
+    }
+
+    #[test]
+    fn the_listing_tells_transient_topic_errors_from_missing_topics() {
+        use rdkafka::types::RDKafkaRespErr;
+
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        for topic in ["ready", "electing", "gone"] {
+            broker.create_topic(topic, 2).unwrap();
+        }
+        let sink = KafkaSink::new(SinkConfig::new(broker.brokers())).unwrap();
+        broker.topic_error(
+            "electing",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        );
+        broker.topic_error(
+            "gone",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+        );
+        let listing = sink.topic_partitions().unwrap();
+        assert!(
+            listing.available.contains(&("ready".to_owned(), 2)),
+            "{listing:?}"
+        );
+        assert_eq!(listing.transient, ["electing"], "{listing:?}");
+        let listed = |name: &str| listing.available.iter().any(|(topic, _)| topic == name);
+        assert!(!listed("electing") && !listed("gone"), "{listing:?}");
     }
 
     /// Polls `future` on this thread until it is ready (the delivery callback wakes it);

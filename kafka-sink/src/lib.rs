@@ -55,6 +55,7 @@ mod inflight;
 mod kafka;
 #[cfg(feature = "memory")]
 mod memory;
+mod metadata;
 mod retry;
 mod sink;
 
@@ -65,6 +66,7 @@ pub use inflight::SinkStats;
 pub use kafka::{FlushReport, KafkaSink};
 #[cfg(feature = "memory")]
 pub use memory::{MemorySink, StoredRecord};
+pub use metadata::TopicListing;
 pub use retry::RetryPolicy;
 pub use sink::{Delivery, NullSink, Pending, Record, Sink};
 
