@@ -51,9 +51,43 @@ impl Ticket {
 struct SinkContext {
     in_flight: Arc<InFlight>,
     delivery_timeout_ms: u64,
+    /// The bootstrap servers, for [`SinkError::UnknownTopic`].
+    brokers: String,
     /// Set by librdkafka's "all brokers down" error (the fast way down) and by a failed
     /// metadata request; cleared by metadata that came back or by a delivery.
     brokers_down: Arc<AtomicBool>,
+}
+
+impl SinkContext {
+    /// The one translation of librdkafka's errors into the sink's, for a record of
+    /// `bytes` ([`Record::size_bytes`]) for `topic`, whether librdkafka refused it at
+    /// enqueue or failed it at delivery.
+    fn sink_error(&self, error: &KafkaError, topic: &str, bytes: usize) -> SinkError {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::QueueFull) => SinkError::QueueFull { waited_ms: 0 },
+            Some(RDKafkaErrorCode::MessageTimedOut) => SinkError::TimedOut {
+                timeout_ms: self.delivery_timeout_ms,
+            },
+            Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
+                SinkError::TooLarge { bytes }
+            }
+            Some(RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                SinkError::UnknownTopic {
+                    topic: topic.to_owned(),
+                    brokers: self.brokers.clone(),
+                }
+            }
+            // Purged from the queue: never sent anywhere.
+            Some(RDKafkaErrorCode::PurgeQueue) => SinkError::Closed,
+            // Only when the producer is dropped: the broker may have written it already.
+            Some(RDKafkaErrorCode::PurgeInflight) => SinkError::Rejected {
+                reason: "purged while in flight to a broker: it may or may not be in Kafka".into(),
+            },
+            _ => SinkError::Rejected {
+                reason: error.to_string(),
+            },
+        }
+    }
 }
 
 impl ClientContext for SinkContext {
@@ -91,32 +125,10 @@ impl ProducerContext for SinkContext {
                 Delivery::new(message.partition(), message.offset())
                     .with_timestamp_ms(message.timestamp().to_millis())
             }),
-            Err((error, _)) => Err(delivery_error(
-                error,
-                ticket.bytes,
-                self.delivery_timeout_ms,
-            )),
+            Err((error, message)) => Err(self.sink_error(error, message.topic(), ticket.bytes)),
         };
         self.in_flight.record_outcome(&outcome);
         ticket.settle(outcome);
-    }
-}
-
-fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkError {
-    match error.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::MessageTimedOut) => SinkError::TimedOut { timeout_ms },
-        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
-            SinkError::TooLarge { bytes }
-        }
-        // Purged from the queue: never sent anywhere.
-        Some(RDKafkaErrorCode::PurgeQueue) => SinkError::Closed,
-        // Only when the producer is dropped: the broker may have written it already.
-        Some(RDKafkaErrorCode::PurgeInflight) => SinkError::Rejected {
-            reason: "purged while in flight to a broker: it may or may not be in Kafka".into(),
-        },
-        _ => SinkError::Rejected {
-            reason: error.to_string(),
-        },
     }
 }
 
@@ -207,6 +219,7 @@ impl KafkaSink {
             in_flight: Arc::clone(&in_flight),
             brokers_down: Arc::clone(&brokers_down),
             delivery_timeout_ms: config.delivery_timeout.as_millis() as u64,
+            brokers: config.brokers.clone(),
         };
         let producer = ThreadedProducer::from_config_and_context(&config.client_config(), context)
             .map_err(|error| SinkError::Config {
@@ -400,22 +413,11 @@ impl KafkaSink {
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                 Attempt::QueueFull(returned.delivery_opaque)
             }
-            Err((error, _)) => Attempt::Failed(match error.rdkafka_error_code() {
-                Some(
-                    RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize,
-                ) => SinkError::TooLarge {
-                    bytes: record.size_bytes(),
-                },
-                Some(
-                    RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition,
-                ) => SinkError::UnknownTopic {
-                    topic: record.topic.to_owned(),
-                    brokers: self.config.brokers.clone(),
-                },
-                _ => SinkError::Rejected {
-                    reason: error.to_string(),
-                },
-            }),
+            Err((error, _)) => Attempt::Failed(self.producer.context().sink_error(
+                &error,
+                record.topic,
+                record.size_bytes(),
+            )),
         }
     }
 
@@ -747,6 +749,56 @@ mod tests {
         assert_eq!(listing.transient, ["electing"], "{listing:?}");
         let listed = |name: &str| listing.available.iter().any(|(topic, _)| topic == name);
         assert!(!listed("electing") && !listed("gone"), "{listing:?}");
+    }
+
+    #[test]
+    fn one_mapping_of_librdkafka_errors_for_enqueue_and_delivery() {
+        let context = SinkContext {
+            in_flight: InFlight::new(1, 1),
+            delivery_timeout_ms: 1500,
+            brokers: "kafka:9092".into(),
+            brokers_down: Arc::default(),
+        };
+        let unknown_topic = SinkError::UnknownTopic {
+            topic: "t".into(),
+            brokers: "kafka:9092".into(),
+        };
+        for (code, expected) in [
+            (
+                RDKafkaErrorCode::QueueFull,
+                SinkError::QueueFull { waited_ms: 0 },
+            ),
+            (
+                RDKafkaErrorCode::MessageTimedOut,
+                SinkError::TimedOut { timeout_ms: 1500 },
+            ),
+            (
+                RDKafkaErrorCode::MessageSizeTooLarge,
+                SinkError::TooLarge { bytes: 7 },
+            ),
+            (
+                RDKafkaErrorCode::InvalidMessageSize,
+                SinkError::TooLarge { bytes: 7 },
+            ),
+            (RDKafkaErrorCode::UnknownTopic, unknown_topic.clone()),
+            (RDKafkaErrorCode::UnknownTopicOrPartition, unknown_topic),
+            (RDKafkaErrorCode::PurgeQueue, SinkError::Closed),
+        ] {
+            let error = KafkaError::MessageProduction(code);
+            assert_eq!(context.sink_error(&error, "t", 7), expected, "{code:?}");
+        }
+        for code in [
+            RDKafkaErrorCode::PurgeInflight,
+            RDKafkaErrorCode::UnknownPartition,
+            RDKafkaErrorCode::NotEnoughReplicas,
+        ] {
+            let error = context.sink_error(&KafkaError::MessageProduction(code), "t", 7);
+            assert!(
+                matches!(error, SinkError::Rejected { .. }),
+                "{code:?}: {error:?}"
+            );
+            assert!(!error.is_retriable(), "{code:?}: may have been written");
+        }
     }
 
     /// Polls `future` on this thread until it is ready (the delivery callback wakes it);
