@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use kafka_sink::{FlushReport, Pending, Record, SinkError};
+use kafka_sink::{FlushReport, Pending, Record, Sink, SinkError};
 
 use crate::policy::{self, Route};
 use crate::rest_proxy::{self, Outcome, RecordMeta, RestRoute};

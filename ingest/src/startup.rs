@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, SinkError};
+use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, Sink, SinkError};
 
 use crate::config::{GatewayArgs, SinkKind};
 use crate::{Gateway, GatewaySink};

@@ -73,7 +73,7 @@ pub struct SinkConfig {
     /// queue (see [`RetryPolicy`]). The producer is built with at least
     /// [`max_in_flight_records`](Self::max_in_flight_records) here, so the in-flight
     /// bound ([`SinkError::Overloaded`]) refuses a record before the local queue can be
-    /// full: a caller that never waits ([`KafkaSink::try_enqueue`](crate::KafkaSink::try_enqueue))
+    /// full: a caller that never waits ([`Sink::try_enqueue`](crate::Sink::try_enqueue))
     /// meets [`SinkError::QueueFull`] only in the moment between a delivery freeing its
     /// in-flight slot and librdkafka freeing its queue slot.
     pub queue_max_records: usize,
@@ -92,7 +92,7 @@ pub struct SinkConfig {
     /// How long [`KafkaSink::check_topic`](crate::KafkaSink::check_topic) waits for
     /// cluster metadata.
     pub metadata_timeout: Duration,
-    /// How [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) retries a full local queue.
+    /// How [`Sink::enqueue`](crate::Sink::enqueue) retries a full local queue.
     pub retry: RetryPolicy,
     /// Extra librdkafka properties (names as in librdkafka's `CONFIGURATION.md`, e.g.
     /// `security.protocol`), applied last, so they override the fields above. Plain

@@ -65,7 +65,7 @@ pub enum SinkError {
     },
     /// The sink is shutting down or its producer is gone, and the record was never sent
     /// to a broker (e.g. purged from the queue by
-    /// [`KafkaSink::purge_queued`](crate::KafkaSink::purge_queued)): a retry elsewhere
+    /// [`Sink::purge_queued`](crate::Sink::purge_queued)): a retry elsewhere
     /// cannot duplicate it.
     #[error("the sink is closed")]
     Closed,

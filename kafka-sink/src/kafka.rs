@@ -1,6 +1,5 @@
 //! [`KafkaSink`]: the one shared rdkafka producer of a process.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,6 +134,10 @@ impl ProducerContext for SinkContext {
 /// The Kafka sink: one librdkafka producer for the whole process, shared by every task
 /// and thread that produces.
 ///
+/// Producing (`try_enqueue`, `enqueue`, `send`, `flush`, `purge_queued`, `stats`, ...)
+/// is the [`Sink`] interface, shared with the stand-in sinks: bring the trait into
+/// scope to call it. The methods here are what only a Kafka cluster has.
+///
 /// librdkafka's own threads do the network I/O and run the delivery callbacks, so the
 /// sink needs no runtime of its own. What each call needs:
 ///
@@ -142,10 +145,10 @@ impl ProducerContext for SinkContext {
 /// |---|---|---|
 /// | [`new`](Self::new) | no (does not contact the cluster) | nothing |
 /// | [`check_topic`](Self::check_topic), [`create_topic`](Self::create_topic) | yes: start-up calls | nothing |
-/// | [`try_enqueue`](Self::try_enqueue) | never | nothing |
-/// | [`enqueue`](Self::enqueue), [`send`](Self::send) | no | a tokio runtime with time enabled (only to back off on a full queue) |
+/// | [`try_enqueue`](Sink::try_enqueue) | never | nothing |
+/// | [`enqueue`](Sink::enqueue), [`send`](Sink::send) | no | a tokio runtime with time enabled (only to back off on a full queue) |
 /// | awaiting a [`Pending`] | no | any executor, or any `Waker` |
-/// | [`flush`](Self::flush) | yes: shutdown call | nothing |
+/// | [`flush`](Sink::flush) | yes: shutdown call | nothing |
 ///
 /// Every record takes one slot of the in-flight bound
 /// ([`SinkConfig::max_in_flight_records`] and [`SinkConfig::max_in_flight_bytes`]) from
@@ -158,7 +161,7 @@ impl ProducerContext for SinkContext {
 /// events with target `librdkafka`.
 ///
 /// ```
-/// use kafka_sink::{EmbeddedBroker, KafkaSink, Record, SinkConfig};
+/// use kafka_sink::{EmbeddedBroker, KafkaSink, Record, Sink, SinkConfig};
 ///
 /// # fn main() -> Result<(), kafka_sink::SinkError> {
 /// let broker = EmbeddedBroker::start()?; // a mock; use your cluster's "host:9092"
@@ -244,7 +247,7 @@ impl KafkaSink {
     /// It asks for every topic, never for `topic` alone, because a request naming a
     /// topic can create it on brokers that auto-create: the check never creates a topic.
     /// Like every metadata request of the sink, its outcome updates
-    /// [`KafkaSink::brokers_reachable`].
+    /// [`Sink::brokers_reachable`].
     ///
     /// # Errors
     ///
@@ -260,7 +263,7 @@ impl KafkaSink {
     /// error (no leader yet, a leader election, ...) is listed as such, so that a cache
     /// can keep what it knew instead of forgetting a topic the cluster still has.
     ///
-    /// Called periodically, it is also what brings [`KafkaSink::brokers_reachable`]
+    /// Called periodically, it is also what brings [`Sink::brokers_reachable`]
     /// back after an outage without any record being sent: metadata that comes back
     /// marks the brokers reachable, a request that fails marks them unreachable.
     ///
@@ -307,78 +310,6 @@ impl KafkaSink {
         crate::admin::create_topic(&self.config, topic, partitions)
     }
 
-    /// Queues `record` without ever waiting, and returns its pending delivery. Needs no
-    /// runtime: for callers that own their event loop (the returned [`Pending`] is a
-    /// plain future for any `Waker`).
-    ///
-    /// The payload is copied into librdkafka's queue here, so the caller's buffers are
-    /// free as soon as this returns.
-    ///
-    /// # Errors
-    ///
-    /// [`SinkError::Overloaded`] past the in-flight bound and [`SinkError::QueueFull`]
-    /// (`waited_ms: 0`) when librdkafka's local queue is full: nothing was queued, retry
-    /// later. [`SinkError::TooLarge`], [`SinkError::UnknownTopic`] or
-    /// [`SinkError::Rejected`] when librdkafka refused the record.
-    pub fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        let (ticket, receiver) = self.ticket(record)?;
-        match self.attempt(record, ticket) {
-            Attempt::Queued => Ok(Pending::waiting(receiver)),
-            Attempt::QueueFull(_) => Err(SinkError::QueueFull { waited_ms: 0 }),
-            Attempt::Failed(error) => Err(error),
-        }
-    }
-
-    /// Queues `record` like [`KafkaSink::try_enqueue`], but retries a full local queue
-    /// per [`SinkConfig::retry`] (at most its `max_wait`, and never past the delivery
-    /// timeout) before failing with [`SinkError::QueueFull`].
-    ///
-    /// # Panics
-    ///
-    /// The backoff sleeps on tokio's timer: if the queue is full and this runs outside a
-    /// tokio runtime with time enabled, it panics. Use [`KafkaSink::try_enqueue`]
-    /// elsewhere.
-    pub async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        let (mut ticket, receiver) = self.ticket(record)?;
-        let started = Instant::now();
-        let max_wait = self.config.retry.max_wait.min(self.config.delivery_timeout);
-        let mut attempt = 0;
-        loop {
-            match self.attempt(record, ticket) {
-                Attempt::Queued => return Ok(Pending::waiting(receiver)),
-                Attempt::QueueFull(returned) if started.elapsed() < max_wait => {
-                    ticket = returned;
-                    self.in_flight.record_retry();
-                    let backoff = self.config.retry.backoff(attempt);
-                    attempt += 1;
-                    tokio::time::sleep(backoff.min(max_wait.saturating_sub(started.elapsed())))
-                        .await;
-                }
-                Attempt::QueueFull(_) => {
-                    return Err(SinkError::QueueFull {
-                        waited_ms: started.elapsed().as_millis() as u64,
-                    })
-                }
-                Attempt::Failed(error) => return Err(error),
-            }
-        }
-    }
-
-    /// Queues `record` and waits for its acknowledgement: [`KafkaSink::enqueue`], then
-    /// the [`Pending`]. Needs what `enqueue` needs.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`KafkaSink::enqueue`], then the record's fate: [`SinkError::TimedOut`],
-    /// [`SinkError::TooLarge`], [`SinkError::Rejected`] or [`SinkError::Closed`].
-    ///
-    /// # Panics
-    ///
-    /// As [`KafkaSink::enqueue`].
-    pub async fn send(&self, record: &Record<'_>) -> Result<Delivery, SinkError> {
-        self.enqueue(record).await?.await
-    }
-
     /// Reserves a slot of the in-flight bound and the channel the delivery comes back on.
     fn ticket(&self, record: &Record<'_>) -> Result<(Box<Ticket>, DeliveryReceiver), SinkError> {
         let permit = self.in_flight.admit(record)?;
@@ -420,10 +351,56 @@ impl KafkaSink {
             )),
         }
     }
+}
 
-    /// Waits up to `timeout` for every queued record to be delivered or to fail.
-    /// Blocking: call it at shutdown, outside async tasks.
-    pub fn flush(&self, timeout: Duration) -> FlushReport {
+impl Sealed for KafkaSink {}
+
+/// The Kafka producer behind the [`Sink`] interface. Where the trait leaves room, the
+/// Kafka sink does this: an enqueue copies the record into librdkafka's queue (the
+/// caller's buffers are free when it returns); [`Sink::enqueue`] retries a full local
+/// queue per [`SinkConfig::retry`] on tokio's timer; [`Sink::flush`] and
+/// [`Sink::purge_queued`] act on librdkafka's queue; [`Sink::brokers_reachable`] is
+/// what the cluster last answered.
+impl Sink for KafkaSink {
+    fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        let (ticket, receiver) = self.ticket(record)?;
+        match self.attempt(record, ticket) {
+            Attempt::Queued => Ok(Pending::waiting(receiver)),
+            Attempt::QueueFull(_) => Err(SinkError::QueueFull { waited_ms: 0 }),
+            Attempt::Failed(error) => Err(error),
+        }
+    }
+
+    /// Retries a full local queue per [`SinkConfig::retry`] (at most its `max_wait`,
+    /// and never past the delivery timeout) before failing with
+    /// [`SinkError::QueueFull`]; the backoff sleeps on tokio's timer.
+    async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        let (mut ticket, receiver) = self.ticket(record)?;
+        let started = Instant::now();
+        let max_wait = self.config.retry.max_wait.min(self.config.delivery_timeout);
+        let mut attempt = 0;
+        loop {
+            match self.attempt(record, ticket) {
+                Attempt::Queued => return Ok(Pending::waiting(receiver)),
+                Attempt::QueueFull(returned) if started.elapsed() < max_wait => {
+                    ticket = returned;
+                    self.in_flight.record_retry();
+                    let backoff = self.config.retry.backoff(attempt);
+                    attempt += 1;
+                    tokio::time::sleep(backoff.min(max_wait.saturating_sub(started.elapsed())))
+                        .await;
+                }
+                Attempt::QueueFull(_) => {
+                    return Err(SinkError::QueueFull {
+                        waited_ms: started.elapsed().as_millis() as u64,
+                    })
+                }
+                Attempt::Failed(error) => return Err(error),
+            }
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushReport {
         let before = self.in_flight.stats();
         let _ = self.producer.flush(timeout);
         let after = self.in_flight.stats();
@@ -434,73 +411,28 @@ impl KafkaSink {
         }
     }
 
-    /// Fails every record that has not yet been sent to a broker, at once, with
-    /// [`SinkError::Closed`]: such a record was never written anywhere, so its client
-    /// may safely retry it elsewhere. Records already sent keep waiting for their
-    /// acknowledgement (purging them would leave their fate unknown). Non-blocking; the
-    /// purged records' [`Pending`]s resolve from librdkafka's thread.
-    ///
-    /// For shutdown: stop taking records, purge what is queued, then
-    /// [`flush`](Self::flush) to wait for what is in flight. Records enqueued after
-    /// the purge are produced as usual.
-    pub fn purge_queued(&self) {
+    /// librdkafka's purge of its queue, not of its in-flight requests, without waiting:
+    /// the purged records' [`Pending`]s resolve from librdkafka's thread.
+    fn purge_queued(&self) {
         self.producer
             .purge(PurgeConfig::default().queue().non_blocking());
     }
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> SinkStats {
+    fn stats(&self) -> SinkStats {
         self.in_flight.stats()
     }
 
-    /// Whether a broker answered last time the sink asked. False after librdkafka
-    /// reported every broker down or a metadata request failed; true again once
-    /// metadata comes back ([`KafkaSink::topic_partitions`], [`KafkaSink::check_topic`])
-    /// or a record is delivered. Without traffic, only a metadata request can bring it
-    /// back: a caller that reports readiness from it refreshes metadata periodically.
-    pub fn brokers_reachable(&self) -> bool {
+    /// False after librdkafka reported every broker down or a metadata request failed;
+    /// true again once metadata comes back ([`KafkaSink::topic_partitions`],
+    /// [`KafkaSink::check_topic`]) or a record is delivered. Without traffic only a
+    /// metadata request can bring it back, so a caller that reports readiness from it
+    /// refreshes metadata periodically.
+    fn brokers_reachable(&self) -> bool {
         !self.brokers_down.load(Ordering::Relaxed)
     }
 
-    /// Whether at least `percent`% of either in-flight bound is in use: for readiness
-    /// probes.
-    pub fn is_saturated(&self, percent: usize) -> bool {
-        self.in_flight.is_saturated(percent)
-    }
-}
-
-impl Sealed for KafkaSink {}
-
-impl Sink for KafkaSink {
-    fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        KafkaSink::try_enqueue(self, record)
-    }
-
-    fn enqueue(
-        &self,
-        record: &Record<'_>,
-    ) -> impl Future<Output = Result<Pending, SinkError>> + Send {
-        KafkaSink::enqueue(self, record)
-    }
-
-    fn flush(&self, timeout: Duration) -> FlushReport {
-        KafkaSink::flush(self, timeout)
-    }
-
-    fn purge_queued(&self) {
-        KafkaSink::purge_queued(self);
-    }
-
-    fn stats(&self) -> SinkStats {
-        KafkaSink::stats(self)
-    }
-
-    fn brokers_reachable(&self) -> bool {
-        KafkaSink::brokers_reachable(self)
-    }
-
     fn is_saturated(&self, percent: usize) -> bool {
-        KafkaSink::is_saturated(self, percent)
+        self.in_flight.is_saturated(percent)
     }
 }
 

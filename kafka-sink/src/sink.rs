@@ -229,12 +229,16 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// What every sink of this crate does: [`KafkaSink`](crate::KafkaSink), [`NullSink`]
-/// and, with the `memory` feature, `MemorySink`. Write code generic over `S: Sink` to
-/// swap Kafka for a double in tests.
+/// The sink interface, written once: what [`KafkaSink`](crate::KafkaSink),
+/// [`NullSink`] and [`MemorySink`](crate::MemorySink) do, and what
+/// [`AnySink`](crate::AnySink) (one of them, chosen at run time) does by passing each
+/// call on. Write code generic over `S: Sink`, or hold an `AnySink`, to swap Kafka for
+/// a stand-in.
 ///
-/// The trait is sealed (only this crate implements it), so it can grow methods without
-/// breaking callers. Its futures are `Send`.
+/// Every sink admits a record through the same in-flight bound, counted by
+/// [`Record::size_bytes`], and keeps the same [`SinkStats`]. The trait is sealed (only
+/// this crate implements it), so it can grow methods without breaking callers. Its
+/// futures are `Send`.
 ///
 /// ```
 /// use kafka_sink::{NullSink, Record, Sink};
@@ -247,21 +251,28 @@ mod sealed {
 /// assert_eq!(runtime.block_on(produce_one(&NullSink::default())), 0);
 /// ```
 pub trait Sink: sealed::Sealed + Send + Sync {
-    /// Queues `record` without ever waiting, and returns its pending delivery.
+    /// Queues `record` without ever waiting, and returns its pending delivery. Needs no
+    /// runtime: for callers that own their event loop (the [`Pending`] is a plain
+    /// future for any `Waker`). The sink copies what it keeps, so the caller's buffers
+    /// are free as soon as this returns.
     ///
-    /// Fails at once with [`SinkError::Overloaded`] past the in-flight bound and with
-    /// [`SinkError::QueueFull`] when the producer's local queue is full. Needs no
-    /// runtime: for event loops that own their thread.
+    /// # Errors
+    ///
+    /// [`SinkError::Overloaded`] past the in-flight bound and [`SinkError::QueueFull`]
+    /// (`waited_ms: 0`) when the producer's local queue is full: nothing was queued,
+    /// retry later. [`SinkError::TooLarge`], [`SinkError::UnknownTopic`] or
+    /// [`SinkError::Rejected`] when the producer refused the record.
     fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError>;
 
-    /// Queues `record` and returns its pending delivery, retrying a full local queue
-    /// (see [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) for what that needs).
+    /// Queues `record` like [`Sink::try_enqueue`], but retries a full local queue for a
+    /// while (for Kafka, per [`SinkConfig::retry`](crate::SinkConfig::retry)) before
+    /// failing with [`SinkError::QueueFull`].
     ///
     /// # Panics
     ///
     /// For [`KafkaSink`](crate::KafkaSink): when the local queue is full and this runs
-    /// outside a tokio runtime with time enabled (the backoff sleeps on tokio's timer).
-    /// The other sinks never wait.
+    /// outside a tokio runtime with time enabled (the backoff sleeps on tokio's timer;
+    /// use [`Sink::try_enqueue`] elsewhere). The other sinks never wait.
     fn enqueue(
         &self,
         record: &Record<'_>,
@@ -269,6 +280,11 @@ pub trait Sink: sealed::Sealed + Send + Sync {
 
     /// Queues `record` and waits for its acknowledgement: [`Sink::enqueue`], then the
     /// [`Pending`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Sink::enqueue`], then the record's fate: [`SinkError::TimedOut`],
+    /// [`SinkError::TooLarge`], [`SinkError::Rejected`] or [`SinkError::Closed`].
     ///
     /// # Panics
     ///
@@ -284,10 +300,14 @@ pub trait Sink: sealed::Sealed + Send + Sync {
     /// Blocking: call it at shutdown, outside async tasks.
     fn flush(&self, timeout: Duration) -> FlushReport;
 
-    /// Fails every record not yet sent to a broker with [`SinkError::Closed`], at once;
-    /// records already sent keep waiting (see
-    /// [`KafkaSink::purge_queued`](crate::KafkaSink::purge_queued)). Non-blocking. The
-    /// other sinks queue nothing.
+    /// Fails every record not yet sent to a broker, at once, with
+    /// [`SinkError::Closed`]: such a record was never written anywhere, so its client
+    /// may safely retry it elsewhere. Records already sent keep waiting for their
+    /// acknowledgement (purging them would leave their fate unknown). Non-blocking;
+    /// records enqueued afterwards are produced as usual. The stand-ins queue nothing.
+    ///
+    /// For shutdown: stop taking records, purge what is queued, then [`Sink::flush`] to
+    /// wait for what is in flight.
     fn purge_queued(&self);
 
     /// A snapshot of the counters.

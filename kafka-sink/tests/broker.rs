@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use kafka_sink::harness::{payload_counts, scratch_dir, BrokerKind, TestBroker};
-use kafka_sink::{KafkaSink, Record, SinkConfig, SinkError};
+use kafka_sink::{KafkaSink, Record, Sink, SinkConfig, SinkError};
 
 fn sink_for(broker: &TestBroker, tweak: impl FnOnce(&mut SinkConfig)) -> KafkaSink {
     let mut config = SinkConfig::new(broker.brokers());
