@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafka_sink::harness::{payload_counts, scratch_dir, TestBroker};
+use test_broker::{payload_counts, scratch_dir, TestBroker};
 
 use crate::suite::{setup, Setup};
 use crate::{post, Client, GatewayProcess};

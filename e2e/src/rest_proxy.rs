@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kafka_sink::harness::{ConsumedRecord, TestBroker};
 use serde_json::Value;
+use test_broker::{ConsumedRecord, TestBroker};
 
 use crate::suite::{setup, Setup};
 use crate::{Client, Response};

@@ -38,11 +38,6 @@
 //! assert_eq!(sink.stats().delivered, 1);
 //! # Ok(()) }) }
 //! ```
-//!
-//! # Features
-//!
-//! - `harness`: `harness`, which finds a broker for integration tests (an external one,
-//!   a `tansu` child process, or the mock) and reads records back.
 #![forbid(unsafe_code)]
 
 mod admin;
@@ -50,8 +45,6 @@ mod any;
 mod config;
 mod embedded;
 mod error;
-#[cfg(feature = "harness")]
-pub mod harness;
 mod inflight;
 mod kafka;
 mod memory;

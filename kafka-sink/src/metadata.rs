@@ -99,14 +99,3 @@ pub(crate) fn find_topic(
     }
     Ok(found.partitions().len())
 }
-
-/// The start-up check, for the harness: metadata for `topic`.
-#[cfg(feature = "harness")]
-pub(crate) fn check_topic<C: ClientContext>(
-    client: &rdkafka::client::Client<C>,
-    brokers: &str,
-    topic: &str,
-    timeout: Duration,
-) -> Result<usize, SinkError> {
-    find_topic(&fetch_metadata(client, brokers, timeout)?, brokers, topic)
-}
