@@ -63,7 +63,7 @@ macro_rules! raw_tcp_tests {
 macro_rules! reliability_tests {
     ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], reliability: broker_restart_under_load,
-            sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
+            readiness_recovers_after_broker_pause, sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
             ten_thousand_idle_connections);
         #[test]
         fn hostile_input() {

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kafka_sink::harness::{BrokerKind, ConsumedRecord, TestBroker};
 use serde_json::Value;
+use test_broker::{BrokerKind, ConsumedRecord, TestBroker};
 
 use crate::suite::{setup, Setup};
 use crate::{Client, Response};

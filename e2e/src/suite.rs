@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_sink::harness::{payload_counts, TestBroker};
+use test_broker::{payload_counts, TestBroker};
 
 use crate::{post, Client, GatewayProcess};
 

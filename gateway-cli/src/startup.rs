@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use ingest::{Gateway, GatewaySink};
-use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, SinkError};
+use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, Sink, SinkError};
 
 use crate::args::{GatewayArgs, SinkKind};
 
@@ -143,25 +144,54 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
     })
 }
 
+/// How often the topic refresh looks again while the brokers are unreachable: readiness
+/// follows the cluster's own answer within about this long after it answers again,
+/// with no traffic needed.
+const UNREACHABLE_RETRY: Duration = Duration::from_secs(1);
+
+/// Whether the topic refresh is due, `since_last` after the last one: every `period`,
+/// and at every tick of [`UNREACHABLE_RETRY`] while the brokers are unreachable.
+fn refresh_due(since_last: Duration, period: Duration, brokers_reachable: bool) -> bool {
+    !brokers_reachable || since_last >= period
+}
+
 /// Refreshes the topic cache every `period` on a thread of its own (the metadata call
-/// blocks), so no request ever waits for it. The thread ends with the gateway.
-fn spawn_topic_refresh(gateway: &Arc<Gateway>, period: std::time::Duration) {
+/// blocks), so no request ever waits for it. The same metadata request decides whether
+/// the brokers are reachable (and so readiness): while they are not, by a failed
+/// refresh or by librdkafka's report that every broker is down, it asks again every
+/// [`UNREACHABLE_RETRY`]. The thread ends with the gateway.
+fn spawn_topic_refresh(gateway: &Arc<Gateway>, period: Duration) {
     if !matches!(gateway.sink(), GatewaySink::Kafka(_)) {
         return;
     }
     let gateway = Arc::downgrade(gateway);
+    let tick = period.min(UNREACHABLE_RETRY);
     let spawned = std::thread::Builder::new()
         .name("topic-refresh".into())
-        .spawn(move || loop {
-            std::thread::sleep(period);
-            let Some(gateway) = gateway.upgrade() else {
-                return;
-            };
-            if gateway.is_shutting_down() {
-                return;
-            }
-            if let Err(error) = gateway.refresh_topics() {
-                tracing::warn!(%error, "topic list not refreshed; keeping the last one");
+        .spawn(move || {
+            let mut last = Instant::now();
+            loop {
+                std::thread::sleep(tick);
+                let Some(gateway) = gateway.upgrade() else {
+                    return;
+                };
+                if gateway.is_shutting_down() {
+                    return;
+                }
+                if !refresh_due(last.elapsed(), period, gateway.sink().brokers_reachable()) {
+                    continue;
+                }
+                last = Instant::now();
+                // One warning per outage, not one per retry.
+                let was_reachable = gateway.sink().brokers_reachable();
+                match gateway.refresh_topics() {
+                    Err(error) if was_reachable => {
+                        tracing::warn!(%error, "topic list not refreshed; keeping the last one")
+                    }
+                    Err(error) => tracing::debug!(%error, "brokers still unreachable"),
+                    Ok(()) if !was_reachable => tracing::info!("brokers reachable again"),
+                    Ok(()) => {}
+                }
             }
         });
     if let Err(error) = spawned {
@@ -175,6 +205,17 @@ mod tests {
 
     use super::*;
     use crate::Defaults;
+
+    #[test]
+    fn the_refresh_runs_every_period_and_every_tick_while_unreachable() {
+        let period = Duration::from_secs(10);
+        assert!(!refresh_due(UNREACHABLE_RETRY, period, true));
+        assert!(refresh_due(period, period, true));
+        assert!(
+            refresh_due(UNREACHABLE_RETRY, period, false),
+            "unreachable: asks again at the next tick"
+        );
+    }
 
     /// Collects what a subscriber writes.
     #[derive(Clone, Default)]

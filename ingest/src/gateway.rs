@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use kafka_sink::{FlushReport, Pending, Record, SinkError};
+use kafka_sink::{FlushReport, Pending, Record, Sink, SinkError};
 
 use crate::cross_site::{Admission, CrossSite};
 use crate::policy::{self, Request, RequestHeaders, Route};
@@ -178,7 +178,7 @@ impl Gateway {
     /// Does nothing without Kafka.
     pub fn refresh_topics(&self) -> Result<(), SinkError> {
         if let GatewaySink::Kafka(sink) = &self.sink {
-            self.topics().set_known(sink.topic_partitions()?);
+            self.topics().refresh(sink.topic_partitions()?);
         }
         Ok(())
     }

@@ -6,7 +6,7 @@ use ingest::{
     check_record_size, max_message_bytes, AckMode, Gateway, GatewaySink, Incoming, Policy,
     Rejection, Reply,
 };
-use kafka_sink::{EmbeddedBroker, KafkaSink, MemorySink, Record, SinkConfig, SinkError};
+use kafka_sink::{EmbeddedBroker, KafkaSink, MemorySink, Record, Sink, SinkConfig, SinkError};
 
 /// librdkafka's smallest `message.max.bytes`.
 const LIMIT: usize = 1000;

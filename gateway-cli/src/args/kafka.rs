@@ -60,9 +60,15 @@ pub struct KafkaArgs {
     /// Most payload bytes in flight; past it requests get 503 with Retry-After.
     #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_BYTES", default_value_t = SinkConfig::default().max_in_flight_bytes)]
     pub max_in_flight_bytes: usize,
-    /// Extra librdkafka producer property, KEY=VALUE (repeatable).
+    /// Extra librdkafka producer property, KEY=VALUE (repeatable). Properties behind the
+    /// gateway's guarantees (acks, enable.idempotence, message.timeout.ms, ...) are
+    /// refused unless --allow-unsafe-producer-property is given.
     #[arg(long = "producer-property", value_parser = parse_key_value)]
     pub producer_properties: Vec<(String, String)>,
+    /// Let --producer-property override acks, enable.idempotence, message.timeout.ms and
+    /// the other properties behind the gateway's guarantees; each is logged as a warning.
+    #[arg(long, env = "GATEWAY_ALLOW_UNSAFE_PRODUCER_PROPERTY")]
+    pub allow_unsafe_producer_property: bool,
 }
 
 impl KafkaArgs {
@@ -81,6 +87,7 @@ impl KafkaArgs {
         config.max_in_flight_records = self.max_in_flight_records;
         config.max_in_flight_bytes = self.max_in_flight_bytes;
         config.extra = self.producer_properties.clone();
+        config.allow_unsafe_producer_properties = self.allow_unsafe_producer_property;
         config
     }
 }

@@ -20,6 +20,8 @@ mod timestamp;
 
 use std::time::Instant;
 
+use kafka_sink::Sink;
+
 pub(crate) use delivery::RestDelivery;
 use delivery::{Answer, Slot};
 use media_type::{V2_ANSWER, V3_ANSWER};
