@@ -49,7 +49,7 @@ pub struct Policy {
     pub max_body_bytes: usize,
     /// When `POST /` is answered.
     pub ack_mode: AckMode,
-    /// librdkafka's `message.max.bytes` (see [`max_message_bytes`](crate::max_message_bytes)):
+    /// librdkafka's `message.max.bytes` ([`kafka_sink::SinkConfig::max_record_bytes`]):
     /// a record whose value, key and headers take more, as librdkafka counts them, is
     /// 413 on every path instead of a 502 from the producer. With the body limit it
     /// decides the largest record the gateway takes ([`check_record_size`](crate::check_record_size)).
@@ -74,7 +74,7 @@ impl Policy {
             topic: topic.into(),
             max_body_bytes: http_parse::Limits::default().max_body_bytes(),
             ack_mode: AckMode::Delivered,
-            max_message_bytes: crate::DEFAULT_MAX_MESSAGE_BYTES,
+            max_message_bytes: kafka_sink::SinkConfig::default().max_record_bytes(),
             max_json_depth: crate::DEFAULT_MAX_JSON_DEPTH,
             allow_origins: Vec::new(),
         }

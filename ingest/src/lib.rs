@@ -72,10 +72,7 @@ pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
 pub use json::{validate_json, DEFAULT_MAX_JSON_DEPTH};
 pub use metrics::Metrics;
-pub use policy::{
-    check_record_size, max_message_bytes, route, Route, DEFAULT_MAX_MESSAGE_BYTES,
-    RECORD_HEADER_PREFIX, RECORD_KEY_HEADER,
-};
+pub use policy::{check_record_size, route, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER};
 pub use rejection::Rejection;
 pub use reply::Reply;
 pub use rest_proxy::{RestProxySettings, DEFAULT_MAX_BATCH_ENTRIES, NULL_CLUSTER_ID};

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use kafka_sink::{Record, SinkConfig};
+use kafka_sink::Record;
 
 use crate::{Policy, Rejection};
 
@@ -205,55 +205,6 @@ pub(crate) fn check_body(
     Ok(())
 }
 
-/// librdkafka's default `message.max.bytes`.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1_000_000;
-
-/// librdkafka's `message.max.bytes` as `config` sets it: the last such property in
-/// [`SinkConfig::extra`] (`--producer-property`; librdkafka applies them in order),
-/// else librdkafka's default. A value librdkafka would refuse fails the producer's
-/// start-up, so what it is read as here never matters for a running gateway; it is
-/// read as the default.
-///
-/// Stands in for `kafka_sink::SinkConfig::max_record_bytes` until kafka-sink has it.
-pub fn max_message_bytes(config: &SinkConfig) -> usize {
-    config
-        .extra
-        .iter()
-        .rev()
-        .find(|(name, _)| name == "message.max.bytes")
-        .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES)
-}
-
-/// librdkafka's per-message overhead in its size check
-/// (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`, `rdkafka_proto.h`): the largest varints of
-/// the length (5), timestamp delta (10), offset delta, key length, value length and
-/// header count (5 each), and the attributes byte.
-const MESSAGE_OVERHEAD_BYTES: usize = 5 + 1 + 10 + 5 + 5 + 5 + 5;
-
-/// How many bytes of `message.max.bytes` `record` takes, counted as librdkafka counts
-/// them before it queues a record (`rd_kafka_msg_new0`, `rdkafka_msg.c`): the overhead,
-/// key, value, and each header's name and value with their zigzag-varint lengths.
-pub(crate) fn record_bytes(record: &Record<'_>) -> usize {
-    let zigzag_varint = |len: usize| {
-        let mut zigzag = (len as u64) << 1;
-        let mut bytes = 1;
-        while zigzag >= 0x80 {
-            zigzag >>= 7;
-            bytes += 1;
-        }
-        bytes
-    };
-    let headers: usize = record
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            name.len() + value.len() + zigzag_varint(name.len()) + zigzag_varint(value.len())
-        })
-        .sum();
-    MESSAGE_OVERHEAD_BYTES + record.key.map_or(0, <[u8]>::len) + record.payload.len() + headers
-}
-
 /// The largest record the gateway takes, decided here for every path: its body passed
 /// the body limit ([`Policy::max_body_bytes`], which bounds every value since a value
 /// is at most its body), and the record fits librdkafka's `message.max.bytes`
@@ -261,7 +212,9 @@ pub(crate) fn record_bytes(record: &Record<'_>) -> usize {
 /// Over either is 413: the client must send less, where a 502 from the producer would
 /// invite the same request again.
 pub fn check_record_size(record: &Record<'_>, policy: &Policy) -> Result<(), Rejection> {
-    let bytes = record_bytes(record);
+    // The producer's own count (`Record::wire_size_bytes`), so the gateway's 413 and
+    // librdkafka's refusal cannot drift apart.
+    let bytes = record.wire_size_bytes();
     if bytes > policy.max_message_bytes {
         return Err(Rejection::RecordTooLarge {
             bytes,

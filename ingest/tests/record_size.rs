@@ -3,8 +3,7 @@
 //! own to the byte.
 
 use ingest::{
-    check_record_size, max_message_bytes, AckMode, Gateway, GatewaySink, Incoming, Policy,
-    Rejection, Reply,
+    check_record_size, AckMode, Gateway, GatewaySink, Incoming, Policy, Rejection, Reply,
 };
 use kafka_sink::{EmbeddedBroker, KafkaSink, MemorySink, Record, Sink, SinkConfig, SinkError};
 
@@ -53,7 +52,7 @@ fn the_gateway_refuses_exactly_what_librdkafka_refuses() {
         .extra
         .push(("message.max.bytes".into(), LIMIT.to_string()));
     let policy = Policy {
-        max_message_bytes: max_message_bytes(&config),
+        max_message_bytes: config.max_record_bytes(),
         ..Policy::new("t")
     };
     assert_eq!(policy.max_message_bytes, LIMIT);
@@ -88,11 +87,7 @@ fn the_gateway_refuses_exactly_what_librdkafka_refuses() {
 #[test]
 fn message_max_bytes_is_read_from_the_producer_properties() {
     let mut config = SinkConfig::default();
-    assert_eq!(
-        max_message_bytes(&config),
-        1_000_000,
-        "librdkafka's default"
-    );
+    assert_eq!(config.max_record_bytes(), 1_000_000, "librdkafka's default");
     config
         .extra
         .push(("message.max.bytes".into(), "5000".into()));
@@ -100,7 +95,7 @@ fn message_max_bytes_is_read_from_the_producer_properties() {
     config
         .extra
         .push(("message.max.bytes".into(), " 7000".into()));
-    assert_eq!(max_message_bytes(&config), 7000, "the last one wins");
+    assert_eq!(config.max_record_bytes(), 7000, "the last one wins");
 }
 
 fn send(gateway: &Gateway, target: &str, content_type: &str, body: &[u8]) -> Reply {

@@ -117,7 +117,7 @@ impl GatewayArgs {
             topic: self.kafka.topic.clone(),
             max_body_bytes: self.http.max_body_bytes,
             ack_mode: self.kafka.ack_mode.into(),
-            max_message_bytes: ingest::max_message_bytes(&self.kafka.sink_config()),
+            max_message_bytes: self.kafka.sink_config().max_record_bytes(),
             max_json_depth: self.http.max_json_depth,
             allow_origins: self.http.allow_origins.clone(),
         }
