@@ -28,9 +28,9 @@ fn v2_body(records: usize) -> Vec<u8> {
 fn gateway(sink: GatewaySink) -> Gateway {
     Gateway::new(
         Policy {
-            topic: TOPIC.into(),
             max_body_bytes: 1 << 20,
             ack_mode: AckMode::Delivered,
+            ..Policy::new(TOPIC)
         },
         sink,
     )

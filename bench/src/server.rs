@@ -95,18 +95,15 @@ impl Server {
             runtime_loop::run(runtime_loop::LoopArgs::parse_from(all)?)
         };
         match self {
-            Self::Hyper => runtime_hyper::run(ingest::GatewayArgs::parse_from_with(
+            Self::Hyper => runtime_hyper::run(gateway_cli::GatewayArgs::parse_from_with(
                 args,
                 runtime_hyper::DEFAULTS,
             )?),
-            Self::Tokio => runtime_tokio::run(ingest::GatewayArgs::parse_from_with(
+            Self::Tokio => runtime_tokio::run(gateway_cli::GatewayArgs::parse_from_with(
                 args,
                 runtime_tokio::DEFAULTS,
             )?),
-            Self::Uring => runtime_uring::run(ingest::GatewayArgs::parse_from_with(
-                args,
-                runtime_uring::DEFAULTS,
-            )?),
+            Self::Uring => runtime_uring::run(runtime_uring::UringArgs::parse_from(args)?),
             Self::LoopEpoll => own_loop(&["--engine", "epoll"]),
             Self::LoopUring => own_loop(&["--engine", "io-uring"]),
             Self::LoopUringWithout(feature) => {
@@ -123,7 +120,7 @@ pub fn serve_if_asked() -> bool {
     if args.get(1).map(String::as_str) != Some("--serve") {
         return false;
     }
-    ingest::startup::init_tracing();
+    gateway_cli::init_tracing();
     let name = args.get(2).cloned().unwrap_or_default();
     let gateway_args = std::iter::once("gateway".to_owned())
         .chain(args.iter().skip(3).cloned())

@@ -25,20 +25,23 @@ pub use process::GatewayProcess;
 
 /// Defines one `#[test]` per [`suite`] and [`timeouts`] check against `$binary`, for a
 /// gateway crate's `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`.
-/// An optional `env: ["NAME" = "value", ...]` is set in the environment the gateway
-/// processes inherit (one test binary per setting, e.g. `GATEWAY_ENGINE`).
+/// An optional `env: ["NAME" = "value", ...]` is given to every gateway process the
+/// tests start (one test binary per setting, e.g. `GATEWAY_ENGINE`); the test process's
+/// own environment is left alone.
 #[macro_export]
 macro_rules! suite_tests {
     ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], suite: load_with_bad_requests_mixed_in,
             protocol_features, smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
-            unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit);
+            unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit,
+            record_over_kafka_limit_is_413, deep_json_is_400_with_line_and_column,
+            cross_site_writes_are_refused);
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], timeouts: stalled_body_gets_408_and_close,
             slow_body_within_body_timeout_is_served, slow_head_is_closed_without_response,
             idle_connection_outlives_header_timeout, idle_connection_is_closed_silently);
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], rest_proxy: rest_proxy_v2_documented_example,
             rest_proxy_v2_binary_to_a_partition, rest_proxy_v3_records_and_batch,
-            rest_proxy_allowlist_and_unknown_topics);
+            rest_proxy_allowlist_and_unknown_topics, rest_proxy_timestamps_are_kept_or_refused);
     };
 }
 
@@ -60,7 +63,7 @@ macro_rules! raw_tcp_tests {
 macro_rules! reliability_tests {
     ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], reliability: broker_restart_under_load,
-            sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
+            readiness_recovers_after_broker_pause, sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
             ten_thousand_idle_connections);
         #[test]
         fn hostile_input() {
@@ -84,17 +87,22 @@ macro_rules! tests_calling {
     };
 }
 
-/// Sets `vars` in this test process's environment, which every gateway it starts
-/// inherits. Each test of a binary calls it first with the same list, so it is set
-/// before any process starts; the first call wins.
+/// The environment variables every gateway process of this test binary gets.
+static GATEWAY_ENV: std::sync::OnceLock<Vec<(&'static str, &'static str)>> =
+    std::sync::OnceLock::new();
+
+/// Gives `vars` to every gateway process this test binary starts from now on. Each
+/// test of a binary calls it first with the same list, so it is set before any process
+/// starts; the first call wins. It does not touch this process's environment, which
+/// the tests' threads read concurrently.
 #[doc(hidden)]
-pub fn set_gateway_env(vars: &[(&str, &str)]) {
-    static SET: std::sync::Once = std::sync::Once::new();
-    SET.call_once(|| {
-        for (key, value) in vars {
-            std::env::set_var(key, value);
-        }
-    });
+pub fn set_gateway_env(vars: &[(&'static str, &'static str)]) {
+    GATEWAY_ENV.get_or_init(|| vars.to_vec());
+}
+
+/// What [`set_gateway_env`] set, for the processes [`GatewayProcess`] starts.
+fn gateway_env() -> impl Iterator<Item = (&'static str, &'static str)> {
+    GATEWAY_ENV.get().into_iter().flatten().copied()
 }
 
 /// The hostile-input corpus directory (`e2e/corpus/hostile`).

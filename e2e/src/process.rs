@@ -42,6 +42,7 @@ impl GatewayProcess {
         let child = Command::new(binary)
             .args(args)
             .args(["--listen", "127.0.0.1:0"])
+            .envs(crate::gateway_env())
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -89,6 +90,7 @@ impl GatewayProcess {
     ) -> (Option<ExitStatus>, String) {
         let mut child = Command::new(binary)
             .args(args)
+            .envs(crate::gateway_env())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -174,9 +176,22 @@ mod tests {
 
     #[test]
     fn the_listening_line_names_the_bound_address() {
-        let log = "2026-11-25T21:00:00Z  INFO ingest::startup: listening on 127.0.0.1:40123, \
+        let log = "2026-11-25T21:00:00Z  INFO gateway_cli::startup: listening on 127.0.0.1:40123, \
                    producing to topic t at 127.0.0.1:9092 (Kafka) server=\"hyper\"";
         assert_eq!(listening_address(log), Some(([127, 0, 0, 1], 40123).into()));
         assert_eq!(listening_address("starting"), None);
+    }
+
+    #[test]
+    fn the_gateway_env_reaches_the_gateway_and_not_this_process() {
+        crate::set_gateway_env(&[("GATEWAY_E2E_PROBE", "from-the-suite")]);
+        let (status, stderr) = GatewayProcess::run_to_exit(
+            "/bin/sh",
+            &["-c", "printf %s \"$GATEWAY_E2E_PROBE\" >&2"],
+            Duration::from_secs(60),
+        );
+        assert!(status.expect("exits").success());
+        assert_eq!(stderr, "from-the-suite");
+        assert_eq!(std::env::var_os("GATEWAY_E2E_PROBE"), None);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kafka_sink::harness::{payload_counts, scratch_dir, TestBroker};
+use test_broker::{payload_counts, scratch_dir, TestBroker};
 
 use crate::suite::{setup, Setup};
 use crate::{post, Client, GatewayProcess};
@@ -201,6 +201,98 @@ pub fn broker_restart_under_load(binary: &str) {
     );
     assert_eq!((tally.lost, tally.duplicates), (0, 0), "{tally:?}");
     drop(gateway);
+    let _ = std::fs::remove_dir_all(scratch);
+}
+
+/// The status of `GET /readyz`, on a connection of its own.
+fn readyz(address: std::net::SocketAddr) -> u16 {
+    Client::connect(address)
+        .expect("connect")
+        .request(b"GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .expect("readyz")
+        .expect("readyz answered")
+        .status
+}
+
+/// Polls `/readyz` until it answers `status`; the guard only stops a hang.
+fn wait_for_readyz(address: std::net::SocketAddr, status: u16, what: &str, guard: Duration) {
+    let guard = Instant::now() + guard;
+    while readyz(address) != status {
+        assert!(
+            Instant::now() < guard,
+            "{what}: /readyz never said {status}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The broker stalls (SIGSTOP to tansu; the mock's broker down) until `/readyz` says
+/// 503, then resumes: `/readyz` must come back to 200 on its own, with no record sent,
+/// because readiness follows the gateway's periodic metadata requests, not deliveries.
+/// (A load balancer that took the gateway out of rotation sends nothing that could
+/// bring it back.) Prints the time from the resume to the first 200.
+pub fn readiness_recovers_after_broker_pause(binary: &str) {
+    let scratch = scratch_dir("e2e-readiness");
+    let mut broker = TestBroker::start_restartable(&scratch);
+    let topic = TestBroker::unique_topic("e2e-readiness");
+    broker.create_topic(&topic, 1);
+    // A short refresh period only shortens the wait for the outage to be noticed; the
+    // recovery under test runs at the gateway's own unreachable-retry pace.
+    let gateway = GatewayProcess::start(
+        binary,
+        &[
+            "--brokers",
+            broker.brokers(),
+            "--topic",
+            &topic,
+            "--topic-refresh-ms",
+            "2000",
+        ],
+    )
+    .unwrap_or_else(|log| panic!("{log}"));
+    wait_for_readyz(
+        gateway.address,
+        200,
+        "before the pause",
+        Duration::from_secs(60),
+    );
+
+    broker.pause();
+    wait_for_readyz(
+        gateway.address,
+        503,
+        "the gateway never noticed the paused broker",
+        Duration::from_secs(120),
+    );
+    broker.resume();
+    let resumed = Instant::now();
+    wait_for_readyz(
+        gateway.address,
+        200,
+        "ready again after the broker resumed, with no traffic",
+        Duration::from_secs(60),
+    );
+    let recovered_after = resumed.elapsed();
+
+    let mut client = Client::connect(gateway.address).unwrap();
+    let after = client
+        .request(&post(br#"{"after":"pause"}"#, &[]))
+        .unwrap()
+        .expect("answered");
+    assert_eq!(
+        after.status,
+        200,
+        "serves after the pause: {}",
+        after.text()
+    );
+    eprintln!(
+        "TALLY | readiness after broker pause | {} | {:?} broker | /readyz 200 again {:.2} s after the resume, no request sent before",
+        binary.rsplit('/').next().unwrap_or(binary),
+        broker.kind(),
+        recovered_after.as_secs_f64()
+    );
+    drop(gateway);
+    drop(broker);
     let _ = std::fs::remove_dir_all(scratch);
 }
 

@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kafka_sink::harness::{ConsumedRecord, TestBroker};
 use serde_json::Value;
+use test_broker::{BrokerKind, ConsumedRecord, TestBroker};
 
 use crate::suite::{setup, Setup};
 use crate::{Client, Response};
@@ -266,4 +266,51 @@ pub fn rest_proxy_allowlist_and_unknown_topics(binary: &str) {
         .broker
         .consume_all(&hidden, 1, Duration::from_secs(2))
         .is_empty());
+}
+
+/// REST timestamps are stored as sent or refused: the epoch itself (which librdkafka
+/// would turn into "now") and anything before it (which Kafka would store as "no
+/// timestamp") are 422 and produce nothing; the earliest accepted, one millisecond
+/// after the epoch, is reported back as sent.
+pub fn rest_proxy_timestamps_are_kept_or_refused(binary: &str) {
+    let setup = setup(binary, &[]);
+    let clusters = json(&request(
+        &setup,
+        "GET",
+        "/v3/clusters",
+        "application/json",
+        "",
+    ));
+    let cluster_id = clusters["data"][0]["cluster_id"]
+        .as_str()
+        .expect("cluster id");
+    let records_path = format!("/v3/clusters/{cluster_id}/topics/{}/records", setup.topic);
+    let produce = |timestamp: &str| {
+        request(
+            &setup,
+            "POST",
+            &records_path,
+            "application/json",
+            &format!(r#"{{"value":{{"data":{{"at":"{timestamp}"}}}},"timestamp":"{timestamp}"}}"#),
+        )
+    };
+    for refused in [
+        "1970-01-01T00:00:00Z",
+        "1969-12-31T23:59:59.999Z",
+        "0001-01-01T00:00:00Z",
+    ] {
+        let response = produce(refused);
+        assert_eq!(response.status, 422, "{refused}: {}", response.text());
+        assert_eq!(json(&response)["error_code"], 422);
+    }
+    let kept = produce("1970-01-01T00:00:00.001Z");
+    assert_eq!(kept.status, 200, "{}", kept.text());
+    // The report's timestamp is the one Kafka stored. librdkafka's mock cluster says
+    // every record was appended at 1234 ms (LogAppendTime), whatever was sent, so only
+    // a real broker shows the timestamp kept.
+    if setup.broker.kind() != BrokerKind::Mock {
+        assert_eq!(json(&kept)["timestamp"], "1970-01-01T00:00:00.001Z");
+    }
+    let records = in_kafka(&setup, &setup.topic, 1);
+    assert_eq!(records.len(), 1, "only the accepted record was produced");
 }

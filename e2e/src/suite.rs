@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kafka_sink::harness::{payload_counts, TestBroker};
+use test_broker::{payload_counts, TestBroker};
 
 use crate::{post, Client, GatewayProcess};
 
@@ -509,6 +509,151 @@ pub fn stricter_than_hyper_where_the_rfcs_allow(binary: &str) {
         assert!(client.is_closed());
     }
     assert!(setup.payloads_in_kafka(1).is_empty(), "nothing produced");
+}
+
+/// A body under the body limit whose record is over librdkafka's `message.max.bytes`
+/// (1,000,000 by default): 413 on `POST /` and on the REST Proxy API, where it was a
+/// 502 that invited retries; the connection stays usable and nothing is produced.
+pub fn record_over_kafka_limit_is_413(binary: &str) {
+    let setup = setup(binary, &[]);
+    let mut client = Client::connect(setup.gateway.address).unwrap();
+    let big = format!(r#"{{"p":"{}"}}"#, "x".repeat(1_040_002 - 8));
+    assert_eq!(big.len(), 1_040_002);
+    let response = client.request(&post(big.as_bytes(), &[])).unwrap().unwrap();
+    assert_eq!(response.status, 413, "{}", response.text());
+    let v2 = format!(r#"{{"records":[{{"value":{big}}}]}}"#);
+    let request = format!(
+        "POST /topics/{} HTTP/1.1\r\nHost: t\r\nContent-Type: application/vnd.kafka.json.v2+json\r\nContent-Length: {}\r\n\r\n{v2}",
+        setup.topic,
+        v2.len()
+    );
+    let response = client
+        .request(request.as_bytes())
+        .unwrap()
+        .expect("same connection");
+    assert_eq!(response.status, 413, "{}", response.text());
+    let ok = client
+        .request(&post(br#"{"after":"413"}"#, &[]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ok.status, 200);
+    let acknowledged = HashSet::from([r#"{"after":"413"}"#.to_owned()]);
+    setup.assert_exactly_once(&acknowledged, &HashSet::from([big]));
+}
+
+/// JSON nested past `--max-json-depth` (default 64): the review's `[` x 100,000 then
+/// `]` x 100,000, on `POST /` and as a REST Proxy value, is 400 naming line and column,
+/// and nothing is produced; 64 deep is accepted.
+pub fn deep_json_is_400_with_line_and_column(binary: &str) {
+    let setup = setup(binary, &[]);
+    let mut client = Client::connect(setup.gateway.address).unwrap();
+    let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let deep = nested(100_000);
+    let response = client
+        .request(&post(deep.as_bytes(), &[]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(
+        response.text().contains("line 1 column 65"),
+        "{}",
+        response.text()
+    );
+    let v2 = format!(r#"{{"records":[{{"value":{deep}}}]}}"#);
+    let request = format!(
+        "POST /topics/{} HTTP/1.1\r\nHost: t\r\nContent-Type: application/vnd.kafka.json.v2+json\r\nContent-Length: {}\r\n\r\n{v2}",
+        setup.topic,
+        v2.len()
+    );
+    let response = client.request(request.as_bytes()).unwrap().unwrap();
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(
+        response.text().contains("\"error_code\":400"),
+        "{}",
+        response.text()
+    );
+    assert!(
+        response.text().contains("line 1 column 86"),
+        "{}",
+        response.text()
+    );
+    let deepest = nested(64);
+    let ok = client
+        .request(&post(deepest.as_bytes(), &[]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    setup.assert_exactly_once(&HashSet::from([deepest]), &HashSet::from([deep]));
+}
+
+/// Browser pages cannot write cross-site: a form post (`application/x-www-form-urlencoded`,
+/// which a browser sends to any origin without a preflight) from an origin that is not
+/// `--allow-origin`, or with `Sec-Fetch-Site: cross-site`, is 403 and produces nothing;
+/// a preflight from an allowed origin is answered with its CORS headers, and so is
+/// its write; a client that is no browser (no `Origin`) is not affected.
+pub fn cross_site_writes_are_refused(binary: &str) {
+    let setup = setup(binary, &["--allow-origin", "https://app.example.com"]);
+    let mut client = Client::connect(setup.gateway.address).unwrap();
+    let form = |payload: &str, extra: &str| {
+        format!(
+            "POST / HTTP/1.1\r\nHost: gateway.internal\r\nContent-Type: application/x-www-form-urlencoded\r\n{extra}Content-Length: {}\r\n\r\n{payload}",
+            payload.len()
+        )
+    };
+    let refused = [
+        (r#"{"from":"evil"}"#, "Origin: https://evil.example\r\n"),
+        (r#"{"from":"null"}"#, "Origin: null\r\n"),
+        (r#"{"from":"cross-site"}"#, "Sec-Fetch-Site: cross-site\r\n"),
+    ];
+    for (payload, extra) in refused {
+        let response = client
+            .request(form(payload, extra).as_bytes())
+            .unwrap()
+            .unwrap();
+        assert_eq!(response.status, 403, "{extra}: {}", response.text());
+        assert_eq!(response.header("access-control-allow-origin"), None);
+    }
+    let preflight = "OPTIONS / HTTP/1.1\r\nHost: gateway.internal\r\nOrigin: https://app.example.com\r\n\
+        Access-Control-Request-Method: POST\r\nAccess-Control-Request-Headers: content-type\r\n\r\n";
+    let response = client.request(preflight.as_bytes()).unwrap().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert_eq!(
+        response.header("access-control-allow-methods"),
+        Some("POST")
+    );
+    assert_eq!(
+        response.header("access-control-allow-headers"),
+        Some("content-type")
+    );
+    let allowed = r#"{"from":"app"}"#;
+    let response = client
+        .request(
+            form(
+                allowed,
+                "Origin: https://app.example.com\r\nSec-Fetch-Site: cross-site\r\n",
+            )
+            .as_bytes(),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    let curl = r#"{"from":"curl"}"#;
+    let response = client.request(form(curl, "").as_bytes()).unwrap().unwrap();
+    assert_eq!(response.status, 200, "{}", response.text());
+    let acknowledged = HashSet::from([allowed.to_owned(), curl.to_owned()]);
+    let rejected = refused
+        .iter()
+        .map(|(payload, _)| (*payload).to_owned())
+        .collect();
+    setup.assert_exactly_once(&acknowledged, &rejected);
 }
 
 /// A ring the kernel refuses (more than its 32768 entries) stops an io_uring server's

@@ -1,5 +1,5 @@
 //! The client timeouts every server enforces with the same meaning (see the flag help in
-//! `ingest::GatewayArgs`):
+//! `gateway_cli::GatewayArgs`):
 //!
 //! - header (`--header-timeout-ms`): first byte of a head until the head is complete;
 //!   on expiry the connection closes without a response;

@@ -42,7 +42,7 @@ fn main() -> ExitCode {
                 println!(
                     "{} {} {:?}, {} header(s), {:?}, keep-alive: {}",
                     request.method(),
-                    request.path(),
+                    request.target(),
                     request.version(),
                     request.headers().len(),
                     request.framing(),

@@ -1,14 +1,21 @@
 //! Body framing: `Content-Length` and `Transfer-Encoding: chunked` (with trailers).
 //!
 //! Chunked scanning is resumable: [`Progress`] remembers how far it validated, so
-//! a body that arrives in many reads is scanned once, not once per read.
+//! a body that arrives in many reads is scanned once, not once per read; trailers
+//! are scanned as heads are ([`crate::scan`]).
 
 use memchr::memchr;
 
+use crate::diagnose::Section;
+use crate::scan::{count, outcome, Next, Parsed, Scan};
 use crate::syntax::{is_tchar, reject_bare_lf};
 use crate::{FrameError, Framing, Limits};
 
 /// A complete request body: borrowed views into the caller's buffer, never a copy.
+///
+/// Not `#[non_exhaustive]`: like [`Framing`], it follows the only two ways RFC 9112
+/// §6.3 leaves a request body to be delimited. A caller that does not care which one
+/// arrived uses [`Body::chunks`] or [`Body::as_contiguous`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Body<'a> {
     /// A body framed by `Content-Length`, or no body at all (empty slice).
@@ -139,8 +146,11 @@ pub(crate) struct ChunkedProgress {
 #[derive(Debug, Clone, Copy)]
 enum Phase {
     SizeLine,
-    Data { size: usize },
-    Trailers,
+    Data {
+        size: usize,
+    },
+    /// The trailer section, with the scan of what arrived of it when incomplete.
+    Trailers(Option<Scan>),
 }
 
 /// What one call to [`Progress::advance`] found.
@@ -177,7 +187,10 @@ impl Progress {
     pub(crate) fn examined(&self) -> usize {
         match self {
             Self::Fixed { start, .. } => *start,
-            Self::Chunked(chunked) => chunked.pos,
+            Self::Chunked(chunked) => match chunked.phase {
+                Phase::Trailers(Some(scan)) => chunked.pos + scan.examined(),
+                _ => chunked.pos,
+            },
         }
     }
 
@@ -217,7 +230,7 @@ impl ChunkedProgress {
                     self.pos += len;
                     if size == 0 {
                         self.data_end = self.pos;
-                        self.phase = Phase::Trailers;
+                        self.phase = Phase::Trailers(None);
                         continue;
                     }
                     self.decoded = self
@@ -244,11 +257,21 @@ impl ChunkedProgress {
                     self.pos += wanted;
                     self.phase = Phase::SizeLine;
                 }
-                Phase::Trailers => {
+                Phase::Trailers(scan) => {
                     let rest = &buf[self.pos..];
+                    if let Some(mut scan) = scan {
+                        let next = scan.next(rest, limits);
+                        self.phase = Phase::Trailers(Some(scan));
+                        if next == Next::Partial {
+                            return Ok(Advance::Partial { needed: None });
+                        }
+                    }
                     let trailer_len = match parse_trailers(rest, limits)? {
-                        Some(len) => len,
-                        None => return Ok(Advance::Partial { needed: None }),
+                        Parsed::Complete(len) => len,
+                        Parsed::Incomplete(scan) => {
+                            self.phase = Phase::Trailers(Some(scan));
+                            return Ok(Advance::Partial { needed: None });
+                        }
                     };
                     let end = self.pos + trailer_len;
                     return Ok(Advance::Complete {
@@ -379,34 +402,36 @@ fn strip_quoted_string(bytes: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Returns the length of the trailer section including its final CRLF, or `None`
-/// when it is not complete yet.
-fn parse_trailers(rest: &[u8], limits: &Limits) -> Result<Option<usize>, FrameError> {
+/// Parses the trailer section at the front of `rest`: its length including the final
+/// CRLF, or the scan that waits for the rest of it.
+fn parse_trailers(rest: &[u8], limits: &Limits) -> Result<Parsed<Scan>, FrameError> {
     match rest {
-        [] | [b'\r'] => return Ok(None),
-        [b'\r', b'\n', ..] => return Ok(Some(2)),
+        [b'\r', b'\n', ..] => return Ok(Parsed::Complete(2)),
         [b'\n', ..] => return Err(FrameError::BareLineFeed),
         _ => {}
     }
     // As for the head: httparse sees at most `max_head_bytes`, so the answer does not
     // depend on how many bytes past the limit have arrived.
     let window = &rest[..rest.len().min(limits.max_head_bytes())];
+    count(window.len());
     let mut slots = [httparse::EMPTY_HEADER; Limits::MAX_HEADERS_CAP];
-    match httparse::parse_headers(window, &mut slots[..limits.header_slots()]) {
-        Ok(httparse::Status::Complete((len, _))) => {
+    let result = match httparse::parse_headers(window, &mut slots[..limits.header_slots()]) {
+        Ok(httparse::Status::Complete((len, _))) => Ok(httparse::Status::Complete(len)),
+        Ok(httparse::Status::Partial) => Ok(httparse::Status::Partial),
+        Err(error) => Err(error),
+    };
+    let truncated = window.len() < rest.len();
+    match outcome(result, window, truncated, Section::Trailers, limits)? {
+        Parsed::Complete(len) => {
             reject_bare_lf(&rest[..len])?;
-            Ok(Some(len))
+            Ok(Parsed::Complete(len))
         }
-        Ok(httparse::Status::Partial) if window.len() < rest.len() => {
-            Err(FrameError::HeadTooLarge {
-                limit: limits.max_head_bytes(),
-            })
-        }
-        Ok(httparse::Status::Partial) => Ok(None),
-        Err(httparse::Error::TooManyHeaders) => Err(FrameError::TooManyHeaders {
-            limit: limits.max_headers(),
-        }),
-        Err(_) => Err(FrameError::Malformed("invalid chunked trailer")),
+        Parsed::Incomplete(why) => Ok(Parsed::Incomplete(Scan::resume(
+            window,
+            Section::Trailers,
+            why,
+            limits,
+        ))),
     }
 }
 

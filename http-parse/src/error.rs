@@ -4,14 +4,45 @@
 /// after a framing error the byte stream can no longer be trusted, so the caller
 /// must answer with [`FrameError::status`] and close ([`FrameError::closes_connection`]).
 ///
-/// `#[non_exhaustive]`: new ways to reject a request may be added; match with a
-/// wildcard arm, or just use [`FrameError::status`].
+/// Each variant names what is wrong with the bytes, not where the decoder noticed it:
+/// a bad header name is [`FrameError::InvalidHeaderName`] in the head and in chunked
+/// trailers alike.
+///
+/// `#[non_exhaustive]`: the list grows with what the crate checks, and a new check
+/// must not be a breaking change. Match with a wildcard arm, or just use
+/// [`FrameError::status`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FrameError {
-    /// The request line or a header line is not valid HTTP/1.1 syntax.
-    #[error("malformed request: {0}")]
-    Malformed(&'static str),
+    /// The method is not a token (RFC 9110 §9.1), e.g. `G@T`.
+    #[error("malformed request: the method is not a token")]
+    InvalidMethod,
+    /// The request target is missing (the method is followed by a line end or by two
+    /// spaces), or holds a control byte or DEL.
+    #[error("malformed request: missing or invalid request target")]
+    InvalidTarget,
+    /// A space inside the request target, e.g. `GET /a b HTTP/1.1` (RFC 9112 §3.2:
+    /// 400, not 505, although the request line then seems to end in a version).
+    #[error("malformed request: space in the request target")]
+    SpaceInTarget,
+    /// A raw byte above 0x7F in the request target: RFC 3986 wants it
+    /// percent-encoded, and a proxy in front may read raw bytes differently.
+    #[error("malformed request: raw non-ASCII byte in the request target; percent-encode it")]
+    NonAsciiTarget,
+    /// The request line does not end in `HTTP/` DIGIT `.` DIGIT.
+    #[error("malformed request: missing or invalid HTTP version")]
+    InvalidVersion,
+    /// A header (or trailer) field name that is not a token, e.g. `Bad\x01Name: x`.
+    #[error("malformed request: invalid header name")]
+    InvalidHeaderName,
+    /// A header (or trailer) field value with a control byte, DEL, or a CR not
+    /// followed by LF.
+    #[error("malformed request: invalid byte in a header value")]
+    InvalidHeaderValue,
+    /// A CR not followed by LF where a line ends, or something else than the line end
+    /// right after the HTTP version.
+    #[error("malformed request: a line does not end in CRLF")]
+    InvalidLineEnding,
     /// A line ends in a bare LF where CRLF is required.
     #[error("malformed request: bare LF where CRLF is required")]
     BareLineFeed,
@@ -72,7 +103,8 @@ pub enum FrameError {
     /// the buffer is shorter than the bytes of the pending request already decoded
     /// (only appending is allowed until [`Status::Complete`](crate::Status::Complete)).
     /// A bug in the caller, not the client: answered with 500.
-    #[error("decode buffer shrank to {len} bytes; {decoded} bytes were already decoded")]
+    // The message goes to clients in 500 bodies: the figures stay in the fields, for logs.
+    #[error("internal error: the server's request buffer broke the decoder's contract")]
     BufferShrank {
         /// Bytes of the pending request that earlier calls had decoded.
         decoded: usize,
@@ -93,7 +125,14 @@ impl FrameError {
             Self::UnsupportedVersion => 505,
             Self::UnsupportedTransferCoding => 501,
             Self::BufferShrank { .. } => 500,
-            Self::Malformed(_)
+            Self::InvalidMethod
+            | Self::InvalidTarget
+            | Self::SpaceInTarget
+            | Self::NonAsciiTarget
+            | Self::InvalidVersion
+            | Self::InvalidHeaderName
+            | Self::InvalidHeaderValue
+            | Self::InvalidLineEnding
             | Self::BareLineFeed
             | Self::ObsoleteLineFolding
             | Self::WhitespaceBeforeColon
@@ -111,5 +150,58 @@ impl FrameError {
     /// once framing fails, where the next request starts is unknown.
     pub fn closes_connection(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_status_and_a_message() {
+        let limit = 10;
+        for (error, status) in [
+            (FrameError::InvalidMethod, 400),
+            (FrameError::InvalidTarget, 400),
+            (FrameError::SpaceInTarget, 400),
+            (FrameError::NonAsciiTarget, 400),
+            (FrameError::InvalidVersion, 400),
+            (FrameError::InvalidHeaderName, 400),
+            (FrameError::InvalidHeaderValue, 400),
+            (FrameError::InvalidLineEnding, 400),
+            (FrameError::BareLineFeed, 400),
+            (FrameError::ObsoleteLineFolding, 400),
+            (FrameError::WhitespaceBeforeColon, 400),
+            (FrameError::HeadTooLarge { limit }, 431),
+            (FrameError::TooManyHeaders { limit }, 431),
+            (FrameError::BodyTooLarge { limit }, 413),
+            (FrameError::UnsupportedVersion, 505),
+            (FrameError::UnsupportedTransferCoding, 501),
+            (FrameError::InvalidTransferEncoding, 400),
+            (FrameError::ConflictingFraming, 400),
+            (FrameError::DuplicateContentLength, 400),
+            (FrameError::InvalidContentLength, 400),
+            (FrameError::InvalidChunkSize, 400),
+            (FrameError::ChunkSizeOverflow, 400),
+            (FrameError::InvalidChunkTerminator, 400),
+            (FrameError::BufferShrank { decoded: 2, len: 1 }, 500),
+        ] {
+            assert_eq!(error.status(), status, "{error:?}");
+            assert!(error.closes_connection());
+            assert!(!error.to_string().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_contract_breach_tells_the_client_no_figures() {
+        let error = FrameError::BufferShrank {
+            decoded: 4321,
+            len: 987,
+        };
+        let message = error.to_string();
+        assert!(
+            !message.contains("4321") && !message.contains("987"),
+            "{message}"
+        );
     }
 }

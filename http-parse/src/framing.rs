@@ -4,8 +4,10 @@
 use crate::syntax::trim_ows;
 use crate::{FrameError, Limits, Version};
 
-/// How the request body is delimited on the wire. Exhaustive: RFC 9112 §6.3 leaves a
-/// request no other way (a request body cannot be delimited by closing).
+/// How the request body is delimited on the wire.
+///
+/// Not `#[non_exhaustive]`: RFC 9112 §6.3 leaves a request no other way (a request
+/// body cannot be delimited by closing), so a match on it can be complete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// Neither `Content-Length` nor `Transfer-Encoding`: the request has no body.

@@ -71,7 +71,9 @@ pub struct Request<'a> {
     bytes: &'a [u8],
     headers: &'a [HeaderSpan],
     method: &'a str,
+    target: &'a str,
     path: &'a str,
+    query: Option<&'a str>,
     facts: HeadFacts,
     body: Body<'a>,
 }
@@ -81,15 +83,22 @@ impl<'a> Request<'a> {
     pub(crate) fn new(
         bytes: &'a [u8],
         headers: &'a [HeaderSpan],
-        (method, path): (&'a str, &'a str),
+        (method, target): (&'a str, &'a str),
         facts: HeadFacts,
         body: Body<'a>,
     ) -> Self {
+        // Split here, once, so that no caller splits the target again.
+        let (path, query) = match target.split_once('?') {
+            Some((path, query)) => (path, Some(query)),
+            None => (target, None),
+        };
         Self {
             bytes,
             headers,
             method,
+            target,
             path,
+            query,
             facts,
             body,
         }
@@ -100,9 +109,22 @@ impl<'a> Request<'a> {
         self.method
     }
 
-    /// The request target as sent, e.g. `"/"` or `"/path?query"`.
+    /// The request target as sent, e.g. `"/topics/t?x=1"`, `"*"` or an absolute URI.
+    /// Printable ASCII: the decoder refuses raw non-ASCII bytes and spaces in it.
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// The [`target`](Self::target) up to its first `?`: for the usual origin form,
+    /// the path (`"/topics/t"`). As sent, not percent-decoded.
     pub fn path(&self) -> &'a str {
         self.path
+    }
+
+    /// What follows the first `?` of the [`target`](Self::target), without it
+    /// (`"x=1"`), as sent; `None` without a `?`, `Some("")` for a bare `?`.
+    pub fn query(&self) -> Option<&'a str> {
+        self.query
     }
 
     /// The protocol version.

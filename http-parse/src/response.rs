@@ -4,7 +4,21 @@
 pub const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// What the `Connection` header of a response says.
+///
+/// `#[non_exhaustive]`: callers build one and seldom match on it, and another value
+/// (`upgrade`, for `101 Switching Protocols`) may be added without breaking them. A
+/// match outside this crate needs a wildcard arm:
+///
+/// ```compile_fail,E0004
+/// fn says_close(connection: http_parse::Connection) -> bool {
+///     match connection {
+///         http_parse::Connection::Close => true,
+///         http_parse::Connection::KeepAlive => false,
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Connection {
     /// `Connection: keep-alive`, needed only to keep an HTTP/1.0 connection open.
     KeepAlive,
@@ -39,6 +53,7 @@ pub struct ResponseHead<'a> {
     retry_after_secs: Option<u32>,
     allow: Option<&'a str>,
     date: Option<&'a str>,
+    fields: &'a [(&'a str, &'a str)],
 }
 
 impl<'a> ResponseHead<'a> {
@@ -66,6 +81,7 @@ impl<'a> ResponseHead<'a> {
             retry_after_secs: None,
             allow: None,
             date: None,
+            fields: &[],
         }
     }
 
@@ -106,6 +122,15 @@ impl<'a> ResponseHead<'a> {
         self
     }
 
+    /// Adds `fields` (name, value) after the other headers, in order, e.g. the CORS
+    /// fields of a gateway's answer. Written as given: each name must be a token and
+    /// each value free of CR, LF and NUL (RFC 9110 §5.1, §5.5), which the caller
+    /// ensures.
+    pub const fn with_fields(mut self, fields: &'a [(&'a str, &'a str)]) -> Self {
+        self.fields = fields;
+        self
+    }
+
     /// Appends the response (head and `body`) to `out`. Allocates only if `out` must grow,
     /// so a reused buffer makes this allocation-free.
     pub fn encode(&self, body: &[u8], out: &mut Vec<u8>) {
@@ -132,6 +157,9 @@ impl<'a> ResponseHead<'a> {
         }
         if let Some(date) = self.date {
             header(out, b"date", date.as_bytes());
+        }
+        for (name, value) in self.fields {
+            header(out, name.as_bytes(), value.as_bytes());
         }
         out.extend_from_slice(b"\r\n\r\n");
         out.extend_from_slice(body);
@@ -239,7 +267,8 @@ mod tests {
             .with_connection(Connection::Close)
             .with_retry_after_secs(1)
             .with_allow("POST")
-            .with_date("Wed, 25 Nov 2026 06:00:00 GMT");
+            .with_date("Wed, 25 Nov 2026 06:00:00 GMT")
+            .with_fields(&[("vary", "Origin"), ("x-a", "b")]);
         head.encode(b"{}", &mut out);
         let text = std::str::from_utf8(&out).unwrap();
         assert!(text.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
@@ -249,6 +278,8 @@ mod tests {
             "allow: POST",
             "content-length: 2",
             "date: Wed, 25 Nov 2026 06:00:00 GMT",
+            "vary: Origin",
+            "x-a: b",
         ] {
             assert!(
                 text.contains(&format!("{line}\r\n")),

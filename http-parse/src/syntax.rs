@@ -1,5 +1,6 @@
 //! Grammar shared by heads, trailers and chunk lines (RFC 9110 §5.6, RFC 9112 §2.2):
-//! tokens, optional whitespace and line ends.
+//! tokens, optional whitespace and line ends, and the byte classes httparse applies
+//! to them.
 
 use crate::FrameError;
 
@@ -9,6 +10,18 @@ pub(crate) fn is_tchar(b: u8) -> bool {
         b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z'
         | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
         | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
+}
+
+/// A byte httparse takes in a request target: visible ASCII and anything above 0x7F
+/// (which it then wants to be UTF-8, and the decoder refuses raw).
+pub(crate) fn is_uri_byte(b: u8) -> bool {
+    matches!(b, b'!'..=b'~' | 0x80..=0xff)
+}
+
+/// A byte httparse takes inside a field value: HTAB, SP, visible ASCII, obs-text
+/// (RFC 9110 §5.5).
+pub(crate) fn is_field_value_byte(b: u8) -> bool {
+    matches!(b, b'\t' | b' '..=b'~' | 0x80..=0xff)
 }
 
 /// `bytes` without leading and trailing `OWS = *( SP / HTAB )`.

@@ -68,7 +68,9 @@ impl Spec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Decoded {
     method: String,
+    target: String,
     path: String,
+    query: Option<String>,
     version: Version,
     headers: Vec<(String, Vec<u8>)>,
     body: Vec<u8>,
@@ -82,7 +84,9 @@ impl Decoded {
         request.body().copy_into(&mut body);
         Self {
             method: request.method().to_owned(),
+            target: request.target().to_owned(),
             path: request.path().to_owned(),
+            query: request.query().map(str::to_owned),
             version: request.version(),
             headers: request
                 .headers()
@@ -187,6 +191,51 @@ fn decode_stream(stream: &[u8], cuts: &[usize], limits: Limits) -> (Vec<Decoded>
         }
     }
     (out, End::Partial)
+}
+
+/// What one call to [`Decoder::decode`] answered, with `Continue` and the `needed`
+/// hint folded into "more": those depend on what the decoder reported before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answer {
+    More,
+    Complete(Decoded),
+    Error(FrameError),
+}
+
+fn answer(decoder: &mut Decoder, buf: &[u8]) -> Answer {
+    match decoder.decode(buf) {
+        Ok(Status::Complete(request)) => Answer::Complete(Decoded::of(&request)),
+        Ok(Status::Partial { .. } | Status::Continue) => Answer::More,
+        Err(error) => Answer::Error(error),
+    }
+}
+
+/// Feeds `stream` in pieces ending at `cuts` as [`decode_stream`] does, and checks each
+/// answer against a fresh decoder's on the same buffer: one that has seen no earlier
+/// piece, so whatever the first decoder remembers between reads changes nothing.
+fn check_each_read(stream: &[u8], cuts: &[usize], limits: Limits) -> Result<(), TestCaseError> {
+    let mut decoder = Decoder::new(limits);
+    let mut buf = Vec::new();
+    let mut fed = 0;
+    let ends = cuts.iter().copied().chain(std::iter::once(stream.len()));
+    for end in ends {
+        let end = end.clamp(fed, stream.len());
+        buf.extend_from_slice(&stream[fed..end]);
+        fed = end;
+        loop {
+            let got = answer(&mut decoder, &buf);
+            let fresh = answer(&mut Decoder::new(limits), &buf);
+            prop_assert_eq!(&got, &fresh, "after {} bytes", fed);
+            match got {
+                Answer::Complete(request) => {
+                    buf.drain(..request.len);
+                }
+                Answer::More => break,
+                Answer::Error(_) => return Ok(()),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// How a stream ended after its last complete request.
@@ -449,8 +498,21 @@ proptest! {
         prop_assert_eq!(split, whole);
     }
 
-    /// (b) Encoding a request and decoding it gives back the same method, path,
-    /// headers and body, and consumes exactly the encoded bytes.
+    /// (a') Stronger: not just the end, but every answer is the one a decoder that
+    /// sees the buffer for the first time gives. A decoder that looks at a head again
+    /// only when new bytes can change the answer must not answer late.
+    #[test]
+    fn each_read_is_answered_as_a_fresh_decoder_answers_it(
+        stream in stream(),
+        limits in limits(),
+        cuts in proptest::collection::vec(any::<Index>(), 0..12),
+        trickle in proptest::bool::weighted(0.1),
+    ) {
+        check_each_read(&stream, &cut_points(&cuts, trickle, stream.len()), limits)?;
+    }
+
+    /// (b) Encoding a request and decoding it gives back the same method, target (and
+    /// its path and query), headers and body, and consumes exactly the encoded bytes.
     #[test]
     fn encode_then_decode_round_trips(specs in proptest::collection::vec(spec(), 1..4)) {
         let mut stream = Vec::new();
@@ -465,7 +527,13 @@ proptest! {
         prop_assert_eq!(decoded.len(), specs.len());
         for ((spec, got), len) in specs.iter().zip(&decoded).zip(lengths) {
             prop_assert_eq!(&got.method, &spec.method);
-            prop_assert_eq!(&got.path, &spec.path);
+            prop_assert_eq!(&got.target, &spec.path);
+            let (path, query) = match spec.path.split_once('?') {
+                Some((path, query)) => (path, Some(query.to_owned())),
+                None => (spec.path.as_str(), None),
+            };
+            prop_assert_eq!(&got.path, path);
+            prop_assert_eq!(&got.query, &query);
             prop_assert_eq!(&got.body, &spec.body.decoded());
             prop_assert_eq!(got.len, len);
             let sent: Vec<(String, Vec<u8>)> = spec

@@ -11,7 +11,9 @@ fn decode_with(limits: Limits, input: &[u8]) -> Result<Summary, FrameError> {
     match decoder.decode(input)? {
         Status::Complete(request) => Ok(Summary {
             method: request.method().to_owned(),
+            target: request.target().to_owned(),
             path: request.path().to_owned(),
+            query: request.query().map(str::to_owned),
             version: request.version(),
             framing: request.framing(),
             keep_alive: request.keep_alive(),
@@ -31,7 +33,9 @@ fn decode_with(limits: Limits, input: &[u8]) -> Result<Summary, FrameError> {
 #[allow(dead_code)] // fields are read through Debug and assertions
 struct Summary {
     method: String,
+    target: String,
     path: String,
+    query: Option<String>,
     version: Version,
     framing: Framing,
     keep_alive: bool,
@@ -49,7 +53,9 @@ fn get_without_body_is_complete() {
     let input = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
     let request = decode_one(input).unwrap();
     assert_eq!(request.method, "GET");
+    assert_eq!(request.target, "/healthz");
     assert_eq!(request.path, "/healthz");
+    assert_eq!(request.query, None);
     assert_eq!(request.framing, Framing::None);
     assert_eq!(request.len, input.len());
     assert!(request.body.is_empty());
@@ -490,12 +496,12 @@ fn header_name_error_is_diagnosed_from_its_own_line_only() {
             Limits::default(),
             b"GET / HTTP/1.1\r\nBad\x01Name: x\r\nX-A : y\r\n\r\n"
         ),
-        FrameError::Malformed("invalid header name")
+        FrameError::InvalidHeaderName
     );
     // Body-like bytes after a bad name say nothing about it either.
     assert_eq!(
         rejected_both_ways(Limits::default(), b"GET / HTTP/1.1\r\nA\x01: x\r\n\r\n :"),
-        FrameError::Malformed("invalid header name")
+        FrameError::InvalidHeaderName
     );
     assert_eq!(
         rejected_both_ways(Limits::default(), b"GET / HTTP/1.1\r\nX-A \t : y\r\n\r\n"),
@@ -543,20 +549,22 @@ fn space_in_request_target_is_400_not_505() {
         b"GET /a b c HTTP/1.0\r\nHost: x\r\n\r\n",
     ] {
         let error = rejected_both_ways(Limits::default(), input);
-        assert_eq!(error, FrameError::Malformed("space in request target"));
+        assert_eq!(error, FrameError::SpaceInTarget);
         assert_eq!(error.status(), 400);
     }
 }
 
 #[test]
 fn raw_non_ascii_in_request_target_is_400() {
+    // Valid UTF-8 or not, the raw byte is what is wrong.
     for input in [
         "GET /caf\u{e9} HTTP/1.1\r\n\r\n".as_bytes(),
         "POST /\u{1f600}?q=1 HTTP/1.1\r\nContent-Length: 0\r\n\r\n".as_bytes(),
         b"GET /\xff HTTP/1.1\r\n\r\n",
     ] {
         let error = rejected_both_ways(Limits::default(), input);
-        assert_eq!(error.status(), 400, "{error:?}");
+        assert_eq!(error, FrameError::NonAsciiTarget);
+        assert_eq!(error.status(), 400);
     }
     // Percent-encoded, the same target is fine.
     assert_eq!(
@@ -591,4 +599,86 @@ fn version_and_header_name_errors_wait_for_the_bytes_that_decide_them() {
         rejected_both_ways(limits, input.as_bytes()),
         FrameError::HeadTooLarge { limit: 32 }
     );
+}
+
+#[test]
+fn request_line_errors_name_what_is_wrong() {
+    for (input, expected) in [
+        (&b"G@T / HTTP/1.1\r\n\r\n"[..], FrameError::InvalidMethod),
+        (b" / HTTP/1.1\r\n\r\n", FrameError::InvalidMethod),
+        (b"GET\r\n\r\n", FrameError::InvalidTarget),
+        (b"GET  / HTTP/1.1\r\n\r\n", FrameError::InvalidTarget),
+        (b"GET /a\x01b HTTP/1.1\r\n\r\n", FrameError::InvalidTarget),
+        (b"GET /a\tb HTTP/1.1\r\n\r\n", FrameError::InvalidTarget),
+        (b"GET /\r\n\r\n", FrameError::InvalidVersion),
+        (b"GET / FOO/1.1\r\n\r\n", FrameError::InvalidVersion),
+        (b"GET / HTTP/1.1 x\r\n\r\n", FrameError::InvalidLineEnding),
+        (b"\rGET / HTTP/1.1\r\n\r\n", FrameError::InvalidLineEnding),
+    ] {
+        let error = rejected_both_ways(Limits::default(), input);
+        assert_eq!(error, expected, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(error.status(), 400);
+    }
+}
+
+#[test]
+fn header_value_errors_name_what_is_wrong() {
+    for input in [
+        &b"GET / HTTP/1.1\r\nX-A: a\x01b\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nX-A: a\x7f\r\n\r\n",
+        b"GET / HTTP/1.1\r\nX-A: a\rb\r\n\r\n",
+    ] {
+        assert_eq!(
+            rejected_both_ways(Limits::default(), input),
+            FrameError::InvalidHeaderValue,
+            "{:?}",
+            String::from_utf8_lossy(input)
+        );
+    }
+}
+
+#[test]
+fn trailer_errors_are_named_as_header_errors_are() {
+    for (trailer, expected) in [
+        ("Bad\x01: x", FrameError::InvalidHeaderName),
+        (" folded", FrameError::ObsoleteLineFolding),
+        ("X-V : 1", FrameError::WhitespaceBeforeColon),
+        ("X-V: a\x01", FrameError::InvalidHeaderValue),
+        ("X-V: a\rb", FrameError::InvalidHeaderValue),
+    ] {
+        let input = format!(
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n{trailer}\r\n\r\n"
+        );
+        assert_eq!(
+            rejected_both_ways(Limits::default(), input.as_bytes()),
+            expected,
+            "{trailer:?}"
+        );
+    }
+}
+
+#[test]
+fn target_is_split_into_path_and_query_at_the_first_question_mark() {
+    for (target, path, query) in [
+        (
+            "/topics/t?format=json&x",
+            "/topics/t",
+            Some("format=json&x"),
+        ),
+        ("/a?b?c", "/a", Some("b?c")),
+        ("/a?", "/a", Some("")),
+        ("/?x=1", "/", Some("x=1")),
+        ("/a/b", "/a/b", None),
+        ("*", "*", None),
+        ("http://example.com/p?q", "http://example.com/p", Some("q")),
+    ] {
+        let input = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
+        let request = decode_one(input.as_bytes()).unwrap();
+        assert_eq!(request.target, target);
+        assert_eq!(
+            (request.path.as_str(), request.query.as_deref()),
+            (path, query),
+            "{target}"
+        );
+    }
 }

@@ -43,7 +43,7 @@ pub const DEFAULT_MAX_RECORDS_PER_CONNECTION: usize = 2 * crate::DEFAULT_MAX_BAT
 /// use kafka_sink::NullSink;
 ///
 /// let gateway = Arc::new(Gateway::new(
-///     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
+///     Policy { max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered, ..Policy::new("events") },
 ///     GatewaySink::Null(NullSink::default()),
 /// ));
 /// let now = Instant::now();
@@ -114,7 +114,7 @@ impl Service for Dispatcher {
                 };
                 let ticket = self.gateway.submit(Incoming {
                     method: request.method(),
-                    target: request.path(),
+                    target: request.target(),
                     headers: request.headers(),
                     body,
                     body_framed: request.framing() != Framing::None,
@@ -157,7 +157,7 @@ mod tests {
     use std::time::Duration;
 
     use http_conn::{Action, Config, Driver, ServerConnection};
-    use kafka_sink::MemorySink;
+    use kafka_sink::{MemorySink, Sink};
 
     use super::*;
     use crate::{AckMode, GatewaySink, Policy};
@@ -165,9 +165,9 @@ mod tests {
     fn gateway() -> Arc<Gateway> {
         Arc::new(Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
+                ..Policy::new("t")
             },
             GatewaySink::Memory(MemorySink::default()),
         ))
@@ -262,9 +262,9 @@ mod tests {
         let sink = kafka_sink::KafkaSink::new(config).unwrap();
         let gateway = Arc::new(Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
+                ..Policy::new("t")
             },
             GatewaySink::Kafka(sink),
         ));

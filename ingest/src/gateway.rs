@@ -1,4 +1,4 @@
-//! [`Gateway`]: the request-to-reply path both servers call, free of sockets.
+//! [`Gateway`]: the request-to-reply path every server calls, free of sockets.
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
@@ -6,36 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use kafka_sink::{FlushReport, Pending, Record, SinkError};
+use kafka_sink::{FlushReport, Pending, Record, Sink, SinkError};
 
-use crate::policy::{self, Route};
-use crate::rest_proxy::{self, Outcome, RecordMeta, RestRoute};
-use crate::topics::TopicAccess;
-use crate::{GatewaySink, Metrics, Rejection, Reply};
-
-/// The cluster id `GET /v3/clusters` reports when there is no Kafka cluster to ask
-/// (null sink), and the one v3 paths must name then.
-pub const NULL_CLUSTER_ID: &str = "gateway-null-sink";
-
-/// The default of `--max-batch-entries`.
-pub const DEFAULT_MAX_BATCH_ENTRIES: usize = 1000;
-
-/// Settings of the Kafka REST Proxy API.
-#[derive(Debug, Clone)]
-pub struct RestProxySettings {
-    /// Topic names or globs (`*`, `?`) the API may produce to.
-    pub allow_topics: Vec<String>,
-    /// The cluster id v3 paths name and `GET /v3/clusters` reports.
-    pub cluster_id: String,
-    /// Most records (v2 records, v3 streamed records, batch entries) in one request;
-    /// more get 422.
-    pub max_batch_entries: usize,
-}
+use crate::cross_site::{Admission, CrossSite};
+use crate::policy::{self, Request, RequestHeaders, Route};
+use crate::rest_proxy::{self, RestDelivery, RestProxy, RestTicket};
+use crate::{json, Cors, GatewaySink, Metrics, Rejection, Reply, RestProxySettings, TopicAccess};
 
 /// Whether 2xx waits for Kafka.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AckMode {
     /// `200` once Kafka acknowledged the record (the default; nothing acknowledged is lost).
+    #[default]
     Delivered,
     /// `202` once the record is queued in the producer: lower latency, but a crash loses
     /// queued records. Each such answer is counted in `gateway_acked_before_delivery`.
@@ -57,15 +39,46 @@ pub struct Incoming<'a, H> {
     pub body_framed: bool,
 }
 
-/// Settings of the policy.
-#[derive(Debug, Clone)]
+/// Settings of the policy. Start from [`Policy::new`], which has every default, and
+/// set what differs: `Policy { max_body_bytes: 4096, ..Policy::new("events") }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
-    /// Destination topic.
+    /// Destination topic of `POST /`.
     pub topic: String,
-    /// Largest accepted body.
+    /// Largest accepted body (413 beyond, on every path).
     pub max_body_bytes: usize,
-    /// When to answer.
+    /// When `POST /` is answered.
     pub ack_mode: AckMode,
+    /// librdkafka's `message.max.bytes` ([`kafka_sink::SinkConfig::max_record_bytes`]):
+    /// a record whose value, key and headers take more, as librdkafka counts them, is
+    /// 413 on every path instead of a 502 from the producer. With the body limit it
+    /// decides the largest record the gateway takes ([`check_record_size`](crate::check_record_size)).
+    pub max_message_bytes: usize,
+    /// Deepest nesting of arrays and objects in a JSON body (`POST /`) or a JSON key
+    /// or value (REST Proxy); deeper is 400 with line and column.
+    pub max_json_depth: usize,
+    /// Origins (`scheme://host[:port]`, see [`parse_origin`](crate::parse_origin))
+    /// whose browser pages may send requests, with CORS; any other `Origin`, or
+    /// `Sec-Fetch-Site: cross-site` without an allowed one, is 403. Empty: no browser
+    /// page may.
+    pub allow_origins: Vec<String>,
+}
+
+impl Policy {
+    /// The defaults, producing `POST /` to `topic`: the body limit of
+    /// [`http_parse::Limits`], [`AckMode::Delivered`], librdkafka's default
+    /// `message.max.bytes`, [`DEFAULT_MAX_JSON_DEPTH`](crate::DEFAULT_MAX_JSON_DEPTH),
+    /// no allowed origin.
+    pub fn new(topic: impl Into<String>) -> Self {
+        Self {
+            topic: topic.into(),
+            max_body_bytes: http_parse::Limits::default().max_body_bytes(),
+            ack_mode: AckMode::Delivered,
+            max_message_bytes: kafka_sink::SinkConfig::default().max_record_bytes(),
+            max_json_depth: crate::DEFAULT_MAX_JSON_DEPTH,
+            allow_origins: Vec::new(),
+        }
+    }
 }
 
 /// The gateway of one process: policy, sink and metrics, shared by every connection.
@@ -73,9 +86,8 @@ pub struct Policy {
 pub struct Gateway {
     policy: Policy,
     sink: GatewaySink,
-    topics: TopicAccess,
-    cluster_id: String,
-    max_batch_entries: usize,
+    cross_site: CrossSite,
+    rest: RestProxy,
     metrics: Metrics,
     shutting_down: AtomicBool,
 }
@@ -86,6 +98,8 @@ pub struct Gateway {
 pub struct Ticket {
     started: Instant,
     state: TicketState,
+    /// The CORS headers of the answer, for a request from an allowed browser origin.
+    cors: Option<Cors>,
     _in_flight: InFlightGuard,
 }
 
@@ -101,29 +115,13 @@ enum TicketState {
     Replied,
 }
 
-/// The records of one REST Proxy request on their way, and what the answer needs.
-#[derive(Debug)]
-struct RestDelivery {
-    api: RestApi,
-    slots: Vec<Slot>,
-    meta: Vec<RecordMeta>,
-    ids: String,
-    topic: String,
-    queued_at: Instant,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RestApi {
-    V2,
-    V3Records,
-    V3Batch,
-}
-
-/// One record's fate: still pending, or known (delivered, failed, refused at enqueue).
-#[derive(Debug)]
-enum Slot {
-    Pending(Pending),
-    Done(Outcome),
+impl From<RestTicket> for TicketState {
+    fn from(ticket: RestTicket) -> Self {
+        match ticket {
+            RestTicket::Ready(reply) => Self::Ready(reply),
+            RestTicket::Delivering(delivery) => Self::Rest(delivery),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -139,16 +137,20 @@ impl Gateway {
     /// A gateway producing through `sink`.
     ///
     /// The REST Proxy API starts with its defaults: only `policy.topic` allowed, the
-    /// cluster id [`NULL_CLUSTER_ID`], [`DEFAULT_MAX_BATCH_ENTRIES`]; see
+    /// cluster id [`NULL_CLUSTER_ID`](crate::NULL_CLUSTER_ID),
+    /// [`DEFAULT_MAX_BATCH_ENTRIES`](crate::DEFAULT_MAX_BATCH_ENTRIES); see
     /// [`Gateway::with_rest_proxy`].
     pub fn new(policy: Policy, sink: GatewaySink) -> Self {
-        let topics = TopicAccess::new(vec![policy.topic.clone()]);
+        let rest = RestProxy::new(RestProxySettings {
+            allow_topics: vec![policy.topic.clone()],
+            cluster_id: crate::NULL_CLUSTER_ID.to_owned(),
+            max_batch_entries: crate::DEFAULT_MAX_BATCH_ENTRIES,
+        });
         Self {
+            cross_site: CrossSite::new(&policy.allow_origins),
             policy,
             sink,
-            topics,
-            cluster_id: NULL_CLUSTER_ID.to_owned(),
-            max_batch_entries: DEFAULT_MAX_BATCH_ENTRIES,
+            rest,
             metrics: Metrics::default(),
             shutting_down: AtomicBool::new(false),
         }
@@ -157,20 +159,18 @@ impl Gateway {
     /// The same gateway with these REST Proxy settings. Until [`Gateway::refresh_topics`]
     /// (or [`TopicAccess::set_known`]) runs, every allowed topic counts as existing.
     pub fn with_rest_proxy(mut self, settings: RestProxySettings) -> Self {
-        self.topics = TopicAccess::new(settings.allow_topics);
-        self.cluster_id = settings.cluster_id;
-        self.max_batch_entries = settings.max_batch_entries;
+        self.rest = RestProxy::new(settings);
         self
     }
 
     /// The allowlist and the cache of known topics.
     pub fn topics(&self) -> &TopicAccess {
-        &self.topics
+        self.rest.topics()
     }
 
     /// The cluster id of the REST Proxy API.
     pub fn cluster_id(&self) -> &str {
-        &self.cluster_id
+        self.rest.cluster_id()
     }
 
     /// Lists the cluster's topics and replaces the cache (blocking, one metadata
@@ -178,7 +178,7 @@ impl Gateway {
     /// Does nothing without Kafka.
     pub fn refresh_topics(&self) -> Result<(), SinkError> {
         if let GatewaySink::Kafka(sink) = &self.sink {
-            self.topics.set_known(sink.topic_partitions()?);
+            self.topics().refresh(sink.topic_partitions()?);
         }
         Ok(())
     }
@@ -198,11 +198,11 @@ impl Gateway {
         &self.metrics
     }
 
-    /// Routes, validates and (for `POST /`) queues the record, without ever waiting: a
-    /// server calls it from any thread, with or without an async runtime. The returned
-    /// ticket resolves to the reply.
+    /// Routes, validates and (for `POST /` and the REST Proxy's produce paths) queues
+    /// the records, without ever waiting: a server calls it from any thread, with or
+    /// without an async runtime. The returned ticket resolves to the reply.
     ///
-    /// The record is handed to the producer with [`GatewaySink::try_enqueue`]. Past the
+    /// Records are handed to the producer with [`GatewaySink::try_enqueue`]. Past the
     /// in-flight bound the answer is `503` with `Retry-After`; librdkafka's local queue
     /// is sized above that bound (see [`kafka_sink::SinkConfig::queue_max_records`]), so
     /// it is not full first, and if it still is (a delivery freed the bound a moment
@@ -214,36 +214,57 @@ impl Gateway {
         let started = Instant::now();
         let in_flight = self.metrics.in_flight().clone();
         in_flight.inc();
-        let state = match self.dispatch(incoming) {
-            Ok(state) => state,
-            Err(rejection) => TicketState::Ready(Reply::rejected(&rejection)),
-        };
-        Ticket {
-            started,
-            state,
-            _in_flight: InFlightGuard(in_flight),
-        }
-    }
-
-    fn dispatch<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
-    where
-        H: Iterator<Item = (&'a str, &'a [u8])>,
-    {
         let path = incoming
             .target
             .split_once('?')
             .map_or(incoming.target, |(path, _)| path);
-        if let Some(route) = rest_proxy::route(incoming.method, path) {
-            // REST Proxy clients get the REST Proxy's error shape.
-            let result = match route {
-                Ok(route) => self.rest(route, incoming),
-                Err(rejection) => Err(rejection),
-            };
-            return Ok(result
-                .unwrap_or_else(|rejection| TicketState::Ready(Reply::rest_rejected(&rejection))));
+        // Which API a path belongs to decides the error shape of every answer to it.
+        let rest = rest_proxy::is_rest_path(path);
+        let mut cors = None;
+        let state = RequestHeaders::scan(incoming.headers)
+            .and_then(|headers| {
+                let request = Request {
+                    method: incoming.method,
+                    path,
+                    headers,
+                    body: incoming.body,
+                    body_framed: incoming.body_framed,
+                };
+                match self.cross_site.admit(&request)? {
+                    Admission::Plain => {}
+                    Admission::Allowed(allowed) => cors = Some(allowed),
+                    Admission::Preflight { origin, headers } => {
+                        let methods = match rest {
+                            true => rest_proxy::allowed_method(path),
+                            false => policy::allowed_method(path),
+                        }?;
+                        let cors = Cors::preflight(origin, methods, headers);
+                        return Ok(TicketState::Ready(Reply::preflight(cors)));
+                    }
+                }
+                if rest {
+                    self.rest.submit(self, &request).map(TicketState::from)
+                } else {
+                    self.dispatch(&request)
+                }
+            })
+            .unwrap_or_else(|rejection| {
+                TicketState::Ready(match rest {
+                    true => rest_proxy::rejected(&rejection),
+                    false => Reply::rejected(&rejection),
+                })
+            });
+        Ticket {
+            started,
+            state,
+            cors,
+            _in_flight: InFlightGuard(in_flight),
         }
-        let reply = match policy::route(incoming.method, incoming.target)? {
-            Route::Ingest => return self.ingest(incoming),
+    }
+
+    fn dispatch(&self, request: &Request<'_>) -> Result<TicketState, Rejection> {
+        let reply = match policy::route(request.method, request.path)? {
+            Route::Ingest => return self.ingest(request),
             Route::Health => Reply::ok(),
             Route::Ready if self.is_ready() => Reply::ok(),
             Route::Ready => Reply::not_ready(),
@@ -252,29 +273,36 @@ impl Gateway {
         Ok(TicketState::Ready(reply))
     }
 
-    fn ingest<'a, H>(&self, incoming: Incoming<'a, H>) -> Result<TicketState, Rejection>
-    where
-        H: Iterator<Item = (&'a str, &'a [u8])>,
-    {
+    /// What every write (`POST /` and the REST Proxy's produce paths) passes before its
+    /// body is read, in this order: not shutting down (503), a declared body (411), the
+    /// body limit (413). The one copy, so the paths cannot drift apart.
+    pub(crate) fn writable_body<'a>(&self, request: &Request<'a>) -> Result<&'a [u8], Rejection> {
         if self.is_shutting_down() {
             return Err(Rejection::ShuttingDown);
         }
-        let parts = policy::prepare(
-            incoming.headers,
-            incoming.body_framed,
-            incoming.body,
+        policy::check_body(
+            request.body_framed,
+            request.body,
             self.policy.max_body_bytes,
         )?;
+        Ok(request.body)
+    }
+
+    fn ingest(&self, request: &Request<'_>) -> Result<TicketState, Rejection> {
+        let payload = self.writable_body(request)?;
+        let parts = policy::record_parts(&request.headers)?;
+        json::validate_json(payload, self.policy.max_json_depth)?;
         let headers: Vec<(&str, &[u8])> = parts
             .headers
             .iter()
             .map(|(name, value)| (name.as_ref(), *value))
             .collect();
-        let mut record = Record::new(&self.policy.topic, parts.payload).with_headers(&headers);
+        let mut record = Record::new(&self.policy.topic, payload).with_headers(&headers);
         if let Some(key) = parts.key {
             record = record.with_key(key);
         }
-        let pending = self.sink.try_enqueue(&record)?;
+        policy::check_record_size(&record, &self.policy)?;
+        let pending = self.sink.try_enqueue(&record).map_err(Rejection::sink)?;
         Ok(match self.policy.ack_mode {
             AckMode::Delivered => TicketState::Delivering {
                 pending,
@@ -287,124 +315,6 @@ impl Gateway {
                 TicketState::Ready(Reply::queued())
             }
         })
-    }
-
-    fn rest<'a, H>(
-        &self,
-        route: RestRoute<'_>,
-        incoming: Incoming<'a, H>,
-    ) -> Result<TicketState, Rejection>
-    where
-        H: Iterator<Item = (&'a str, &'a [u8])>,
-    {
-        let (topic, partition, api) = match route {
-            RestRoute::ListTopics => {
-                let body = rest_proxy::render_topics(&self.topics.list());
-                return Ok(TicketState::Ready(Reply::rest(
-                    http::StatusCode::OK,
-                    rest_proxy::V2_CONTENT_TYPE,
-                    body,
-                )));
-            }
-            RestRoute::ListClusters => {
-                let body = rest_proxy::render_clusters(&self.cluster_id);
-                return Ok(TicketState::Ready(Reply::rest(
-                    http::StatusCode::OK,
-                    "application/json",
-                    body,
-                )));
-            }
-            RestRoute::V2Produce { topic, partition } => (topic, partition, RestApi::V2),
-            RestRoute::V3Produce {
-                cluster_id,
-                topic,
-                batch,
-            } => {
-                if cluster_id != self.cluster_id {
-                    return Err(Rejection::UnknownCluster {
-                        cluster_id: cluster_id.to_owned(),
-                    });
-                }
-                let api = if batch {
-                    RestApi::V3Batch
-                } else {
-                    RestApi::V3Records
-                };
-                (topic, None, api)
-            }
-        };
-        if self.is_shutting_down() {
-            return Err(Rejection::ShuttingDown);
-        }
-        if !incoming.body_framed {
-            return Err(Rejection::LengthRequired);
-        }
-        if incoming.body.len() > self.policy.max_body_bytes {
-            return Err(Rejection::BodyTooLarge {
-                limit: self.policy.max_body_bytes,
-            });
-        }
-        let content_type = incoming
-            .headers
-            .filter(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-            .map(|(_, value)| value)
-            .last();
-        // Unknown topics are refused before the body is even parsed: nothing is produced.
-        self.topics.check(topic, partition)?;
-        let max = self.max_batch_entries;
-        let parsed = match api {
-            RestApi::V2 => {
-                let embedded = rest_proxy::v2_embedded(content_type)?;
-                rest_proxy::parse_v2(incoming.body, embedded, partition, max)?
-            }
-            RestApi::V3Records => {
-                rest_proxy::check_v3_content_type(content_type)?;
-                rest_proxy::parse_v3_records(incoming.body, max)?
-            }
-            RestApi::V3Batch => {
-                rest_proxy::check_v3_content_type(content_type)?;
-                rest_proxy::parse_v3_batch(incoming.body, max)?
-            }
-        };
-        for spec in &parsed.records {
-            if spec.partition.is_some() && spec.partition != partition {
-                self.topics.check(topic, spec.partition)?;
-            }
-        }
-        let headers = parsed.header_pairs();
-        let mut slots = Vec::with_capacity(parsed.records.len());
-        for (index, spec) in parsed.records.iter().enumerate() {
-            let (key, value, header_range) = parsed.parts(spec);
-            let mut record = Record::new(topic, value).with_headers(&headers[header_range]);
-            if let Some(key) = key {
-                record = record.with_key(key);
-            }
-            if let Some(partition) = spec.partition {
-                record = record.with_partition(partition);
-            }
-            if let Some(timestamp_ms) = spec.timestamp_ms {
-                record = record.with_timestamp_ms(timestamp_ms);
-            }
-            match self.sink.try_enqueue(&record) {
-                Ok(pending) => slots.push(Slot::Pending(pending)),
-                // Nothing of the request is queued yet: the whole request gets the
-                // overload answer (503, Retry-After) and can be resent as it is.
-                Err(error) if index == 0 && error.is_retriable() => return Err(error.into()),
-                Err(error) => slots.push(Slot::Done(Err(Rejection::Sink(error)))),
-            }
-        }
-        drop(headers);
-        let (meta, ids) = parsed.into_meta();
-        // The REST Proxy API reports offsets, so it always waits for Kafka, whatever
-        // --ack-mode says.
-        Ok(TicketState::Rest(Box::new(RestDelivery {
-            api,
-            slots,
-            meta,
-            ids,
-            topic: topic.to_owned(),
-            queued_at: Instant::now(),
-        })))
     }
 
     /// The reply for a request the server could not even frame (counted in metrics).
@@ -452,7 +362,7 @@ impl Ticket {
         match &self.state {
             TicketState::Ready(_) | TicketState::Replied => 0,
             TicketState::Delivering { .. } => 1,
-            TicketState::Rest(delivery) => delivery.slots.len(),
+            TicketState::Rest(delivery) => delivery.records(),
         }
     }
 
@@ -489,7 +399,7 @@ impl Ticket {
                         gateway.metrics.record_delivery(queued_at.elapsed());
                         Reply::received()
                     }
-                    Err(error) => Reply::rejected(&Rejection::Sink(error)),
+                    Err(error) => Reply::rejected(&Rejection::sink(error)),
                 };
                 self.state = TicketState::Replied;
                 reply
@@ -504,73 +414,17 @@ impl Ticket {
             }
             TicketState::Replied => panic!("Ticket::poll_reply called after its reply"),
         };
+        let reply = match self.cors.take() {
+            Some(cors) => Reply {
+                cors: Some(cors),
+                ..reply
+            },
+            None => reply,
+        };
         gateway
             .metrics
             .record_response(reply.status, self.started.elapsed());
         Poll::Ready(reply)
-    }
-}
-
-impl RestDelivery {
-    /// The answer once every record's fate is known (in request order; they were all
-    /// queued already, so this takes as long as the slowest); until then `Pending`,
-    /// with `cx`'s waker woken by the first record still on its way.
-    fn poll_reply(&mut self, cx: &mut Context<'_>, gateway: &Gateway) -> Poll<Reply> {
-        for slot in &mut self.slots {
-            let Slot::Pending(pending) = slot else {
-                continue;
-            };
-            let Poll::Ready(result) = Pin::new(pending).poll(cx) else {
-                return Poll::Pending;
-            };
-            *slot = Slot::Done(match result {
-                Ok(delivery) => {
-                    gateway.metrics.record_delivery(self.queued_at.elapsed());
-                    Ok(delivery)
-                }
-                Err(error) => Err(Rejection::Sink(error)),
-            });
-        }
-        let outcomes: Vec<Outcome> = std::mem::take(&mut self.slots)
-            .into_iter()
-            .map(|slot| match slot {
-                Slot::Done(outcome) => outcome,
-                Slot::Pending(_) => unreachable!("every slot was settled above"),
-            })
-            .collect();
-        let cluster_id = gateway.cluster_id.as_str();
-        Poll::Ready(match self.api {
-            RestApi::V2 => Reply::rest(
-                http::StatusCode::OK,
-                rest_proxy::V2_CONTENT_TYPE,
-                rest_proxy::render_v2(&outcomes),
-            ),
-            RestApi::V3Records => {
-                // One record that failed answers with its own status; with several
-                // (streaming mode) each report carries its error_code and the
-                // status is 200.
-                let status = match &outcomes[..] {
-                    [Err(rejection)] => rejection.status(),
-                    _ => http::StatusCode::OK,
-                };
-                Reply::rest(
-                    status,
-                    "application/json",
-                    rest_proxy::render_v3_records(cluster_id, &self.topic, &self.meta, &outcomes),
-                )
-            }
-            RestApi::V3Batch => Reply::rest(
-                http::StatusCode::MULTI_STATUS,
-                "application/json",
-                rest_proxy::render_v3_batch(
-                    cluster_id,
-                    &self.topic,
-                    &self.meta,
-                    &self.ids,
-                    &outcomes,
-                ),
-            ),
-        })
     }
 }
 
@@ -582,9 +436,9 @@ mod tests {
     fn gateway(ack_mode: AckMode) -> Gateway {
         Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode,
+                ..Policy::new("t")
             },
             GatewaySink::Memory(MemorySink::default()),
         )
@@ -708,6 +562,6 @@ mod tests {
         assert_eq!(ready(&gateway), http::StatusCode::SERVICE_UNAVAILABLE);
         let reply = run(async { gateway.submit(post(b"{}", &[])).reply(&gateway).await });
         assert_eq!(reply.status, http::StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(reply.retry_after_secs, Some(1));
+        assert_eq!(reply.retry_after_secs(), Some(1));
     }
 }

@@ -1,10 +1,13 @@
-//! The gateway policy both servers share, free of sockets: what a request becomes,
+//! The gateway policy every server shares, free of sockets: what a request becomes,
 //! and what the client hears.
 //!
 //! A server frames HTTP its own way, then hands an [`Incoming`] view to
-//! [`Gateway::submit`]: routing ([`route`]), validation ([`prepare`]: length, media
-//! type, JSON without building a DOM), the Kafka record (body verbatim, key from
-//! `X-Kafka-Key`, headers from `X-Kafka-Header-*`), and the enqueue. The returned
+//! [`Gateway::submit`]: routing ([`route`]), the cross-site rules (`Origin` against
+//! [`Policy::allow_origins`], CORS), validation (length, media type, JSON without
+//! building a DOM and no deeper than [`Policy::max_json_depth`], the record within
+//! librdkafka's `message.max.bytes`: [`check_record_size`]), the Kafka record (body
+//! verbatim, key from `X-Kafka-Key`, headers from `X-Kafka-Header-*`), and the
+//! enqueue. The returned
 //! [`Ticket`] resolves to a [`Reply`] once Kafka acknowledged (or at once for errors and
 //! probes); [`Reply`] encodes itself for either stack. Every status code is decided by
 //! [`Rejection::status`], in one place.
@@ -19,13 +22,16 @@
 //! offset. Which topics it reaches is decided by [`TopicAccess`] (allowlist plus a cache
 //! of the cluster's topics), before anything is produced.
 //!
+//! No command line, start-up I/O, threads or logging set-up live here: `gateway-cli`
+//! builds [`Policy`] and [`RestProxySettings`] from the flags and starts the gateway.
+//!
 //! ```
 //! use ingest::{AckMode, Gateway, Incoming, Policy};
 //! use ingest::GatewaySink;
 //! use kafka_sink::NullSink;
 //!
 //! let gateway = Gateway::new(
-//!     Policy { topic: "events".into(), max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered },
+//!     Policy { max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered, ..Policy::new("events") },
 //!     GatewaySink::Null(NullSink::default()),
 //! );
 //! let request = Incoming {
@@ -44,34 +50,31 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod config;
 mod connections;
+mod cross_site;
 mod date;
 mod dispatch;
 mod gateway;
+mod json;
 mod metrics;
 mod policy;
 mod rejection;
 mod reply;
 mod rest_proxy;
 mod sink;
-pub mod startup;
 mod topics;
 
-pub use config::{AcksArg, CompressionArg, Defaults, GatewayArgs, SinkKind};
 pub use connections::{ConnectionLimit, ConnectionSlot};
+pub use cross_site::{parse_origin, Cors};
 pub use date::DateCache;
 pub use dispatch::{Dispatcher, DEFAULT_MAX_RECORDS_PER_CONNECTION};
-pub use gateway::{
-    AckMode, Gateway, Incoming, Policy, RestProxySettings, Ticket, DEFAULT_MAX_BATCH_ENTRIES,
-    NULL_CLUSTER_ID,
-};
+pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
+pub use json::{validate_json, DEFAULT_MAX_JSON_DEPTH};
 pub use metrics::Metrics;
-pub use policy::{
-    prepare, route, validate_json, RecordParts, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER,
-};
+pub use policy::{check_record_size, route, Route, RECORD_HEADER_PREFIX, RECORD_KEY_HEADER};
 pub use rejection::Rejection;
 pub use reply::Reply;
+pub use rest_proxy::{RestProxySettings, DEFAULT_MAX_BATCH_ENTRIES, NULL_CLUSTER_ID};
 pub use sink::GatewaySink;
 pub use topics::TopicAccess;

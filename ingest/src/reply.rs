@@ -4,7 +4,16 @@ use bytes::Bytes;
 use http::StatusCode;
 use http_parse::{Connection, ResponseHead, Version};
 
-use crate::Rejection;
+use crate::{Cors, Rejection};
+
+/// `Retry-After` of every `503`, whatever said it (overload, shutdown, readiness, the
+/// connection limit): a client may try again in a second. The one place that decides
+/// it; both encoders ask it.
+const RETRY_AFTER_SECS: u32 = 1;
+
+fn retry_after_secs(status: StatusCode) -> Option<u32> {
+    (status == StatusCode::SERVICE_UNAVAILABLE).then_some(RETRY_AFTER_SECS)
+}
 
 /// A response, independent of the HTTP stack that sends it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,24 +24,62 @@ pub struct Reply {
     pub content_type: &'static str,
     /// Body.
     pub body: Bytes,
-    /// `Retry-After` seconds, if any.
-    pub retry_after_secs: Option<u32>,
     /// `Allow`, if any.
     pub allow: Option<&'static str>,
     /// Whether the connection must close after this response.
     pub close: bool,
+    /// The CORS header fields, for an answer to an allowed browser origin.
+    pub cors: Option<Cors>,
+}
+
+/// Which error shape a rejection is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorBody {
+    /// The gateway's own: `{"error": "..."}`.
+    Gateway,
+    /// The Kafka REST Proxy's: `{"error_code": ..., "message": "..."}`.
+    RestProxy,
+}
+
+/// A rejection's client-facing message, written by serde_json straight from its
+/// `Display` (escaped on the way, no `String` in between).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Message<'a>(pub(crate) &'a Rejection);
+
+impl serde::Serialize for Message<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self.0)
+    }
+}
+
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum ErrorShape<'a> {
+    Gateway {
+        error: Message<'a>,
+    },
+    RestProxy {
+        error_code: u32,
+        message: Message<'a>,
+    },
 }
 
 impl Reply {
-    fn text(status: StatusCode, body: &'static str) -> Self {
+    /// A reply with `status`, `content_type` and `body`, no other header, keeping the
+    /// connection open.
+    pub fn new(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Self {
         Self {
             status,
-            content_type: "text/plain",
-            body: Bytes::from_static(body.as_bytes()),
-            retry_after_secs: None,
+            content_type,
+            body: body.into(),
             allow: None,
             close: false,
+            cors: None,
         }
+    }
+
+    fn text(status: StatusCode, body: &'static str) -> Self {
+        Self::new(status, "text/plain", Bytes::from_static(body.as_bytes()))
     }
 
     /// `200 Payload received`: Kafka acknowledged the record.
@@ -52,59 +99,55 @@ impl Reply {
 
     /// `503 Not ready` for the readiness probe.
     pub fn not_ready() -> Self {
+        Self::text(StatusCode::SERVICE_UNAVAILABLE, "Not ready")
+    }
+
+    /// `200` to a CORS preflight, with what the origin may send.
+    pub(crate) fn preflight(cors: Cors) -> Self {
         Self {
-            retry_after_secs: Some(1),
-            ..Self::text(StatusCode::SERVICE_UNAVAILABLE, "Not ready")
+            cors: Some(cors),
+            ..Self::text(StatusCode::OK, "")
         }
     }
 
     /// Prometheus text exposition.
     pub fn metrics(text: String) -> Self {
-        Self {
-            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            body: Bytes::from(text),
-            ..Self::ok()
-        }
+        Self::new(
+            StatusCode::OK,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            text,
+        )
     }
 
     /// `{"error": "..."}` with the rejection's status and headers.
     pub fn rejected(rejection: &Rejection) -> Self {
-        let body = serde_json::to_vec(&serde_json::json!({ "error": rejection.to_string() }))
-            .unwrap_or_else(|_| br#"{"error":"unprintable error"}"#.to_vec());
+        Self::rejected_with(rejection, ErrorBody::Gateway)
+    }
+
+    /// `rejection` in the error shape `body`, with its status and headers.
+    pub(crate) fn rejected_with(rejection: &Rejection, body: ErrorBody) -> Self {
+        let shape = match body {
+            ErrorBody::Gateway => ErrorShape::Gateway {
+                error: Message(rejection),
+            },
+            ErrorBody::RestProxy => ErrorShape::RestProxy {
+                error_code: rejection.rest_error_code(),
+                message: Message(rejection),
+            },
+        };
+        let mut out = Vec::with_capacity(64);
+        // Cannot fail: a Vec takes every byte and a rejection's Display never fails.
+        let _ = serde_json::to_writer(&mut out, &shape);
         Self {
-            status: rejection.status(),
-            content_type: "application/json",
-            body: Bytes::from(body),
-            retry_after_secs: rejection.retry_after_secs(),
             allow: rejection.allow(),
             close: rejection.closes_connection(),
+            ..Self::new(rejection.status(), "application/json", out)
         }
     }
 
-    /// A REST Proxy API answer.
-    pub(crate) fn rest(status: StatusCode, content_type: &'static str, body: String) -> Self {
-        Self {
-            status,
-            content_type,
-            body: Bytes::from(body),
-            retry_after_secs: None,
-            allow: None,
-            close: false,
-        }
-    }
-
-    /// The REST Proxy's error shape `{"error_code": ..., "message": "..."}` with the
-    /// rejection's status and headers.
-    pub fn rest_rejected(rejection: &Rejection) -> Self {
-        let body = serde_json::to_vec(&serde_json::json!({
-            "error_code": rejection.rest_error_code(),
-            "message": rejection.to_string(),
-        }))
-        .unwrap_or_else(|_| br#"{"error_code":500,"message":"unprintable error"}"#.to_vec());
-        Self {
-            body: Bytes::from(body),
-            ..Self::rejected(rejection)
-        }
+    /// `Retry-After` seconds: every `503` has it, nothing else does.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        retry_after_secs(self.status)
     }
 
     /// Appends the HTTP/1.1 encoding to `out` (the io_uring server's path). `keep_alive`
@@ -124,7 +167,7 @@ impl Reply {
             (true, Version::Http10) => head = head.with_connection(Connection::KeepAlive),
             (true, Version::Http11) => {}
         }
-        if let Some(seconds) = self.retry_after_secs {
+        if let Some(seconds) = self.retry_after_secs() {
             head = head.with_retry_after_secs(seconds);
         }
         if let Some(allow) = self.allow {
@@ -133,7 +176,14 @@ impl Reply {
         if let Some(date) = date {
             head = head.with_date(date);
         }
-        head.encode(&self.body, out);
+        // At most five CORS fields (see `Cors::fields`), kept on the stack.
+        let mut fields = [("", ""); 5];
+        let mut count = 0;
+        for (field, slot) in self.cors.iter().flat_map(Cors::fields).zip(&mut fields) {
+            *slot = field;
+            count += 1;
+        }
+        head.with_fields(&fields[..count]).encode(&self.body, out);
     }
 
     /// The `http` crate form (the hyper server's path).
@@ -141,7 +191,7 @@ impl Reply {
         let mut builder = http::Response::builder()
             .status(self.status)
             .header(http::header::CONTENT_TYPE, self.content_type);
-        if let Some(seconds) = self.retry_after_secs {
+        if let Some(seconds) = self.retry_after_secs() {
             builder = builder.header(http::header::RETRY_AFTER, seconds);
         }
         if let Some(allow) = self.allow {
@@ -149,6 +199,9 @@ impl Reply {
         }
         if self.close {
             builder = builder.header(http::header::CONNECTION, "close");
+        }
+        for (name, value) in self.cors.iter().flat_map(Cors::fields) {
+            builder = builder.header(name, value);
         }
         builder
             .body(self.body)
@@ -185,6 +238,77 @@ mod tests {
         let response = reply.into_http();
         assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(response.headers()["allow"], "POST");
+    }
+
+    #[test]
+    fn both_encodings_write_retry_after_on_every_503_and_on_nothing_else() {
+        let replies = [
+            Reply::not_ready(),
+            Reply::rejected(&Rejection::ShuttingDown),
+            Reply::rejected(&Rejection::TooManyConnections { limit: 1 }),
+            Reply::rejected_with(&Rejection::ShuttingDown, ErrorBody::RestProxy),
+            Reply::ok(),
+            Reply::rejected(&Rejection::BodyTimeout { timeout_ms: 1 }),
+            Reply::new(StatusCode::GATEWAY_TIMEOUT, "text/plain", "late"),
+        ];
+        for reply in replies {
+            let unavailable = reply.status == StatusCode::SERVICE_UNAVAILABLE;
+            let mut wire = Vec::new();
+            reply.encode_http1(true, Version::Http11, None, &mut wire);
+            let wire = String::from_utf8(wire).unwrap();
+            assert_eq!(
+                wire.contains("\r\nretry-after: 1\r\n"),
+                unavailable,
+                "{wire}"
+            );
+            let response = reply.into_http();
+            assert_eq!(
+                response
+                    .headers()
+                    .get("retry-after")
+                    .map(|v| v.to_str().unwrap()),
+                unavailable.then_some("1"),
+            );
+        }
+    }
+
+    #[test]
+    fn both_encodings_carry_the_cors_fields() {
+        let cors = Cors::preflight(
+            "https://app.example.com".into(),
+            "POST",
+            Some("x-kafka-key"),
+        );
+        let reply = Reply::preflight(cors.clone());
+        let mut wire = Vec::new();
+        reply.encode_http1(true, Version::Http11, Some("d"), &mut wire);
+        let wire = String::from_utf8(wire).unwrap();
+        let response = reply.into_http();
+        for (name, value) in cors.fields() {
+            assert!(wire.contains(&format!("\r\n{name}: {value}\r\n")), "{wire}");
+            assert_eq!(response.headers()[name], value);
+        }
+        assert!(
+            wire.ends_with("\r\n\r\n"),
+            "the head still ends the response"
+        );
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn both_error_shapes_carry_the_message_escaped() {
+        let rejection = Rejection::NotFound {
+            path: "/a\"b".into(),
+        };
+        let gateway: serde_json::Value =
+            serde_json::from_slice(&Reply::rejected(&rejection).body).unwrap();
+        assert_eq!(gateway, serde_json::json!({"error": "no such path: /a\"b"}));
+        let rest = Reply::rejected_with(&rejection, ErrorBody::RestProxy);
+        let rest: serde_json::Value = serde_json::from_slice(&rest.body).unwrap();
+        assert_eq!(
+            rest,
+            serde_json::json!({"error_code": 404, "message": "no such path: /a\"b"})
+        );
     }
 
     #[test]

@@ -9,10 +9,13 @@
 //!
 //! Staleness: a topic created after the last refresh is refused as unknown until the
 //! next refresh; a topic deleted since is still produced to, and its records then fail
-//! per record (librdkafka reports the unknown topic).
+//! per record (librdkafka reports the unknown topic). A topic whose metadata shows a
+//! transient error at a refresh keeps its entry ([`TopicAccess::refresh`]).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
+
+use kafka_sink::TopicListing;
 
 use crate::Rejection;
 
@@ -54,6 +57,32 @@ impl TopicAccess {
             .known
             .write()
             .unwrap_or_else(|poison| poison.into_inner()) = Some(topics);
+    }
+
+    /// Updates the cache from a refresh's listing: the listed topics with their
+    /// partition counts; a topic listed as transient (the cluster has it, but its
+    /// metadata showed an error such as "leader not available") keeps its previous
+    /// entry, so a leader election does not answer 404 until the next refresh; every
+    /// other topic is dropped, since the cluster no longer has it.
+    pub fn refresh(&self, listing: TopicListing) {
+        let TopicListing {
+            available,
+            transient,
+            ..
+        } = listing;
+        let mut known = self
+            .known
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let mut next: HashMap<String, usize> = available.into_iter().collect();
+        if let Some(previous) = known.as_ref() {
+            for topic in transient {
+                if let Some(&partitions) = previous.get(&topic) {
+                    next.entry(topic).or_insert(partitions);
+                }
+            }
+        }
+        *known = Some(next);
     }
 
     /// Checks that `topic` is allowed and known, and that `partition` (if any) exists;
@@ -187,6 +216,38 @@ mod tests {
             access.list(),
             vec!["events".to_owned(), "logs.app".to_owned()]
         );
+    }
+
+    #[test]
+    fn a_transient_topic_error_keeps_the_entry_and_a_missing_topic_is_dropped() {
+        let access = TopicAccess::new(vec!["*".into()]);
+        access.set_known([("events".to_owned(), 3), ("logs".to_owned(), 1)]);
+
+        let mut electing = TopicListing::default();
+        electing.available.push(("logs".to_owned(), 1));
+        electing
+            .transient
+            .extend(["events".to_owned(), "new".to_owned()]);
+        access.refresh(electing);
+        assert_eq!(
+            access.check("events", Some(2)),
+            Ok(()),
+            "kept, with its partitions"
+        );
+        assert!(
+            access.check("new", None).is_err(),
+            "a transient topic never known stays unknown"
+        );
+
+        let mut deleted = TopicListing::default();
+        deleted.available.push(("logs".to_owned(), 1));
+        access.refresh(deleted);
+        assert_eq!(
+            access.check("events", None).unwrap_err().rest_error_code(),
+            40401,
+            "the cluster no longer has it"
+        );
+        assert_eq!(access.list(), vec!["logs".to_owned()]);
     }
 
     #[test]

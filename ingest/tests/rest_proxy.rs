@@ -11,9 +11,9 @@ const BINARY_V2: &str = "application/vnd.kafka.binary.v2+json";
 fn gateway() -> Gateway {
     let gateway = Gateway::new(
         Policy {
-            topic: "events".into(),
             max_body_bytes: 4096,
             ack_mode: AckMode::Queued,
+            ..Policy::new("events")
         },
         GatewaySink::Memory(MemorySink::default()),
     )
@@ -155,7 +155,7 @@ fn overload_on_the_first_record_is_503_with_retry_after() {
         r#"{"records":[{"value":1}]}"#,
     );
     assert_eq!(reply.status, 503);
-    assert_eq!(reply.retry_after_secs, Some(1));
+    assert_eq!(reply.retry_after_secs(), Some(1));
     assert_eq!(body(&reply)["error_code"], 50003);
 }
 
@@ -370,7 +370,7 @@ fn v3_single_failed_record_answers_with_its_status() {
         r#"{"value":{"data":1}}"#,
     );
     assert_eq!(reply.status, 502);
-    assert_eq!(body(&reply)["error_code"], 502);
+    assert_eq!(body(&reply)["error_code"], 50002);
 }
 
 #[test]
@@ -391,7 +391,9 @@ fn v3_batch_answers_207_with_successes_and_failures_by_id() {
     assert_eq!(answer["successes"][1]["partition_id"], 2);
     assert_eq!(records(&gateway)[1].payload, b"two");
 
-    memory(&gateway).fail_with(Some(SinkError::TooLarge { bytes: 3 }));
+    memory(&gateway).fail_with(Some(SinkError::Rejected {
+        reason: "no".into(),
+    }));
     let reply = send(
         &gateway,
         "POST",
@@ -403,7 +405,7 @@ fn v3_batch_answers_207_with_successes_and_failures_by_id() {
     let answer = body(&reply);
     assert_eq!(answer["successes"], json!([]));
     assert_eq!(answer["failures"][0]["id"], "x");
-    assert_eq!(answer["failures"][0]["error_code"], 502);
+    assert_eq!(answer["failures"][0]["error_code"], 50002);
 }
 
 #[test]

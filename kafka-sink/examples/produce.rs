@@ -7,7 +7,7 @@
 
 use std::process::ExitCode;
 
-use kafka_sink::{EmbeddedBroker, KafkaSink, Record, SinkConfig, SinkError};
+use kafka_sink::{EmbeddedBroker, KafkaSink, Record, Sink, SinkConfig, SinkError};
 
 struct Args {
     brokers: Option<String>,

@@ -65,38 +65,115 @@ pub struct SinkConfig {
     pub batch_size_bytes: usize,
     /// Batch compression.
     pub compression: Compression,
-    /// Delivery timeout (`message.timeout.ms`): after it a record is reported failed
-    /// with [`SinkError::TimedOut`].
+    /// Delivery timeout (`message.timeout.ms`, whole milliseconds): after it a record
+    /// is reported failed with [`SinkError::TimedOut`]. At least 1 ms: librdkafka reads
+    /// 0 as "never time out", so 0 is a [`SinkError::Config`].
     pub delivery_timeout: Duration,
     /// librdkafka's local queue bound, in records; past it an enqueue meets a full
     /// queue (see [`RetryPolicy`]). The producer is built with at least
     /// [`max_in_flight_records`](Self::max_in_flight_records) here, so the in-flight
     /// bound ([`SinkError::Overloaded`]) refuses a record before the local queue can be
-    /// full: a caller that never waits ([`KafkaSink::try_enqueue`](crate::KafkaSink::try_enqueue))
+    /// full: a caller that never waits ([`Sink::try_enqueue`](crate::Sink::try_enqueue))
     /// meets [`SinkError::QueueFull`] only in the moment between a delivery freeing its
     /// in-flight slot and librdkafka freeing its queue slot.
     pub queue_max_records: usize,
     /// librdkafka's local queue bound, in KiB; raised to at least
-    /// [`max_in_flight_bytes`](Self::max_in_flight_bytes) when the producer is built
-    /// (both count payload bytes), for the same reason.
+    /// [`max_in_flight_bytes`](Self::max_in_flight_bytes) when the producer is built,
+    /// for the same reason. (librdkafka counts payload bytes here, the in-flight bound
+    /// counts payload, key and headers, so the in-flight bound is still reached first.)
     pub queue_max_kbytes: usize,
     /// The sink's own in-flight bound, in records: past it an enqueue fails at once with
     /// [`SinkError::Overloaded`]. At least 1.
     pub max_in_flight_records: usize,
-    /// The sink's own in-flight bound, in payload bytes. At least 1.
+    /// The sink's own in-flight bound, in bytes as
+    /// [`Record::size_bytes`](crate::Record::size_bytes) counts them: payload, key and
+    /// headers. At least 1.
     pub max_in_flight_bytes: usize,
     /// How long [`KafkaSink::check_topic`](crate::KafkaSink::check_topic) waits for
     /// cluster metadata.
     pub metadata_timeout: Duration,
-    /// How [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) retries a full local queue.
+    /// How [`Sink::enqueue`](crate::Sink::enqueue) retries a full local queue.
     pub retry: RetryPolicy,
     /// Extra librdkafka properties (names as in librdkafka's `CONFIGURATION.md`, e.g.
     /// `security.protocol`), applied last, so they override the fields above. Plain
     /// strings rather than an rdkafka type: the crate's API stays its own, and any
     /// property librdkafka knows can still be set. An unknown name or bad value is a
-    /// [`SinkError::Config`] when the producer is built.
+    /// [`SinkError::Config`] when the producer is built, and so is a property the sink
+    /// guards (see [`allow_unsafe_producer_properties`](Self::allow_unsafe_producer_properties))
+    /// unless that override is set.
     pub extra: Vec<(String, String)>,
+    /// Lets [`extra`](Self::extra) set the properties the sink guards; each one set is
+    /// logged as a warning naming it (never its value: some properties are secrets).
+    /// Off by default, so that a property cannot silently weaken what the sink
+    /// promises. The guarded properties, with aliases:
+    ///
+    /// | property | what it would override |
+    /// |---|---|
+    /// | `acks`, `request.required.acks` | a delivery means every in-sync replica has the record ([`acks`](Self::acks)) |
+    /// | `enable.idempotence` | librdkafka's own retries write no duplicates ([`idempotence`](Self::idempotence)) |
+    /// | `message.timeout.ms`, `delivery.timeout.ms` | every record's fate is known within [`delivery_timeout`](Self::delivery_timeout) (0 would be never) |
+    /// | `allow.auto.create.topics` | a misspelt topic is an error, never a new topic |
+    /// | `queue.buffering.max.messages`, `queue.buffering.max.kbytes` | the in-flight bound refuses a record before librdkafka's queue is full ([`queue_max_records`](Self::queue_max_records)) |
+    /// | `queue.buffering.max.ms`, `linger.ms` | how long every record waits before it is sent ([`linger`](Self::linger)), kept below the delivery timeout |
+    /// | `delivery.report.only.error` | every record's delivery is reported (without it, a delivered record is never answered and holds its in-flight slot for good) |
+    ///
+    /// Everything else (security, `client.id`, `batch.size`, `compression.type`,
+    /// `message.max.bytes`, ...) may be set without it.
+    pub allow_unsafe_producer_properties: bool,
 }
+
+/// librdkafka's default `message.max.bytes`.
+const LIBRDKAFKA_MESSAGE_MAX_BYTES: usize = 1_000_000;
+
+/// The properties [`SinkConfig::extra`] may set only with
+/// [`SinkConfig::allow_unsafe_producer_properties`], with what each would override
+/// (the table on that field says the same for readers).
+const GUARDED_PROPERTIES: &[(&str, &str)] = &[
+    (
+        "acks",
+        "a delivery means every in-sync replica has the record",
+    ),
+    (
+        "request.required.acks",
+        "a delivery means every in-sync replica has the record",
+    ),
+    (
+        "enable.idempotence",
+        "librdkafka's own retries write no duplicates",
+    ),
+    (
+        "message.timeout.ms",
+        "every record's fate is known within the delivery timeout",
+    ),
+    (
+        "delivery.timeout.ms",
+        "every record's fate is known within the delivery timeout",
+    ),
+    (
+        "allow.auto.create.topics",
+        "a misspelt topic is an error, never a new topic",
+    ),
+    (
+        "queue.buffering.max.messages",
+        "the in-flight bound refuses a record before librdkafka's queue is full",
+    ),
+    (
+        "queue.buffering.max.kbytes",
+        "the in-flight bound refuses a record before librdkafka's queue is full",
+    ),
+    (
+        "queue.buffering.max.ms",
+        "the linger every record waits, kept below the delivery timeout",
+    ),
+    (
+        "linger.ms",
+        "the linger every record waits, kept below the delivery timeout",
+    ),
+    (
+        "delivery.report.only.error",
+        "every record's delivery is reported",
+    ),
+];
 
 impl Default for SinkConfig {
     fn default() -> Self {
@@ -115,6 +192,7 @@ impl Default for SinkConfig {
             metadata_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
             extra: Vec::new(),
+            allow_unsafe_producer_properties: false,
         }
     }
 }
@@ -141,7 +219,58 @@ impl SinkConfig {
         if self.max_in_flight_records == 0 || self.max_in_flight_bytes == 0 {
             return invalid("the in-flight bounds must admit at least one record and one byte");
         }
+        if !self.allow_unsafe_producer_properties {
+            if let Some((name, guarantee)) = self.guarded_overrides().next() {
+                // The name only: a value may be a secret.
+                return Err(SinkError::Config {
+                    reason: format!(
+                        "producer property `{name}` would override what the sink guarantees \
+                         ({guarantee}); allow unsafe producer properties to set it anyway"
+                    ),
+                });
+            }
+        }
+        // librdkafka reads `message.timeout.ms=0` as "wait forever": a record that can
+        // never be delivered would hold its in-flight slot, and its client, for good.
+        if self.delivery_timeout.as_millis() == 0 {
+            return invalid(
+                "the delivery timeout must be at least 1 ms (librdkafka reads 0 as no timeout at all)",
+            );
+        }
         Ok(())
+    }
+
+    /// The largest record the producer takes: librdkafka's `message.max.bytes`, as set in
+    /// [`extra`](Self::extra) (the last setting wins, as in librdkafka) or its default,
+    /// 1,000,000.
+    ///
+    /// What it bounds, exactly: librdkafka refuses a record at enqueue, before it is
+    /// queued or sent, with [`SinkError::TooLarge`], when its
+    /// [`Record::wire_size_bytes`](crate::Record::wire_size_bytes) (payload, key, header
+    /// names and values with their varint lengths, and 36 bytes of framing) is larger.
+    /// So a record fits when `record.wire_size_bytes() <= config.max_record_bytes()`.
+    /// The topic's own `max.message.bytes` on the broker (1,048,588 by default) may be
+    /// smaller still; a record over that fails at delivery, also as `TooLarge`.
+    pub fn max_record_bytes(&self) -> usize {
+        self.extra
+            .iter()
+            .rev()
+            .find(|(name, _)| name == "message.max.bytes")
+            // An unparsable value never builds a producer (librdkafka refuses it), so
+            // the default stands for it.
+            .and_then(|(_, value)| value.trim().parse().ok())
+            .unwrap_or(LIBRDKAFKA_MESSAGE_MAX_BYTES)
+    }
+
+    /// The guarded properties [`SinkConfig::extra`] sets, each with what it would
+    /// override, in the order given.
+    pub(crate) fn guarded_overrides(&self) -> impl Iterator<Item = (&str, &'static str)> {
+        self.extra.iter().filter_map(|(name, _)| {
+            GUARDED_PROPERTIES
+                .iter()
+                .find(|(guarded, _)| guarded == name)
+                .map(|&(_, guarantee)| (name.as_str(), guarantee))
+        })
     }
 
     /// The properties an admin client needs: where the cluster is and how to reach it.
@@ -184,6 +313,11 @@ impl SinkConfig {
             // missing topic create it on brokers that allow it: a typo in a topic
             // name must be an error, never a new topic.
             .set("allow.auto.create.topics", "false")
+            // librdkafka backs off reconnects up to 10 s by default, so after a long
+            // outage a broker that is back would go unnoticed for up to 10 s; at most
+            // 1 s between attempts lets reachability (and readiness) follow within
+            // about a second, for one connection attempt per second while it is down.
+            .set("reconnect.backoff.max.ms", "1000")
             .set("linger.ms", self.linger.as_millis().to_string())
             .set("batch.size", self.batch_size_bytes.to_string())
             .set(
@@ -217,6 +351,51 @@ mod tests {
 
     fn property(config: &SinkConfig, name: &str) -> usize {
         config.client_config().get(name).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn guarded_properties_need_the_override_and_are_named_without_their_value() {
+        for (name, _) in GUARDED_PROPERTIES {
+            let mut config = SinkConfig {
+                extra: vec![
+                    ("client.id".into(), "fine".into()),
+                    ((*name).into(), "secret-value".into()),
+                ],
+                ..SinkConfig::default()
+            };
+            let Err(SinkError::Config { reason }) = config.validate() else {
+                panic!("`{name}` accepted without the override");
+            };
+            assert!(reason.contains(&format!("`{name}`")), "{reason}");
+            assert!(!reason.contains("secret-value"), "{reason}");
+
+            config.allow_unsafe_producer_properties = true;
+            assert_eq!(config.validate(), Ok(()), "{name} with the override");
+            let overridden: Vec<_> = config.guarded_overrides().map(|(name, _)| name).collect();
+            assert_eq!(overridden, [*name], "what the warning names");
+        }
+        let unguarded = SinkConfig {
+            extra: vec![
+                ("client.id".into(), "x".into()),
+                ("compression.type".into(), "lz4".into()),
+                ("message.max.bytes".into(), "2000000".into()),
+            ],
+            ..SinkConfig::default()
+        };
+        assert_eq!(unguarded.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_largest_record_is_message_max_bytes() {
+        assert_eq!(SinkConfig::default().max_record_bytes(), 1_000_000);
+        let set = SinkConfig {
+            extra: vec![
+                ("message.max.bytes".into(), "5000".into()),
+                ("message.max.bytes".into(), "20000".into()),
+            ],
+            ..SinkConfig::default()
+        };
+        assert_eq!(set.max_record_bytes(), 20_000, "the last setting wins");
     }
 
     #[test]

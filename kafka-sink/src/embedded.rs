@@ -61,6 +61,14 @@ impl EmbeddedBroker {
             })
     }
 
+    /// From now on, metadata responses report `error` for `topic`.
+    #[cfg(test)]
+    pub(crate) fn topic_error(&self, topic: &str, error: rdkafka::types::RDKafkaRespErr) {
+        self.cluster
+            .topic_error(topic, error)
+            .expect("mock topic error");
+    }
+
     /// Creates `topic` with `partitions` partitions (the mock has no admin API).
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), SinkError> {
         self.cluster

@@ -32,7 +32,7 @@ pub enum SinkError {
     /// The record is larger than the producer or broker accepts.
     #[error("record of {bytes} bytes is larger than Kafka accepts")]
     TooLarge {
-        /// Payload size.
+        /// The record's size, [`Record::size_bytes`](crate::Record::size_bytes).
         bytes: usize,
     },
     /// The topic does not exist on the cluster.
@@ -63,7 +63,10 @@ pub enum SinkError {
         /// librdkafka's explanation.
         reason: String,
     },
-    /// The sink is shutting down or its producer is gone; the record was not delivered.
+    /// The sink is shutting down or its producer is gone, and the record was never sent
+    /// to a broker (e.g. purged from the queue by
+    /// [`Sink::purge_queued`](crate::Sink::purge_queued)): a retry elsewhere
+    /// cannot duplicate it.
     #[error("the sink is closed")]
     Closed,
 }

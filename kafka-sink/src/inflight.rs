@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::SinkError;
+use crate::{Record, SinkError};
 
 /// Counters of one sink; cheap to update from any thread.
 #[derive(Debug, Default)]
@@ -33,7 +33,8 @@ pub struct SinkStats {
     pub rejected_overloaded: u64,
     /// Records queued and not yet acknowledged or failed.
     pub in_flight_records: usize,
-    /// Payload bytes queued and not yet acknowledged or failed.
+    /// Bytes queued and not yet acknowledged or failed, counted by
+    /// [`Record::size_bytes`] (payload, key and headers).
     pub in_flight_bytes: usize,
 }
 
@@ -52,6 +53,12 @@ impl InFlight {
             max_bytes,
             counters: Counters::default(),
         })
+    }
+
+    /// Reserves room for `record`, counted by [`Record::size_bytes`]: the one way every
+    /// sink admits a record.
+    pub(crate) fn admit(self: &Arc<Self>, record: &Record<'_>) -> Result<Permit, SinkError> {
+        self.acquire(record.size_bytes())
     }
 
     /// Reserves room for one record of `bytes`, or fails fast with `Overloaded`.

@@ -1,6 +1,5 @@
 //! [`KafkaSink`]: the one shared rdkafka producer of a process.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,13 +7,17 @@ use std::time::{Duration, Instant};
 use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::metadata::Metadata;
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+};
 use rdkafka::{ClientContext, Message};
 use tokio::sync::oneshot;
 
 use crate::inflight::{InFlight, Permit};
+use crate::metadata::{fetch_metadata, find_topic};
 use crate::sink::{Delivery, Pending, Record, Sealed};
-use crate::{Sink, SinkConfig, SinkError, SinkStats};
+use crate::{Sink, SinkConfig, SinkError, SinkStats, TopicListing};
 
 /// Where a [`Pending`] learns its record's fate.
 type DeliveryReceiver = oneshot::Receiver<Result<Delivery, SinkError>>;
@@ -47,8 +50,43 @@ impl Ticket {
 struct SinkContext {
     in_flight: Arc<InFlight>,
     delivery_timeout_ms: u64,
-    /// Set by librdkafka's "all brokers down" error, cleared by the next delivery.
+    /// The bootstrap servers, for [`SinkError::UnknownTopic`].
+    brokers: String,
+    /// Set by librdkafka's "all brokers down" error (the fast way down) and by a failed
+    /// metadata request; cleared by metadata that came back or by a delivery.
     brokers_down: Arc<AtomicBool>,
+}
+
+impl SinkContext {
+    /// The one translation of librdkafka's errors into the sink's, for a record of
+    /// `bytes` ([`Record::size_bytes`]) for `topic`, whether librdkafka refused it at
+    /// enqueue or failed it at delivery.
+    fn sink_error(&self, error: &KafkaError, topic: &str, bytes: usize) -> SinkError {
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::QueueFull) => SinkError::QueueFull { waited_ms: 0 },
+            Some(RDKafkaErrorCode::MessageTimedOut) => SinkError::TimedOut {
+                timeout_ms: self.delivery_timeout_ms,
+            },
+            Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
+                SinkError::TooLarge { bytes }
+            }
+            Some(RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                SinkError::UnknownTopic {
+                    topic: topic.to_owned(),
+                    brokers: self.brokers.clone(),
+                }
+            }
+            // Purged from the queue: never sent anywhere.
+            Some(RDKafkaErrorCode::PurgeQueue) => SinkError::Closed,
+            // Only when the producer is dropped: the broker may have written it already.
+            Some(RDKafkaErrorCode::PurgeInflight) => SinkError::Rejected {
+                reason: "purged while in flight to a broker: it may or may not be in Kafka".into(),
+            },
+            _ => SinkError::Rejected {
+                reason: error.to_string(),
+            },
+        }
+    }
 }
 
 impl ClientContext for SinkContext {
@@ -86,32 +124,19 @@ impl ProducerContext for SinkContext {
                 Delivery::new(message.partition(), message.offset())
                     .with_timestamp_ms(message.timestamp().to_millis())
             }),
-            Err((error, _)) => Err(delivery_error(
-                error,
-                ticket.bytes,
-                self.delivery_timeout_ms,
-            )),
+            Err((error, message)) => Err(self.sink_error(error, message.topic(), ticket.bytes)),
         };
         self.in_flight.record_outcome(&outcome);
         ticket.settle(outcome);
     }
 }
 
-fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkError {
-    match error.rdkafka_error_code() {
-        Some(RDKafkaErrorCode::MessageTimedOut) => SinkError::TimedOut { timeout_ms },
-        Some(RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize) => {
-            SinkError::TooLarge { bytes }
-        }
-        Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight) => SinkError::Closed,
-        _ => SinkError::Rejected {
-            reason: error.to_string(),
-        },
-    }
-}
-
 /// The Kafka sink: one librdkafka producer for the whole process, shared by every task
 /// and thread that produces.
+///
+/// Producing (`try_enqueue`, `enqueue`, `send`, `flush`, `purge_queued`, `stats`, ...)
+/// is the [`Sink`] interface, shared with the stand-in sinks: bring the trait into
+/// scope to call it. The methods here are what only a Kafka cluster has.
 ///
 /// librdkafka's own threads do the network I/O and run the delivery callbacks, so the
 /// sink needs no runtime of its own. What each call needs:
@@ -120,10 +145,10 @@ fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkErro
 /// |---|---|---|
 /// | [`new`](Self::new) | no (does not contact the cluster) | nothing |
 /// | [`check_topic`](Self::check_topic), [`create_topic`](Self::create_topic) | yes: start-up calls | nothing |
-/// | [`try_enqueue`](Self::try_enqueue) | never | nothing |
-/// | [`enqueue`](Self::enqueue), [`send`](Self::send) | no | a tokio runtime with time enabled (only to back off on a full queue) |
+/// | [`try_enqueue`](Sink::try_enqueue) | never | nothing |
+/// | [`enqueue`](Sink::enqueue), [`send`](Sink::send) | no | a tokio runtime with time enabled (only to back off on a full queue) |
 /// | awaiting a [`Pending`] | no | any executor, or any `Waker` |
-/// | [`flush`](Self::flush) | yes: shutdown call | nothing |
+/// | [`flush`](Sink::flush) | yes: shutdown call | nothing |
 ///
 /// Every record takes one slot of the in-flight bound
 /// ([`SinkConfig::max_in_flight_records`] and [`SinkConfig::max_in_flight_bytes`]) from
@@ -136,7 +161,7 @@ fn delivery_error(error: &KafkaError, bytes: usize, timeout_ms: u64) -> SinkErro
 /// events with target `librdkafka`.
 ///
 /// ```
-/// use kafka_sink::{EmbeddedBroker, KafkaSink, Record, SinkConfig};
+/// use kafka_sink::{EmbeddedBroker, KafkaSink, Record, Sink, SinkConfig};
 ///
 /// # fn main() -> Result<(), kafka_sink::SinkError> {
 /// let broker = EmbeddedBroker::start()?; // a mock; use your cluster's "host:9092"
@@ -179,15 +204,25 @@ impl KafkaSink {
     ///
     /// [`SinkError::Config`] when librdkafka refuses the configuration (an unknown
     /// property in [`SinkConfig::extra`], [`Acks::Leader`](crate::Acks::Leader) with
-    /// idempotence, ...) or an in-flight bound is zero.
+    /// idempotence, ...), an in-flight bound or the delivery timeout is zero, or
+    /// [`SinkConfig::extra`] sets a guarded property without
+    /// [`SinkConfig::allow_unsafe_producer_properties`].
     pub fn new(config: SinkConfig) -> Result<Self, SinkError> {
         config.validate()?;
+        for (property, guarantee) in config.guarded_overrides() {
+            // The name only: a value may be a secret.
+            tracing::warn!(
+                property,
+                "producer property overrides what the sink guarantees ({guarantee})"
+            );
+        }
         let in_flight = InFlight::new(config.max_in_flight_records, config.max_in_flight_bytes);
         let brokers_down = Arc::new(AtomicBool::new(false));
         let context = SinkContext {
             in_flight: Arc::clone(&in_flight),
             brokers_down: Arc::clone(&brokers_down),
             delivery_timeout_ms: config.delivery_timeout.as_millis() as u64,
+            brokers: config.brokers.clone(),
         };
         let producer = ThreadedProducer::from_config_and_context(&config.client_config(), context)
             .map_err(|error| SinkError::Config {
@@ -211,43 +246,45 @@ impl KafkaSink {
     ///
     /// It asks for every topic, never for `topic` alone, because a request naming a
     /// topic can create it on brokers that auto-create: the check never creates a topic.
+    /// Like every metadata request of the sink, its outcome updates
+    /// [`Sink::brokers_reachable`].
     ///
     /// # Errors
     ///
     /// [`SinkError::UnknownTopic`] when the topic does not exist,
     /// [`SinkError::BrokerUnreachable`] when no metadata came.
     pub fn check_topic(&self, topic: &str) -> Result<usize, SinkError> {
-        check_topic(
-            self.producer.client(),
-            &self.config.brokers,
-            topic,
-            self.config.metadata_timeout,
-        )
+        find_topic(&self.metadata()?, &self.config.brokers, topic)
     }
 
-    /// Every topic of the cluster with its partition count, from one metadata request
-    /// (blocking, up to [`SinkConfig::metadata_timeout`]): for callers that keep a cache
-    /// of known topics and refresh it off their request path. Topics the broker reports
-    /// with an error are left out.
+    /// The cluster's topics, from one metadata request (blocking, up to
+    /// [`SinkConfig::metadata_timeout`]): for callers that keep a cache of known topics
+    /// and refresh it off their request path. A topic whose metadata shows a transient
+    /// error (no leader yet, a leader election, ...) is listed as such, so that a cache
+    /// can keep what it knew instead of forgetting a topic the cluster still has.
+    ///
+    /// Called periodically, it is also what brings [`Sink::brokers_reachable`]
+    /// back after an outage without any record being sent: metadata that comes back
+    /// marks the brokers reachable, a request that fails marks them unreachable.
     ///
     /// # Errors
     ///
     /// [`SinkError::BrokerUnreachable`] when no metadata came.
-    pub fn topic_partitions(&self) -> Result<Vec<(String, usize)>, SinkError> {
-        let metadata = self
-            .producer
-            .client()
-            .fetch_metadata(None, self.config.metadata_timeout)
-            .map_err(|error| SinkError::BrokerUnreachable {
-                brokers: self.config.brokers.clone(),
-                reason: error.to_string(),
-            })?;
-        Ok(metadata
-            .topics()
-            .iter()
-            .filter(|topic| topic.error().is_none() && !topic.partitions().is_empty())
-            .map(|topic| (topic.name().to_owned(), topic.partitions().len()))
-            .collect())
+    pub fn topic_partitions(&self) -> Result<TopicListing, SinkError> {
+        Ok(TopicListing::of(&self.metadata()?))
+    }
+
+    /// Metadata for every topic. Every metadata request of the sink goes through here,
+    /// so that reachability is what the cluster last answered: metadata back means a
+    /// broker answers, no metadata within the timeout means none does.
+    fn metadata(&self) -> Result<Metadata, SinkError> {
+        let outcome = fetch_metadata(
+            self.producer.client(),
+            &self.config.brokers,
+            self.config.metadata_timeout,
+        );
+        self.brokers_down.store(outcome.is_err(), Ordering::Relaxed);
+        outcome
     }
 
     /// The cluster's id as the brokers report it (blocking, up to
@@ -273,85 +310,13 @@ impl KafkaSink {
         crate::admin::create_topic(&self.config, topic, partitions)
     }
 
-    /// Queues `record` without ever waiting, and returns its pending delivery. Needs no
-    /// runtime: for callers that own their event loop (the returned [`Pending`] is a
-    /// plain future for any `Waker`).
-    ///
-    /// The payload is copied into librdkafka's queue here, so the caller's buffers are
-    /// free as soon as this returns.
-    ///
-    /// # Errors
-    ///
-    /// [`SinkError::Overloaded`] past the in-flight bound and [`SinkError::QueueFull`]
-    /// (`waited_ms: 0`) when librdkafka's local queue is full: nothing was queued, retry
-    /// later. [`SinkError::TooLarge`], [`SinkError::UnknownTopic`] or
-    /// [`SinkError::Rejected`] when librdkafka refused the record.
-    pub fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        let (ticket, receiver) = self.ticket(record)?;
-        match self.attempt(record, ticket) {
-            Attempt::Queued => Ok(Pending::waiting(receiver)),
-            Attempt::QueueFull(_) => Err(SinkError::QueueFull { waited_ms: 0 }),
-            Attempt::Failed(error) => Err(error),
-        }
-    }
-
-    /// Queues `record` like [`KafkaSink::try_enqueue`], but retries a full local queue
-    /// per [`SinkConfig::retry`] (at most its `max_wait`, and never past the delivery
-    /// timeout) before failing with [`SinkError::QueueFull`].
-    ///
-    /// # Panics
-    ///
-    /// The backoff sleeps on tokio's timer: if the queue is full and this runs outside a
-    /// tokio runtime with time enabled, it panics. Use [`KafkaSink::try_enqueue`]
-    /// elsewhere.
-    pub async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        let (mut ticket, receiver) = self.ticket(record)?;
-        let started = Instant::now();
-        let max_wait = self.config.retry.max_wait.min(self.config.delivery_timeout);
-        let mut attempt = 0;
-        loop {
-            match self.attempt(record, ticket) {
-                Attempt::Queued => return Ok(Pending::waiting(receiver)),
-                Attempt::QueueFull(returned) if started.elapsed() < max_wait => {
-                    ticket = returned;
-                    self.in_flight.record_retry();
-                    let backoff = self.config.retry.backoff(attempt);
-                    attempt += 1;
-                    tokio::time::sleep(backoff.min(max_wait.saturating_sub(started.elapsed())))
-                        .await;
-                }
-                Attempt::QueueFull(_) => {
-                    return Err(SinkError::QueueFull {
-                        waited_ms: started.elapsed().as_millis() as u64,
-                    })
-                }
-                Attempt::Failed(error) => return Err(error),
-            }
-        }
-    }
-
-    /// Queues `record` and waits for its acknowledgement: [`KafkaSink::enqueue`], then
-    /// the [`Pending`]. Needs what `enqueue` needs.
-    ///
-    /// # Errors
-    ///
-    /// Those of [`KafkaSink::enqueue`], then the record's fate: [`SinkError::TimedOut`],
-    /// [`SinkError::TooLarge`], [`SinkError::Rejected`] or [`SinkError::Closed`].
-    ///
-    /// # Panics
-    ///
-    /// As [`KafkaSink::enqueue`].
-    pub async fn send(&self, record: &Record<'_>) -> Result<Delivery, SinkError> {
-        self.enqueue(record).await?.await
-    }
-
     /// Reserves a slot of the in-flight bound and the channel the delivery comes back on.
     fn ticket(&self, record: &Record<'_>) -> Result<(Box<Ticket>, DeliveryReceiver), SinkError> {
-        let permit = self.in_flight.acquire(record.payload.len())?;
+        let permit = self.in_flight.admit(record)?;
         let (reply, receiver) = oneshot::channel();
         let ticket = Box::new(Ticket {
             reply,
-            bytes: record.payload.len(),
+            bytes: record.size_bytes(),
             _permit: permit,
         });
         Ok((ticket, receiver))
@@ -379,28 +344,63 @@ impl KafkaSink {
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), returned)) => {
                 Attempt::QueueFull(returned.delivery_opaque)
             }
-            Err((error, _)) => Attempt::Failed(match error.rdkafka_error_code() {
-                Some(
-                    RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::InvalidMessageSize,
-                ) => SinkError::TooLarge {
-                    bytes: record.payload.len(),
-                },
-                Some(
-                    RDKafkaErrorCode::UnknownTopic | RDKafkaErrorCode::UnknownTopicOrPartition,
-                ) => SinkError::UnknownTopic {
-                    topic: record.topic.to_owned(),
-                    brokers: self.config.brokers.clone(),
-                },
-                _ => SinkError::Rejected {
-                    reason: error.to_string(),
-                },
-            }),
+            Err((error, _)) => Attempt::Failed(self.producer.context().sink_error(
+                &error,
+                record.topic,
+                record.size_bytes(),
+            )),
+        }
+    }
+}
+
+impl Sealed for KafkaSink {}
+
+/// The Kafka producer behind the [`Sink`] interface. Where the trait leaves room, the
+/// Kafka sink does this: an enqueue copies the record into librdkafka's queue (the
+/// caller's buffers are free when it returns); [`Sink::enqueue`] retries a full local
+/// queue per [`SinkConfig::retry`] on tokio's timer; [`Sink::flush`] and
+/// [`Sink::purge_queued`] act on librdkafka's queue; [`Sink::brokers_reachable`] is
+/// what the cluster last answered.
+impl Sink for KafkaSink {
+    fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        let (ticket, receiver) = self.ticket(record)?;
+        match self.attempt(record, ticket) {
+            Attempt::Queued => Ok(Pending::waiting(receiver)),
+            Attempt::QueueFull(_) => Err(SinkError::QueueFull { waited_ms: 0 }),
+            Attempt::Failed(error) => Err(error),
         }
     }
 
-    /// Waits up to `timeout` for every queued record to be delivered or to fail.
-    /// Blocking: call it at shutdown, outside async tasks.
-    pub fn flush(&self, timeout: Duration) -> FlushReport {
+    /// Retries a full local queue per [`SinkConfig::retry`] (at most its `max_wait`,
+    /// and never past the delivery timeout) before failing with
+    /// [`SinkError::QueueFull`]; the backoff sleeps on tokio's timer.
+    async fn enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        let (mut ticket, receiver) = self.ticket(record)?;
+        let started = Instant::now();
+        let max_wait = self.config.retry.max_wait.min(self.config.delivery_timeout);
+        let mut attempt = 0;
+        loop {
+            match self.attempt(record, ticket) {
+                Attempt::Queued => return Ok(Pending::waiting(receiver)),
+                Attempt::QueueFull(returned) if started.elapsed() < max_wait => {
+                    ticket = returned;
+                    self.in_flight.record_retry();
+                    let backoff = self.config.retry.backoff(attempt);
+                    attempt += 1;
+                    tokio::time::sleep(backoff.min(max_wait.saturating_sub(started.elapsed())))
+                        .await;
+                }
+                Attempt::QueueFull(_) => {
+                    return Err(SinkError::QueueFull {
+                        waited_ms: started.elapsed().as_millis() as u64,
+                    })
+                }
+                Attempt::Failed(error) => return Err(error),
+            }
+        }
+    }
+
+    fn flush(&self, timeout: Duration) -> FlushReport {
         let before = self.in_flight.stats();
         let _ = self.producer.flush(timeout);
         let after = self.in_flight.stats();
@@ -411,51 +411,28 @@ impl KafkaSink {
         }
     }
 
-    /// A snapshot of the counters.
-    pub fn stats(&self) -> SinkStats {
-        self.in_flight.stats()
-    }
-
-    /// False after librdkafka reported every broker down, until a record is delivered.
-    pub fn brokers_reachable(&self) -> bool {
-        !self.brokers_down.load(Ordering::Relaxed)
-    }
-
-    /// Whether at least `percent`% of either in-flight bound is in use: for readiness
-    /// probes.
-    pub fn is_saturated(&self, percent: usize) -> bool {
-        self.in_flight.is_saturated(percent)
-    }
-}
-
-impl Sealed for KafkaSink {}
-
-impl Sink for KafkaSink {
-    fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
-        KafkaSink::try_enqueue(self, record)
-    }
-
-    fn enqueue(
-        &self,
-        record: &Record<'_>,
-    ) -> impl Future<Output = Result<Pending, SinkError>> + Send {
-        KafkaSink::enqueue(self, record)
-    }
-
-    fn flush(&self, timeout: Duration) -> FlushReport {
-        KafkaSink::flush(self, timeout)
+    /// librdkafka's purge of its queue, not of its in-flight requests, without waiting:
+    /// the purged records' [`Pending`]s resolve from librdkafka's thread.
+    fn purge_queued(&self) {
+        self.producer
+            .purge(PurgeConfig::default().queue().non_blocking());
     }
 
     fn stats(&self) -> SinkStats {
-        KafkaSink::stats(self)
+        self.in_flight.stats()
     }
 
+    /// False after librdkafka reported every broker down or a metadata request failed;
+    /// true again once metadata comes back ([`KafkaSink::topic_partitions`],
+    /// [`KafkaSink::check_topic`]) or a record is delivered. Without traffic only a
+    /// metadata request can bring it back, so a caller that reports readiness from it
+    /// refreshes metadata periodically.
     fn brokers_reachable(&self) -> bool {
-        KafkaSink::brokers_reachable(self)
+        !self.brokers_down.load(Ordering::Relaxed)
     }
 
     fn is_saturated(&self, percent: usize) -> bool {
-        KafkaSink::is_saturated(self, percent)
+        self.in_flight.is_saturated(percent)
     }
 }
 
@@ -483,43 +460,11 @@ fn headers(pairs: &[(&str, &[u8])]) -> OwnedHeaders {
     )
 }
 
-/// The start-up check, shared by the sink and the harness: metadata for `topic`.
-pub(crate) fn check_topic<C: ClientContext>(
-    client: &rdkafka::client::Client<C>,
-    brokers: &str,
-    topic: &str,
-    timeout: Duration,
-) -> Result<usize, SinkError> {
-    // Metadata for every topic, never for `topic` alone: a request naming a topic may
-    // create it on a broker with `auto.create.topics.enable` (Apache Kafka's default,
-    // and librdkafka's mock cluster), so the check would create what it should verify.
-    let metadata =
-        client
-            .fetch_metadata(None, timeout)
-            .map_err(|error| SinkError::BrokerUnreachable {
-                brokers: brokers.to_owned(),
-                reason: error.to_string(),
-            })?;
-    let unknown = || SinkError::UnknownTopic {
-        topic: topic.to_owned(),
-        brokers: brokers.to_owned(),
-    };
-    let found = metadata
-        .topics()
-        .iter()
-        .find(|candidate| candidate.name() == topic)
-        .ok_or_else(unknown)?;
-    if found.error().is_some() || found.partitions().is_empty() {
-        return Err(unknown());
-    }
-    Ok(found.partitions().len())
-}
-
 #[cfg(test)]
 mod tests {
     use std::future::Future;
     use std::sync::atomic::AtomicUsize;
-    use std::task::{Context, Wake, Waker};
+    use std::task::{Context, Poll, Wake, Waker};
 
     use super::*;
 
@@ -542,12 +487,18 @@ mod tests {
         no_room.max_in_flight_records = 0;
         let mut leader_idempotent = SinkConfig::new("127.0.0.1:1");
         leader_idempotent.acks = crate::Acks::Leader;
+        let mut no_timeout = SinkConfig::new("127.0.0.1:1");
+        no_timeout.delivery_timeout = Duration::ZERO;
+        let mut sub_millisecond_timeout = SinkConfig::new("127.0.0.1:1");
+        sub_millisecond_timeout.delivery_timeout = Duration::from_micros(999);
         let mut unknown_property = SinkConfig::new("127.0.0.1:1");
         unknown_property
             .extra
             .push(("no.such.property".into(), "1".into()));
         for config in [
             no_room,
+            no_timeout,
+            sub_millisecond_timeout,
             leader_idempotent,
             unknown_property,
             SinkConfig::new(""),
@@ -557,6 +508,250 @@ mod tests {
                 matches!(error, SinkError::Config { .. }),
                 "{config:?}: {error:?}"
             );
+        }
+    }
+
+    /// Calls `refresh` until `done` holds: the outcome decides, the guard only stops a
+    /// hang.
+    fn refresh_until(sink: &KafkaSink, what: &str, done: impl Fn(&KafkaSink) -> bool) {
+        let guard = Instant::now() + Duration::from_secs(60);
+        loop {
+            let _ = sink.topic_partitions();
+            if done(sink) {
+                return;
+            }
+            assert!(Instant::now() < guard, "never {what}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    #[test]
+    fn reachability_follows_metadata_with_no_record_produced() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("reachability", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        config.metadata_timeout = Duration::from_millis(500);
+        let sink = KafkaSink::new(config).unwrap();
+        assert_eq!(sink.check_topic("reachability"), Ok(1));
+        assert!(sink.brokers_reachable());
+
+        broker.broker_down().unwrap();
+        refresh_until(&sink, "unreachable during the outage", |sink| {
+            !sink.brokers_reachable()
+        });
+        broker.broker_up().unwrap();
+        refresh_until(
+            &sink,
+            "reachable after the outage",
+            KafkaSink::brokers_reachable,
+        );
+        assert_eq!(sink.stats().sent, 0, "no record was produced");
+    }
+
+    #[test]
+    fn keys_and_headers_count_against_the_in_flight_byte_bound() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("bytes", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        // Room for the first record's 2 + 3 + 4 + 6 bytes, not for a second one.
+        config.max_in_flight_bytes = 20;
+        // Nothing leaves the producer before the flush: the bytes stay in flight.
+        config.linger = Duration::from_secs(600);
+        config.delivery_timeout = Duration::from_secs(900);
+        let sink = KafkaSink::new(config).unwrap();
+        let headers = [("name", &b"value!"[..])];
+        let record = Record::new("bytes", b"{}")
+            .with_key(b"key")
+            .with_headers(&headers);
+        let pending = sink.try_enqueue(&record).unwrap();
+        assert_eq!(sink.stats().in_flight_bytes, 15);
+
+        // A payload that alone would fit (15 + 2 <= 20) is refused for its headers.
+        let error = sink.try_enqueue(&record).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SinkError::Overloaded {
+                    in_flight_bytes: 15,
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        sink.flush(Duration::from_secs(30));
+        assert!(wait_here(pending).is_ok());
+        assert_eq!(sink.stats().in_flight_bytes, 0);
+    }
+
+    #[test]
+    fn purge_fails_queued_records_at_once_as_closed_and_the_sink_goes_on() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("purge", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        // The records stay in librdkafka's queue: none is sent before the purge.
+        config.linger = Duration::from_secs(600);
+        config.delivery_timeout = Duration::from_secs(900);
+        let sink = KafkaSink::new(config).unwrap();
+        let queued: Vec<_> = (0..3)
+            .map(|i| {
+                let payload = format!("{{\"i\":{i}}}");
+                sink.try_enqueue(&Record::new("purge", payload.as_bytes()))
+                    .unwrap()
+            })
+            .collect();
+
+        sink.purge_queued();
+        for pending in queued {
+            assert_eq!(wait_here(pending), Err(SinkError::Closed));
+        }
+        let stats = sink.stats();
+        assert_eq!((stats.failed, stats.in_flight_records), (3, 0));
+
+        let after = sink.try_enqueue(&Record::new("purge", b"{}")).unwrap();
+        sink.flush(Duration::from_secs(30));
+        assert!(
+            wait_here(after).is_ok(),
+            "records after the purge are produced"
+        );
+    }
+
+    #[test]
+    fn max_record_bytes_bounds_the_wire_size_exactly() {
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        broker.create_topic("largest", 1).unwrap();
+        let mut config = SinkConfig::new(broker.brokers());
+        config
+            .extra
+            .push(("message.max.bytes".into(), "1000".into()));
+        let largest = config.max_record_bytes();
+        assert_eq!(largest, 1000);
+        let sink = KafkaSink::new(config).unwrap();
+        // A 100-byte header value takes a 2-byte length: the varints count too.
+        let value = [b'v'; 100];
+        let headers = [("h", &value[..])];
+        let fixed = Record::new("largest", b"")
+            .with_key(b"k")
+            .with_headers(&headers);
+        let payload = vec![b'x'; largest - fixed.wire_size_bytes()];
+
+        let fits = Record::new("largest", &payload)
+            .with_key(b"k")
+            .with_headers(&headers);
+        assert_eq!(fits.wire_size_bytes(), largest);
+        let pending = sink
+            .try_enqueue(&fits)
+            .expect("a record of exactly the limit");
+
+        let over = [&payload[..], b"x"].concat();
+        let too_large = Record::new("largest", &over)
+            .with_key(b"k")
+            .with_headers(&headers);
+        assert_eq!(
+            sink.try_enqueue(&too_large).unwrap_err(),
+            SinkError::TooLarge {
+                bytes: too_large.size_bytes()
+            }
+        );
+        sink.flush(Duration::from_secs(30));
+        assert!(wait_here(pending).is_ok());
+    }
+
+    #[test]
+    fn the_listing_tells_transient_topic_errors_from_missing_topics() {
+        use rdkafka::types::RDKafkaRespErr;
+
+        let broker = crate::EmbeddedBroker::start().unwrap();
+        for topic in ["ready", "electing", "gone"] {
+            broker.create_topic(topic, 2).unwrap();
+        }
+        let sink = KafkaSink::new(SinkConfig::new(broker.brokers())).unwrap();
+        broker.topic_error(
+            "electing",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+        );
+        broker.topic_error(
+            "gone",
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART,
+        );
+        let listing = sink.topic_partitions().unwrap();
+        assert!(
+            listing.available.contains(&("ready".to_owned(), 2)),
+            "{listing:?}"
+        );
+        assert_eq!(listing.transient, ["electing"], "{listing:?}");
+        let listed = |name: &str| listing.available.iter().any(|(topic, _)| topic == name);
+        assert!(!listed("electing") && !listed("gone"), "{listing:?}");
+    }
+
+    #[test]
+    fn one_mapping_of_librdkafka_errors_for_enqueue_and_delivery() {
+        let context = SinkContext {
+            in_flight: InFlight::new(1, 1),
+            delivery_timeout_ms: 1500,
+            brokers: "kafka:9092".into(),
+            brokers_down: Arc::default(),
+        };
+        let unknown_topic = SinkError::UnknownTopic {
+            topic: "t".into(),
+            brokers: "kafka:9092".into(),
+        };
+        for (code, expected) in [
+            (
+                RDKafkaErrorCode::QueueFull,
+                SinkError::QueueFull { waited_ms: 0 },
+            ),
+            (
+                RDKafkaErrorCode::MessageTimedOut,
+                SinkError::TimedOut { timeout_ms: 1500 },
+            ),
+            (
+                RDKafkaErrorCode::MessageSizeTooLarge,
+                SinkError::TooLarge { bytes: 7 },
+            ),
+            (
+                RDKafkaErrorCode::InvalidMessageSize,
+                SinkError::TooLarge { bytes: 7 },
+            ),
+            (RDKafkaErrorCode::UnknownTopic, unknown_topic.clone()),
+            (RDKafkaErrorCode::UnknownTopicOrPartition, unknown_topic),
+            (RDKafkaErrorCode::PurgeQueue, SinkError::Closed),
+        ] {
+            let error = KafkaError::MessageProduction(code);
+            assert_eq!(context.sink_error(&error, "t", 7), expected, "{code:?}");
+        }
+        for code in [
+            RDKafkaErrorCode::PurgeInflight,
+            RDKafkaErrorCode::UnknownPartition,
+            RDKafkaErrorCode::NotEnoughReplicas,
+        ] {
+            let error = context.sink_error(&KafkaError::MessageProduction(code), "t", 7);
+            assert!(
+                matches!(error, SinkError::Rejected { .. }),
+                "{code:?}: {error:?}"
+            );
+            assert!(!error.is_retriable(), "{code:?}: may have been written");
+        }
+    }
+
+    /// Polls `future` on this thread until it is ready (the delivery callback wakes it);
+    /// the guard only stops a hang.
+    fn wait_here<F: Future>(future: F) -> F::Output {
+        struct Unpark(std::thread::Thread);
+        impl Wake for Unpark {
+            fn wake(self: Arc<Self>) {
+                self.0.unpark();
+            }
+        }
+        let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut future = std::pin::pin!(future);
+        let guard = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+                return output;
+            }
+            let left = guard.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "the future never completed");
+            std::thread::park_timeout(left);
         }
     }
 

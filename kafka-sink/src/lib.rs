@@ -3,27 +3,28 @@
 //!
 //! [`KafkaSink`] is one librdkafka producer shared by the whole process (`acks=all`,
 //! idempotent, small linger, topics never auto-created). Producing a record is one
-//! call: [`KafkaSink::send`] queues it and resolves once Kafka acknowledged it. Under
+//! call: [`Sink::send`] queues it and resolves once Kafka acknowledged it. Under
 //! the hood, an enqueue copies the record into the producer's queue and returns a
 //! [`Pending`] delivery, a plain future that any executor (or a hand-written event loop
 //! with its own `Waker`) can await. Past the in-flight bound an enqueue fails at once
 //! with [`SinkError::Overloaded`] instead of blocking or growing memory; nothing is
-//! resent after it was queued (that could duplicate). [`KafkaSink::flush`] drains at
+//! resent after it was queued (that could duplicate). [`Sink::flush`] drains at
 //! shutdown.
 //!
-//! Runtimes: [`KafkaSink::try_enqueue`] never waits and needs no runtime;
-//! [`KafkaSink::enqueue`] and [`KafkaSink::send`] back off on a full local queue with
+//! Runtimes: [`Sink::try_enqueue`] never waits and needs no runtime;
+//! [`Sink::enqueue`] and [`Sink::send`] back off on a full local queue with
 //! tokio's timer, so they need a tokio runtime with time enabled. Start-up
 //! ([`KafkaSink::check_topic`], [`KafkaSink::create_topic`]) and shutdown
-//! ([`KafkaSink::flush`]) calls block the calling thread.
+//! ([`Sink::flush`]) calls block the calling thread.
 //!
-//! The [`Sink`] trait is what [`KafkaSink`], [`NullSink`] (acknowledges at once, keeps
-//! nothing) and, with the `memory` feature, `MemorySink` (keeps records, for tests)
-//! have in common. [`EmbeddedBroker`] starts librdkafka's in-process mock cluster for
-//! demos and machines with no broker; it is a mock and says so.
+//! The [`Sink`] trait is the interface every sink has: [`KafkaSink`], [`NullSink`]
+//! (acknowledges at once, keeps nothing) and [`MemorySink`] (keeps records, for
+//! tests); [`AnySink`] is one of them chosen at run time, with no dynamic dispatch.
+//! [`EmbeddedBroker`] starts librdkafka's in-process mock cluster for demos and
+//! machines with no broker; it is a mock and says so.
 //!
 //! ```
-//! use kafka_sink::{EmbeddedBroker, KafkaSink, Record, SinkConfig};
+//! use kafka_sink::{EmbeddedBroker, KafkaSink, Record, Sink, SinkConfig};
 //!
 //! # fn main() -> Result<(), kafka_sink::SinkError> {
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -37,34 +38,28 @@
 //! assert_eq!(sink.stats().delivered, 1);
 //! # Ok(()) }) }
 //! ```
-//!
-//! # Features
-//!
-//! - `memory`: `MemorySink` and its `StoredRecord`, a test double.
-//! - `harness`: `harness`, which finds a broker for integration tests (an external one,
-//!   a `tansu` child process, or the mock) and reads records back.
 #![forbid(unsafe_code)]
 
 mod admin;
+mod any;
 mod config;
 mod embedded;
 mod error;
-#[cfg(feature = "harness")]
-pub mod harness;
 mod inflight;
 mod kafka;
-#[cfg(feature = "memory")]
 mod memory;
+mod metadata;
 mod retry;
 mod sink;
 
+pub use any::AnySink;
 pub use config::{Acks, Compression, SinkConfig};
 pub use embedded::EmbeddedBroker;
 pub use error::SinkError;
 pub use inflight::SinkStats;
 pub use kafka::{FlushReport, KafkaSink};
-#[cfg(feature = "memory")]
 pub use memory::{MemorySink, StoredRecord};
+pub use metadata::TopicListing;
 pub use retry::RetryPolicy;
 pub use sink::{Delivery, NullSink, Pending, Record, Sink};
 

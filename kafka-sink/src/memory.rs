@@ -1,4 +1,4 @@
-//! [`MemorySink`]: a test double that keeps records in memory (feature `memory`).
+//! [`MemorySink`]: a test double that keeps records in memory.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -27,8 +27,7 @@ pub struct StoredRecord {
 }
 
 /// Keeps records in memory, acknowledged at once at offsets 0, 1, 2, ... of partition
-/// 0; [`MemorySink::fail_with`] makes enqueues fail. For tests; needs the `memory`
-/// feature.
+/// 0; [`MemorySink::fail_with`] makes enqueues fail. For tests.
 ///
 /// ```
 /// use kafka_sink::{MemorySink, Record, Sink, SinkError};
@@ -81,6 +80,7 @@ impl Sink for MemorySink {
         if let Some(error) = lock(&self.failure).clone() {
             return Err(error);
         }
+        let _permit = self.in_flight.admit(record)?;
         let mut records = lock(&self.records);
         records.push(StoredRecord {
             topic: record.topic.to_owned(),
@@ -113,6 +113,8 @@ impl Sink for MemorySink {
     fn flush(&self, _timeout: Duration) -> FlushReport {
         FlushReport::default()
     }
+
+    fn purge_queued(&self) {}
 
     fn stats(&self) -> SinkStats {
         self.in_flight.stats()

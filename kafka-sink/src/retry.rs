@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-/// How [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) retries a full local queue:
-/// bounded exponential backoff with jitter. ([`KafkaSink::try_enqueue`](crate::KafkaSink::try_enqueue)
+/// How [`Sink::enqueue`](crate::Sink::enqueue) retries a full local queue:
+/// bounded exponential backoff with jitter. ([`Sink::try_enqueue`](crate::Sink::try_enqueue)
 /// never retries.)
 ///
 /// Only a record that never entered librdkafka's queue is retried; one that failed

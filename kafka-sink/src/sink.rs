@@ -84,6 +84,63 @@ impl<'a> Record<'a> {
     pub const fn with_headers(self, headers: &'a [(&'a str, &'a [u8])]) -> Self {
         Self { headers, ..self }
     }
+
+    /// The record's own bytes: payload, key, and every header's name and value. What
+    /// the record counts against the in-flight byte bound
+    /// ([`SinkConfig::max_in_flight_bytes`](crate::SinkConfig::max_in_flight_bytes)) in
+    /// every sink: a key or headers are copied into the producer's queue like the
+    /// payload, so they are not free.
+    ///
+    /// ```
+    /// use kafka_sink::Record;
+    ///
+    /// let headers = [("source", &b"web"[..])];
+    /// let record = Record::new("events", b"{}").with_key(b"k").with_headers(&headers);
+    /// assert_eq!(record.size_bytes(), 2 + 1 + 6 + 3);
+    /// ```
+    pub fn size_bytes(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum();
+        self.payload.len() + self.key.map_or(0, <[u8]>::len) + headers
+    }
+
+    /// The record's size as librdkafka counts it against
+    /// [`SinkConfig::max_record_bytes`](crate::SinkConfig::max_record_bytes): its
+    /// [`size_bytes`](Self::size_bytes), plus the varint length of each header's name
+    /// and value, plus 36 bytes, the most framing a record of Kafka's v2 format can
+    /// take (`RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`). librdkafka refuses a record whose
+    /// figure is over the limit before queueing it ([`SinkError::TooLarge`]).
+    ///
+    /// ```
+    /// use kafka_sink::Record;
+    ///
+    /// let headers = [("source", &b"web"[..])];
+    /// let record = Record::new("events", b"{}").with_key(b"k").with_headers(&headers);
+    /// assert_eq!(record.wire_size_bytes(), 36 + 2 + 1 + (1 + 6) + (1 + 3));
+    /// ```
+    pub fn wire_size_bytes(&self) -> usize {
+        let header_lengths: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| varint_bytes(name.len()) + varint_bytes(value.len()))
+            .sum();
+        RECORD_FRAMING_BYTES + self.size_bytes() + header_lengths
+    }
+}
+
+/// librdkafka's `RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD`: the varints of a v2 record's
+/// length (5), timestamp delta (10), offset delta, key length, value length and header
+/// count (5 each), and its attributes byte.
+const RECORD_FRAMING_BYTES: usize = 5 + 1 + 10 + 5 + 5 + 5 + 5;
+
+/// Bytes of the zigzag varint Kafka encodes a header's name or value length with.
+fn varint_bytes(length: usize) -> usize {
+    let zigzag = (length as u64) << 1;
+    let bits = u64::BITS - zigzag.leading_zeros();
+    bits.div_ceil(7).max(1) as usize
 }
 
 /// Where Kafka stored an acknowledged record.
@@ -172,12 +229,16 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// What every sink of this crate does: [`KafkaSink`](crate::KafkaSink), [`NullSink`]
-/// and, with the `memory` feature, `MemorySink`. Write code generic over `S: Sink` to
-/// swap Kafka for a double in tests.
+/// The sink interface, written once: what [`KafkaSink`](crate::KafkaSink),
+/// [`NullSink`] and [`MemorySink`](crate::MemorySink) do, and what
+/// [`AnySink`](crate::AnySink) (one of them, chosen at run time) does by passing each
+/// call on. Write code generic over `S: Sink`, or hold an `AnySink`, to swap Kafka for
+/// a stand-in.
 ///
-/// The trait is sealed (only this crate implements it), so it can grow methods without
-/// breaking callers. Its futures are `Send`.
+/// Every sink admits a record through the same in-flight bound, counted by
+/// [`Record::size_bytes`], and keeps the same [`SinkStats`]. The trait is sealed (only
+/// this crate implements it), so it can grow methods without breaking callers. Its
+/// futures are `Send`.
 ///
 /// ```
 /// use kafka_sink::{NullSink, Record, Sink};
@@ -190,21 +251,28 @@ mod sealed {
 /// assert_eq!(runtime.block_on(produce_one(&NullSink::default())), 0);
 /// ```
 pub trait Sink: sealed::Sealed + Send + Sync {
-    /// Queues `record` without ever waiting, and returns its pending delivery.
+    /// Queues `record` without ever waiting, and returns its pending delivery. Needs no
+    /// runtime: for callers that own their event loop (the [`Pending`] is a plain
+    /// future for any `Waker`). The sink copies what it keeps, so the caller's buffers
+    /// are free as soon as this returns.
     ///
-    /// Fails at once with [`SinkError::Overloaded`] past the in-flight bound and with
-    /// [`SinkError::QueueFull`] when the producer's local queue is full. Needs no
-    /// runtime: for event loops that own their thread.
+    /// # Errors
+    ///
+    /// [`SinkError::Overloaded`] past the in-flight bound and [`SinkError::QueueFull`]
+    /// (`waited_ms: 0`) when the producer's local queue is full: nothing was queued,
+    /// retry later. [`SinkError::TooLarge`], [`SinkError::UnknownTopic`] or
+    /// [`SinkError::Rejected`] when the producer refused the record.
     fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError>;
 
-    /// Queues `record` and returns its pending delivery, retrying a full local queue
-    /// (see [`KafkaSink::enqueue`](crate::KafkaSink::enqueue) for what that needs).
+    /// Queues `record` like [`Sink::try_enqueue`], but retries a full local queue for a
+    /// while (for Kafka, per [`SinkConfig::retry`](crate::SinkConfig::retry)) before
+    /// failing with [`SinkError::QueueFull`].
     ///
     /// # Panics
     ///
     /// For [`KafkaSink`](crate::KafkaSink): when the local queue is full and this runs
-    /// outside a tokio runtime with time enabled (the backoff sleeps on tokio's timer).
-    /// The other sinks never wait.
+    /// outside a tokio runtime with time enabled (the backoff sleeps on tokio's timer;
+    /// use [`Sink::try_enqueue`] elsewhere). The other sinks never wait.
     fn enqueue(
         &self,
         record: &Record<'_>,
@@ -212,6 +280,11 @@ pub trait Sink: sealed::Sealed + Send + Sync {
 
     /// Queues `record` and waits for its acknowledgement: [`Sink::enqueue`], then the
     /// [`Pending`].
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Sink::enqueue`], then the record's fate: [`SinkError::TimedOut`],
+    /// [`SinkError::TooLarge`], [`SinkError::Rejected`] or [`SinkError::Closed`].
     ///
     /// # Panics
     ///
@@ -226,6 +299,16 @@ pub trait Sink: sealed::Sealed + Send + Sync {
     /// Waits up to `timeout` for every queued record to be delivered or to fail.
     /// Blocking: call it at shutdown, outside async tasks.
     fn flush(&self, timeout: Duration) -> FlushReport;
+
+    /// Fails every record not yet sent to a broker, at once, with
+    /// [`SinkError::Closed`]: such a record was never written anywhere, so its client
+    /// may safely retry it elsewhere. Records already sent keep waiting for their
+    /// acknowledgement (purging them would leave their fate unknown). Non-blocking;
+    /// records enqueued afterwards are produced as usual. The stand-ins queue nothing.
+    ///
+    /// For shutdown: stop taking records, purge what is queued, then [`Sink::flush`] to
+    /// wait for what is in flight.
+    fn purge_queued(&self);
 
     /// A snapshot of the counters.
     fn stats(&self) -> SinkStats;
@@ -258,7 +341,10 @@ impl Default for NullSink {
 impl sealed::Sealed for NullSink {}
 
 impl Sink for NullSink {
-    fn try_enqueue(&self, _record: &Record<'_>) -> Result<Pending, SinkError> {
+    fn try_enqueue(&self, record: &Record<'_>) -> Result<Pending, SinkError> {
+        // Admitted and released like any sink's record, so the counters (and what
+        // admission costs) are the same as Kafka's.
+        let _permit = self.in_flight.admit(record)?;
         self.in_flight.record_sent();
         let outcome = Ok(Delivery::new(
             0,
@@ -279,6 +365,8 @@ impl Sink for NullSink {
         FlushReport::default()
     }
 
+    fn purge_queued(&self) {}
+
     fn stats(&self) -> SinkStats {
         self.in_flight.stats()
     }
@@ -293,3 +381,15 @@ impl Sink for NullSink {
 }
 
 pub(crate) use sealed::Sealed;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_lengths_are_zigzag_varints() {
+        for (length, bytes) in [(0, 1), (63, 1), (64, 2), (8191, 2), (8192, 3)] {
+            assert_eq!(varint_bytes(length), bytes, "{length}");
+        }
+    }
+}

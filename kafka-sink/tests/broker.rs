@@ -1,11 +1,11 @@
-//! The sink against a broker from the harness: tansu in CI, the mock elsewhere.
+//! The sink against a broker from `test-broker`: tansu in CI, the mock elsewhere.
 
 use std::collections::HashSet;
 use std::rc::Rc;
 use std::time::Duration;
 
-use kafka_sink::harness::{payload_counts, scratch_dir, BrokerKind, TestBroker};
-use kafka_sink::{KafkaSink, Record, SinkConfig, SinkError};
+use kafka_sink::{KafkaSink, Record, Sink, SinkConfig, SinkError};
+use test_broker::{payload_counts, scratch_dir, BrokerKind, TestBroker};
 
 fn sink_for(broker: &TestBroker, tweak: impl FnOnce(&mut SinkConfig)) -> KafkaSink {
     let mut config = SinkConfig::new(broker.brokers());

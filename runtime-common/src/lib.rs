@@ -5,7 +5,9 @@
 //! after stopping the others), SIGINT/SIGTERM, the shutdown signal ([`Shutdown`], for
 //! async engines and runtime-less loops alike), connection admission against
 //! [`ingest::ConnectionLimit`] with the encoded `503` refusal ([`Shared`]) and, for
-//! async engines, the drain within the grace period ([`accept_loop`]).
+//! async engines, the drain within the grace period ([`accept_loop`]). It takes typed
+//! [`ServeSettings`] (which `gateway-cli` builds from the flags) and knows no command
+//! line.
 //!
 //! Everything about HTTP and Kafka lives below, in [`http_conn`] and [`ingest`]; an
 //! engine only implements [`Engine`] (set a worker up on its thread, run it) and a
@@ -26,11 +28,13 @@
 #![forbid(unsafe_code)]
 
 mod listen;
+mod settings;
 mod supervise;
 mod worker;
 
 pub use listen::{bind_reuse_port, bind_workers};
-pub use supervise::{serve, Engine};
+pub use settings::ServeSettings;
+pub use supervise::{serve, Engine, StartedGateway};
 pub use worker::{
     accept_loop, sleep_until, Accept, Accepted, ConnectionGuard, Shared, Shutdown, Worker,
 };

@@ -1,15 +1,16 @@
 //! Worker threads: start-up report, supervision, SIGINT/SIGTERM, and the shutdown that
 //! stops every worker whatever woke the main thread.
 
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use anyhow::{anyhow, Context};
-use ingest::startup::{log_listening, Started};
-use ingest::GatewayArgs;
+use ingest::Gateway;
 use tokio::sync::mpsc;
 
-use crate::bind_workers;
 use crate::worker::{Shared, Shutdown, Worker};
+use crate::{bind_workers, ServeSettings};
 
 /// One engine: how a worker thread sets itself up and serves. Everything else about
 /// threads, listeners, signals and shutdown is [`serve`]'s.
@@ -42,6 +43,18 @@ pub trait Engine: Send + Sync + 'static {
     /// connections within the grace period ([`crate::accept_loop`] does both for an
     /// async engine).
     fn run(&self, ready: Self::Ready);
+}
+
+/// A gateway that start-up built, as [`serve`] needs it: `gateway_cli::Started` is
+/// one. A trait rather than that type, so this crate needs neither the command line nor
+/// start-up.
+pub trait StartedGateway {
+    /// The gateway every worker serves.
+    fn gateway(&self) -> &Arc<Gateway>;
+
+    /// Logs the one start-up line: `server` listens on `bound` (the address the kernel
+    /// gave, when the settings asked for port 0) with `workers` worker threads.
+    fn log_listening(&self, server: &str, bound: SocketAddr, workers: NonZeroUsize);
 }
 
 /// Why the main thread stopped waiting.
@@ -177,8 +190,8 @@ fn start_workers<E: Engine>(
     (threads, all_ready.map(|()| features))
 }
 
-/// Serves the gateway `started` with `engine` on `args.worker_count()` worker threads,
-/// each with its own `SO_REUSEPORT` listener on `args.listen`, until SIGINT or SIGTERM;
+/// Serves the gateway `started` with `engine` on `settings.workers` worker threads,
+/// each with its own `SO_REUSEPORT` listener on `settings.listen`, until SIGINT or SIGTERM;
 /// then stops accepting, lets in-flight connections finish within the grace period and
 /// returns `Ok`. The caller flushes the producer afterwards.
 ///
@@ -187,17 +200,21 @@ fn start_workers<E: Engine>(
 /// If a listener cannot be bound or a worker's runtime cannot be built (nothing is
 /// served then), or if a worker ended on its own (it panicked): every other worker is
 /// stopped and drained first, so the caller can still flush and exit non-zero.
-pub fn serve<E: Engine>(engine: E, args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
+pub fn serve<E: Engine>(
+    engine: E,
+    settings: &ServeSettings,
+    started: &impl StartedGateway,
+) -> anyhow::Result<()> {
     let mut signals = Signals::catch().context("cannot catch SIGINT/SIGTERM")?;
-    let (bound, listeners) = bind_workers(args.listen, args.worker_count())?;
-    let shared = Arc::new(Shared::new(args, Arc::clone(&started.gateway)));
+    let (bound, listeners) = bind_workers(settings.listen, settings.workers.get())?;
+    let shared = Arc::new(Shared::new(settings, Arc::clone(started.gateway())));
     let (shutdown_trigger, shutdown) = Shutdown::channel();
     let (exit_sender, mut exits) = mpsc::unbounded_channel();
     let engine = Arc::new(engine);
     let (threads, all_ready) = start_workers(&engine, listeners, &shared, &shutdown, &exit_sender);
     drop(exit_sender);
     let wakeup = all_ready.map(|features| {
-        log_listening(E::NAME, bound, args, started);
+        started.log_listening(E::NAME, bound, settings.workers);
         if let Some(features) = features {
             tracing::info!(engine = E::NAME, %features, "engine features in effect");
         }

@@ -10,8 +10,10 @@ use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use http_conn::{Driver, MemoryBudget, ServerConnection};
-use ingest::{ConnectionLimit, ConnectionSlot, Dispatcher, Gateway, GatewayArgs, Rejection, Reply};
+use ingest::{ConnectionLimit, ConnectionSlot, Dispatcher, Gateway, Rejection, Reply};
 use tokio::sync::watch;
+
+use crate::ServeSettings;
 
 /// What every connection of every worker shares.
 #[derive(Debug)]
@@ -32,20 +34,20 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// The shared state these flags stand for.
-    pub fn new(args: &GatewayArgs, gateway: Arc<Gateway>) -> Self {
+    /// The shared state of `gateway` served with these settings.
+    pub fn new(settings: &ServeSettings, gateway: Arc<Gateway>) -> Self {
         let mut refusal = Vec::new();
         Reply::rejected(&Rejection::TooManyConnections {
-            limit: args.max_connections,
+            limit: settings.max_connections,
         })
         .encode_http1(false, ingest::HttpVersion::Http11, None, &mut refusal);
         Self {
-            connections: ConnectionLimit::new(args.max_connections, gateway.metrics()),
+            connections: ConnectionLimit::new(settings.max_connections, gateway.metrics()),
             gateway,
-            connection: args.connection_config(),
-            grace_period: args.grace_period(),
-            budget: MemoryBudget::new(args.max_buffered_request_bytes),
-            max_records_per_connection: args.max_in_flight_records_per_connection,
+            connection: settings.connection,
+            grace_period: settings.grace_period,
+            budget: MemoryBudget::new(settings.max_buffered_request_bytes),
+            max_records_per_connection: settings.max_records_per_connection,
             refusal,
         }
     }
@@ -277,7 +279,7 @@ pub async fn sleep_until(deadline: Option<Instant>) {
 mod tests {
     use std::cell::RefCell;
 
-    use ingest::{AckMode, Defaults, GatewaySink, Policy};
+    use ingest::{AckMode, GatewaySink, Policy};
     use kafka_sink::NullSink;
 
     use super::*;
@@ -300,37 +302,30 @@ mod tests {
         }
     }
 
-    fn shared(max_connections: &str) -> Shared {
-        let args = GatewayArgs::parse_from_with(
-            [
-                "test",
-                "--max-connections",
-                max_connections,
-                "--grace-period-ms",
-                "1",
-            ],
-            Defaults {
-                name: "test",
-                about: "test",
-                listen: "127.0.0.1:0",
-                topic: "t",
-            },
-        )
-        .unwrap();
+    fn shared(max_connections: usize) -> Shared {
+        let settings = ServeSettings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            workers: std::num::NonZeroUsize::MIN,
+            max_connections,
+            grace_period: Duration::from_millis(1),
+            connection: http_conn::Config::default(),
+            max_buffered_request_bytes: usize::MAX,
+            max_records_per_connection: 1,
+        };
         let gateway = Gateway::new(
             Policy {
-                topic: "t".into(),
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
+                ..Policy::new("t")
             },
             GatewaySink::Null(NullSink::default()),
         );
-        Shared::new(&args, Arc::new(gateway))
+        Shared::new(&settings, Arc::new(gateway))
     }
 
     #[test]
     fn connections_past_the_limit_are_refused_and_shutdown_stops_accepting() {
-        let shared = shared("2");
+        let shared = shared(2);
         let (stop, shutdown) = Shutdown::channel();
         let admitted = RefCell::new(Vec::new());
         let refused = RefCell::new(Vec::new());

@@ -3,7 +3,7 @@
 //! everything the gateway decides comes from [`ingest`].
 //!
 //! ```no_run
-//! let args = ingest::GatewayArgs::parse_from_with(
+//! let args = gateway_cli::GatewayArgs::parse_from_with(
 //!     ["runtime-hyper", "--embedded-broker"],
 //!     runtime_hyper::DEFAULTS,
 //! )?;
@@ -17,7 +17,7 @@ mod server;
 mod service;
 
 use anyhow::Context;
-use ingest::{Defaults, GatewayArgs};
+use gateway_cli::{Defaults, GatewayArgs};
 
 /// This binary's defaults: port 8080, topic `test_topic_tokio`.
 pub const DEFAULTS: Defaults = Defaults {
@@ -29,13 +29,13 @@ pub const DEFAULTS: Defaults = Defaults {
 
 /// Starts the gateway and serves until SIGINT or SIGTERM, then drains and flushes.
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let started = ingest::startup::start(&args).context("cannot start the gateway")?;
+    let started = gateway_cli::start(&args).context("cannot start the gateway")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.worker_count())
+        .worker_threads(args.runtime.worker_count().get())
         .enable_all()
         .build()
         .context("cannot build the tokio runtime")?;
     runtime.block_on(server::serve(&args, &started))?;
-    started.gateway.finish(args.grace_period());
+    started.gateway.finish(args.runtime.grace_period());
     Ok(())
 }

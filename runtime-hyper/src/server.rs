@@ -4,27 +4,27 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use anyhow::Context;
+use gateway_cli::{GatewayArgs, Started};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use ingest::startup::{log_listening, Started};
-use ingest::{ConnectionLimit, GatewayArgs, Rejection, Reply};
+use ingest::{ConnectionLimit, Rejection, Reply};
 use tokio::net::TcpListener;
 
 use crate::deadline::{now, Clock, TimedStream};
 
 fn bind(args: &GatewayArgs) -> anyhow::Result<TcpListener> {
     let socket = socket2::Socket::new(
-        socket2::Domain::for_address(args.listen),
+        socket2::Domain::for_address(args.runtime.listen),
         socket2::Type::STREAM,
         Some(socket2::Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket
-        .bind(&args.listen.into())
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
+        .bind(&args.runtime.listen.into())
+        .with_context(|| format!("cannot listen on {}", args.runtime.listen))?;
     socket.listen(4096)?;
     Ok(TcpListener::from_std(socket.into())?)
 }
@@ -41,13 +41,13 @@ async fn shutdown_signal() {
 
 pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
     let listener = bind(args)?;
-    log_listening("hyper", listener.local_addr()?, args, started);
+    started.log_listening("hyper", listener.local_addr()?, args.runtime.worker_count());
     let gateway = Arc::clone(&started.gateway);
-    let connections = ConnectionLimit::new(args.max_connections, gateway.metrics());
+    let connections = ConnectionLimit::new(args.runtime.max_connections, gateway.metrics());
     let mut too_many = Vec::new();
     // Built once, not counted: only refusals actually sent are responses.
     Reply::rejected(&Rejection::TooManyConnections {
-        limit: args.max_connections,
+        limit: args.runtime.max_connections,
     })
     .encode_http1(false, ingest::HttpVersion::Http11, None, &mut too_many);
     let too_many: Arc<[u8]> = too_many.into();
@@ -59,10 +59,10 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
         // defaults to 30 s): off, `TimedStream` enforces the header and idle timeouts.
         .header_read_timeout(None)
         .keep_alive(true)
-        .max_headers(args.max_headers)
-        .max_buf_size(args.max_header_bytes.max(8192));
-    let limits = args.limits();
-    let timeouts = args.connection_config().timeouts;
+        .max_headers(args.http.max_headers)
+        .max_buf_size(args.http.max_header_bytes.max(8192));
+    let limits = args.http.limits();
+    let timeouts = args.http.timeouts();
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -105,7 +105,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
     gateway.begin_shutdown();
     drop(listener);
     tracing::info!("shutdown: not accepting; finishing in-flight requests");
-    if tokio::time::timeout(args.grace_period(), graceful.shutdown())
+    if tokio::time::timeout(args.runtime.grace_period(), graceful.shutdown())
         .await
         .is_err()
     {

@@ -1,10 +1,10 @@
 //! The command line: the flags every gateway shares ([`GatewayArgs`], flattened) plus
-//! the engine and the io_uring ablation switches of this server.
+//! the engine, the ring size and the io_uring ablation switches of this server.
 
 use std::fmt;
 
-use clap::{CommandFactory, FromArgMatches, ValueEnum};
-use ingest::{Defaults, GatewayArgs};
+use clap::ValueEnum;
+use gateway_cli::{Defaults, GatewayArgs, RingArgs};
 
 /// This binary's defaults: port 8083, topic `test_topic_loop`.
 pub const DEFAULTS: Defaults = Defaults {
@@ -123,6 +123,9 @@ pub struct LoopArgs {
     /// The flags every gateway binary shares.
     #[command(flatten)]
     pub gateway: GatewayArgs,
+    /// Each worker's ring (io_uring engine).
+    #[command(flatten, next_help_heading = "Engine")]
+    pub ring: RingArgs,
     /// Kernel interface of the worker loops. io_uring refuses to start (and says so)
     /// where the kernel or a policy forbids it; epoll then serves the same gateway.
     #[arg(long, env = "GATEWAY_ENGINE", value_enum, default_value_t = Engine::IoUring)]
@@ -150,7 +153,7 @@ fn power_of_two(text: &str) -> Result<u16, String> {
 impl LoopArgs {
     /// Parses the process arguments; exits on `--help` or bad flags, as clap does.
     pub fn parse() -> Self {
-        Self::parse_from(std::env::args_os()).unwrap_or_else(|error| error.exit())
+        DEFAULTS.parse()
     }
 
     /// Parses `args` (first item: program name) with this binary's [`DEFAULTS`].
@@ -163,8 +166,7 @@ impl LoopArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        let command = DEFAULTS.apply(Self::command());
-        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+        DEFAULTS.try_parse_from(args)
     }
 
     /// Whether `feature` is on (not named in `--uring-disable`).
@@ -189,8 +191,8 @@ mod tests {
     #[test]
     fn defaults_and_engine_flags() {
         let args = LoopArgs::parse_from(["runtime-loop"]).unwrap();
-        assert_eq!(args.gateway.listen, "0.0.0.0:8083".parse().unwrap());
-        assert_eq!(args.gateway.topic, "test_topic_loop");
+        assert_eq!(args.gateway.runtime.listen, "0.0.0.0:8083".parse().unwrap());
+        assert_eq!(args.gateway.kafka.topic, "test_topic_loop");
         assert_eq!(args.engine, Engine::IoUring);
         assert!(args.uring_has(UringFeature::BufRing));
         let args = LoopArgs::parse_from([
@@ -207,7 +209,7 @@ mod tests {
         assert!(!args.uring_has(UringFeature::BufRing));
         assert!(!args.uring_has(UringFeature::DeferTaskrun));
         assert!(args.uring_has(UringFeature::MultishotRecv));
-        assert_eq!(args.gateway.topic, "t");
+        assert_eq!(args.gateway.kafka.topic, "t");
         assert!(LoopArgs::parse_from(["runtime-loop", "--uring-buffers", "1000"]).is_err());
         assert_eq!(
             args.uring_features(),

@@ -42,14 +42,13 @@ pub use args::{Engine, LoopArgs, UringFeature, DEFAULTS};
 /// worker that stopped unexpectedly (after the others were stopped and the producer
 /// flushed).
 pub fn run(args: LoopArgs) -> anyhow::Result<()> {
-    let started = ingest::startup::start(&args.gateway).context("cannot start the gateway")?;
+    let started = gateway_cli::start(&args.gateway).context("cannot start the gateway")?;
+    let settings = args.gateway.serve_settings();
     let served = match args.engine {
-        Engine::IoUring => {
-            runtime_common::serve(server::Uring::new(&args), &args.gateway, &started)
-        }
-        Engine::Epoll => runtime_common::serve(server::Epoll, &args.gateway, &started),
+        Engine::IoUring => runtime_common::serve(server::Uring::new(&args), &settings, &started),
+        Engine::Epoll => runtime_common::serve(server::Epoll, &settings, &started),
     };
     // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.gateway.grace_period());
+    started.gateway.finish(args.gateway.runtime.grace_period());
     served
 }

@@ -1,6 +1,6 @@
 //! `runtime-loop`: the gateway on its own thread-per-core loop. `--help` lists every flag.
 
 fn main() -> anyhow::Result<()> {
-    ingest::startup::init_tracing();
+    gateway_cli::init_tracing();
     runtime_loop::run(runtime_loop::LoopArgs::parse())
 }

@@ -34,12 +34,12 @@ impl Uring {
     pub(crate) fn new(args: &LoopArgs) -> Self {
         Self {
             config: RingConfig {
-                entries: args.gateway.ring_entries,
+                entries: args.ring.ring_entries,
                 features: args.uring_features(),
                 buffers: args.uring_buffers,
                 buffer_bytes: args.uring_buffer_bytes,
                 // Admission is process-wide, so one worker may hold every connection.
-                max_connections: args.gateway.max_connections,
+                max_connections: args.gateway.runtime.max_connections,
             },
         }
     }

@@ -11,7 +11,7 @@
 //! connection's buffer and writes straight from its transmit buffer, with no copy.
 //!
 //! ```no_run
-//! let args = ingest::GatewayArgs::parse_from_with(
+//! let args = gateway_cli::GatewayArgs::parse_from_with(
 //!     ["runtime-tokio", "--embedded-broker"],
 //!     runtime_tokio::DEFAULTS,
 //! )?;
@@ -24,7 +24,7 @@ mod conn;
 mod server;
 
 use anyhow::Context;
-use ingest::{Defaults, GatewayArgs};
+use gateway_cli::{Defaults, GatewayArgs};
 
 /// This binary's defaults: port 8082, topic `test_topic_tokio_raw`.
 pub const DEFAULTS: Defaults = Defaults {
@@ -41,9 +41,9 @@ pub const DEFAULTS: Defaults = Defaults {
 /// If start-up fails (broker, topic, listener, a runtime that cannot be built), or a
 /// worker panicked (after the others stopped and the producer flushed).
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let started = ingest::startup::start(&args).context("cannot start the gateway")?;
-    let served = runtime_common::serve(server::Epoll, &args, &started);
+    let started = gateway_cli::start(&args).context("cannot start the gateway")?;
+    let served = runtime_common::serve(server::Epoll, &args.serve_settings(), &started);
     // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.grace_period());
+    started.gateway.finish(args.runtime.grace_period());
     served
 }

@@ -2,7 +2,7 @@
 //! worker thread. `--help` lists every flag.
 
 fn main() -> anyhow::Result<()> {
-    ingest::startup::init_tracing();
-    let args = ingest::GatewayArgs::parse_with(runtime_tokio::DEFAULTS);
+    gateway_cli::init_tracing();
+    let args = gateway_cli::GatewayArgs::parse_with(runtime_tokio::DEFAULTS);
     runtime_tokio::run(args)
 }

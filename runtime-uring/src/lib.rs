@@ -8,28 +8,19 @@
 //! shutdown come from [`runtime_common`]. `runtime-tokio` is the same code on epoll.
 //!
 //! ```no_run
-//! let args = ingest::GatewayArgs::parse_from_with(
-//!     ["runtime-uring", "--embedded-broker"],
-//!     runtime_uring::DEFAULTS,
-//! )?;
+//! let args = runtime_uring::UringArgs::parse_from(["runtime-uring", "--embedded-broker"])?;
 //! runtime_uring::run(args)?; // serves until SIGINT/SIGTERM
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 #![forbid(unsafe_code)]
 
+mod args;
 mod conn;
 mod server;
 
 use anyhow::Context;
-use ingest::{Defaults, GatewayArgs};
 
-/// This binary's defaults: port 8081, topic `test_topic_io_uring`.
-pub const DEFAULTS: Defaults = Defaults {
-    name: "runtime-uring",
-    about: "HTTP-to-Kafka gateway on tokio-uring (io_uring)",
-    listen: "0.0.0.0:8081",
-    topic: "test_topic_io_uring",
-};
+pub use args::{UringArgs, DEFAULTS};
 
 /// Starts the gateway and serves until SIGINT or SIGTERM, then drains and flushes.
 ///
@@ -37,13 +28,13 @@ pub const DEFAULTS: Defaults = Defaults {
 ///
 /// If start-up fails (broker, topic, listener, an io_uring the kernel refuses), or a
 /// worker panicked (after the others stopped and the producer flushed).
-pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
-    let started = ingest::startup::start(&args).context("cannot start the gateway")?;
+pub fn run(args: UringArgs) -> anyhow::Result<()> {
+    let started = gateway_cli::start(&args.gateway).context("cannot start the gateway")?;
     let engine = server::Uring {
-        ring_entries: args.ring_entries,
+        ring_entries: args.ring.ring_entries,
     };
-    let served = runtime_common::serve(engine, &args, &started);
+    let served = runtime_common::serve(engine, &args.gateway.serve_settings(), &started);
     // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.grace_period());
+    started.gateway.finish(args.gateway.runtime.grace_period());
     served
 }

@@ -1,7 +1,6 @@
 //! `runtime-uring`: the gateway on tokio-uring (io_uring). `--help` lists every flag.
 
 fn main() -> anyhow::Result<()> {
-    ingest::startup::init_tracing();
-    let args = ingest::GatewayArgs::parse_with(runtime_uring::DEFAULTS);
-    runtime_uring::run(args)
+    gateway_cli::init_tracing();
+    runtime_uring::run(runtime_uring::UringArgs::parse())
 }

@@ -1,9 +1,24 @@
-//! Finds a broker for tests: `KAFKA_BROKERS` if set; else a `tansu` binary on PATH,
-//! started on a free loopback port and stopped when dropped; else the embedded mock,
-//! with a printed notice. With `REQUIRE_REAL_BROKER=1` (CI) the mock is refused.
+//! Finds a Kafka broker for tests: `KAFKA_BROKERS` if set; else a `tansu` binary on
+//! PATH, started on a free loopback port and stopped when dropped; else kafka-sink's
+//! embedded mock, with a printed notice. With `REQUIRE_REAL_BROKER=1` (CI) the mock is
+//! refused.
 //!
 //! Also creates topics and reads records back, because tansu reports wrong end offsets:
-//! the only honest count is the records one can consume.
+//! the only honest count is the records one can consume. Test support for kafka-sink's
+//! own tests, the end-to-end suites and the benches: an unpublished crate, so that none
+//! of it is part of kafka-sink's published surface.
+//!
+//! ```no_run
+//! use test_broker::TestBroker;
+//!
+//! let broker = TestBroker::start();
+//! let topic = TestBroker::unique_topic("doc");
+//! broker.create_topic(&topic, 1);
+//! // ... produce to broker.brokers() ...
+//! let records = broker.consume_all(&topic, 1, std::time::Duration::from_secs(5));
+//! # let _ = records;
+//! ```
+#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::net::{TcpListener, TcpStream};
@@ -15,7 +30,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use crate::EmbeddedBroker;
+use kafka_sink::{EmbeddedBroker, KafkaSink, SinkConfig};
 
 /// Which kind of broker a [`TestBroker`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +153,17 @@ fn spawn_tansu(port: u16, storage: &Storage) -> Child {
     child
 }
 
+/// Sends `signal` (a name such as `STOP`) to `child` with `kill`, which spares this
+/// crate `unsafe` for one test-only call.
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{signal} {}", child.id());
+}
+
 impl TestBroker {
     /// The broker this environment offers (see the module docs for the order).
     pub fn start() -> Self {
@@ -228,6 +254,27 @@ impl TestBroker {
         }
     }
 
+    /// Pauses the broker without closing its connections, as a stalled broker would:
+    /// SIGSTOP to a tansu child (requests are accepted by the kernel and never
+    /// answered), or the mock's broker down (the mock cannot stall; down is the nearest
+    /// it has). Panics for an external broker, which the test does not own.
+    pub fn pause(&mut self) {
+        match &self.guard {
+            Guard::Tansu { child, .. } => signal(child, "STOP"),
+            Guard::Mock(mock) => mock.broker_down().expect("mock broker down"),
+            Guard::None => panic!("cannot pause an external broker"),
+        }
+    }
+
+    /// Resumes a broker paused by [`TestBroker::pause`]: SIGCONT, or the mock's broker up.
+    pub fn resume(&mut self) {
+        match &self.guard {
+            Guard::Tansu { child, .. } => signal(child, "CONT"),
+            Guard::Mock(mock) => mock.broker_up().expect("mock broker up"),
+            Guard::None => panic!("cannot resume an external broker"),
+        }
+    }
+
     /// A broker this test may stop and restart without losing data: tansu with sqlite
     /// storage when tansu is available, else the mock (refused under
     /// `REQUIRE_REAL_BROKER=1`).
@@ -261,28 +308,30 @@ impl TestBroker {
     pub fn create_topic(&self, topic: &str, partitions: i32) {
         match &self.guard {
             Guard::Mock(mock) => mock.create_topic(topic, partitions).expect("mock topic"),
-            Guard::None | Guard::Tansu { .. } => crate::admin::create_topic(
-                &crate::SinkConfig::new(&self.brokers),
-                topic,
-                partitions,
-            )
-            .expect("create topic"),
+            Guard::None | Guard::Tansu { .. } => self
+                .metadata_client(Duration::from_secs(10))
+                .create_topic(topic, partitions)
+                .expect("create topic"),
         }
-        let consumer = self.consumer();
+        let client = self.metadata_client(Duration::from_secs(2));
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let ready = crate::kafka::check_topic(
-                consumer.client(),
-                &self.brokers,
-                topic,
-                Duration::from_secs(2),
-            );
+            let ready = client.check_topic(topic);
             match ready {
                 Ok(count) if count == partitions as usize => return,
                 _ if Instant::now() > deadline => panic!("topic {topic} never appeared: {ready:?}"),
                 _ => std::thread::sleep(Duration::from_millis(100)),
             }
         }
+    }
+
+    /// A sink that is only asked about the cluster (topics, creation), never produces
+    /// through: the sink's own start-up check is the one that decides whether a topic
+    /// is there.
+    fn metadata_client(&self, metadata_timeout: Duration) -> KafkaSink {
+        let mut config = SinkConfig::new(&self.brokers);
+        config.metadata_timeout = metadata_timeout;
+        KafkaSink::new(config).expect("metadata client")
     }
 
     fn consumer(&self) -> BaseConsumer {
@@ -298,14 +347,11 @@ impl TestBroker {
     /// Reads `topic` from the beginning until `expected` records arrived or nothing new
     /// came for `idle`; returns everything read, in per-partition order.
     pub fn consume_all(&self, topic: &str, expected: usize, idle: Duration) -> Vec<ConsumedRecord> {
+        let partitions = self
+            .metadata_client(Duration::from_secs(10))
+            .check_topic(topic)
+            .expect("topic metadata");
         let consumer = self.consumer();
-        let partitions = crate::kafka::check_topic(
-            consumer.client(),
-            &self.brokers,
-            topic,
-            Duration::from_secs(10),
-        )
-        .expect("topic metadata");
         let mut assignment = TopicPartitionList::new();
         for partition in 0..partitions as i32 {
             assignment
