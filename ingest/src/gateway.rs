@@ -339,6 +339,22 @@ impl Gateway {
         self.shutting_down.load(Ordering::Relaxed)
     }
 
+    /// The grace period ended with requests still waiting for Kafka: records the
+    /// producer has not sent to any broker yet fail at once (their requests are
+    /// answered `503`: never sent, so a retry elsewhere cannot duplicate them), and
+    /// records already sent get up to `timeout` for their acknowledgements, answered as
+    /// they come. Blocking; the servers keep answering meanwhile.
+    pub fn settle_in_flight(&self, timeout: Duration) -> FlushReport {
+        let waiting = self.sink.stats().in_flight_records;
+        self.sink.purge_queued();
+        tracing::warn!(
+            waiting,
+            "grace period over with requests waiting for Kafka: records not yet sent are \
+             refused (503), records sent wait for their acknowledgements"
+        );
+        self.finish(timeout)
+    }
+
     /// Flushes the producer (blocking) and logs what was and was not delivered.
     pub fn finish(&self, timeout: Duration) -> FlushReport {
         let report = self.sink.flush(timeout);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use http_conn::{Action, Driver};
 use ingest::{ConnectionSlot, Dispatcher};
-use runtime_common::{Shared, Shutdown};
+use runtime_common::{Shared, Shutdown, ACCEPT_BACKOFF};
 
 use crate::wake::Notifier;
 
@@ -93,7 +93,7 @@ pub(crate) fn run<I: Io>(io: I, worker: Worker<I::Conn>) -> Result<(), I::Error>
         worker.collect_woken();
         if worker.shutdown_requested() && !worker.draining() {
             io.stop_accepting()?;
-            worker.begin_drain(now);
+            worker.begin_drain();
         }
         io.accept(worker, now)?;
         worker.sweep(now);
@@ -101,14 +101,14 @@ pub(crate) fn run<I: Io>(io: I, worker: Worker<I::Conn>) -> Result<(), I::Error>
         for &index in &serviced {
             io.service(worker, index, now)?;
         }
-        if worker.drained(now) {
+        if worker.drained() {
             break;
         }
     }
     if worker.open() > 0 {
         tracing::warn!(
             open = worker.open(),
-            "grace period over with connections still open"
+            "shutdown stopped the drain with connections still open"
         );
     }
     // `Loop`'s drop finishes the engine, here and while unwinding.
@@ -154,15 +154,12 @@ pub(crate) struct Worker<E> {
     /// No connection deadline is earlier (it may be later: then a sweep finds nothing
     /// and recomputes it).
     earliest: Option<Instant>,
-    /// Set once shutdown began: when the grace period ends.
-    drain_deadline: Option<Instant>,
+    /// Set once shutdown began: accept nothing more, let the connections finish.
+    draining: bool,
     /// After a failed accept (out of descriptors and the like): no accept until then,
     /// instead of spinning on the same error.
     accept_paused_until: Option<Instant>,
 }
-
-/// How long accepting pauses after an accept failed.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 impl<E> Worker<E> {
     pub(crate) fn new(shared: Arc<Shared>, shutdown: Shutdown, notifier: Arc<Notifier>) -> Self {
@@ -177,7 +174,7 @@ impl<E> Worker<E> {
             dirty: Vec::with_capacity(256),
             woken: Vec::with_capacity(256),
             earliest: None,
-            drain_deadline: None,
+            draining: false,
             accept_paused_until: None,
         }
     }
@@ -353,13 +350,13 @@ impl<E> Worker<E> {
         Some(conn)
     }
 
-    /// Starts the drain: every connection finishes what it has and closes; the grace
-    /// period starts now.
-    fn begin_drain(&mut self, now: Instant) {
-        if self.drain_deadline.is_some() {
+    /// Starts the drain: every connection finishes what it has and closes (the main
+    /// thread decides when the drain is over: `Shutdown::is_stop_requested`).
+    fn begin_drain(&mut self) {
+        if self.draining {
             return;
         }
-        self.drain_deadline = Some(now + self.shared.grace_period);
+        self.draining = true;
         for index in 0..self.conns.len() {
             if let Some(conn) = self.conns[index].as_mut() {
                 conn.driver.begin_shutdown();
@@ -370,23 +367,22 @@ impl<E> Worker<E> {
 
     /// Whether shutdown began here.
     pub(crate) fn draining(&self) -> bool {
-        self.drain_deadline.is_some()
+        self.draining
     }
 
-    /// Whether the drain is over: nothing open, or the grace period ended.
-    fn drained(&self, now: Instant) -> bool {
-        self.drain_deadline
-            .is_some_and(|deadline| self.open == 0 || now >= deadline)
+    /// Whether the drain is over: nothing open, or the main thread asked to stop.
+    fn drained(&self) -> bool {
+        self.draining && (self.open == 0 || self.shutdown.is_stop_requested())
     }
 
     /// How long the loop may sleep: zero with work queued, else until the earliest
-    /// deadline (or the end of the grace period, or of an accept pause); `None`: until
-    /// I/O or a wake-up.
+    /// deadline (or the end of an accept pause); `None`: until I/O or a wake-up (a
+    /// delivery, or the next stage of the shutdown).
     fn sleep_for(&self, now: Instant) -> Option<Duration> {
         if !self.dirty.is_empty() {
             return Some(Duration::ZERO);
         }
-        let until = [self.earliest, self.drain_deadline, self.accept_paused_until]
+        let until = [self.earliest, self.accept_paused_until]
             .into_iter()
             .flatten()
             .min();
