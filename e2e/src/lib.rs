@@ -17,6 +17,7 @@ mod client;
 mod process;
 pub mod reliability;
 pub mod rest_proxy;
+pub mod shutdown;
 pub mod suite;
 pub mod timeouts;
 
@@ -65,6 +66,8 @@ macro_rules! reliability_tests {
         $crate::tests_calling!($binary, [$($(($key, $value)),*)?], reliability: broker_restart_under_load,
             readiness_recovers_after_broker_pause, sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
             ten_thousand_idle_connections);
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], shutdown:
+            records_queued_past_the_grace_period_are_refused_not_dropped);
         #[test]
         fn hostile_input() {
             $crate::set_gateway_env(&[$($(($key, $value)),*)?]);

@@ -1,5 +1,5 @@
-//! What a connection enforces: framing limits, the three client deadlines and the
-//! pipelining bound.
+//! What a connection enforces: framing limits, the three client deadlines, the
+//! pipelining and output bounds, and how long a closing connection lingers.
 
 use std::time::Duration;
 
@@ -59,6 +59,17 @@ pub struct Config {
     /// reading and parsing until a response is supplied (bounds what one client can keep
     /// in flight). At least 1.
     pub max_pipelined_requests: usize,
+    /// Most response bytes the connection holds for a client (unsent, or answered early
+    /// and waiting behind an earlier response) before it stops reading and handing out
+    /// requests: a client that pipelines without reading its responses costs at most
+    /// this, plus the responses of the requests already handed out.
+    pub max_pending_output_bytes: usize,
+    /// How long, after its last response, a closing connection keeps reading and
+    /// discarding what the client still sends before it closes (nginx's
+    /// `lingering_close`): closing with unread bytes makes the kernel send a reset,
+    /// which can destroy the response before the client read it. Ends early when the
+    /// client closes its side. `Duration::ZERO` closes at once.
+    pub linger: Duration,
 }
 
 impl Config {
@@ -73,12 +84,15 @@ impl Config {
 }
 
 impl Default for Config {
-    /// Default limits, [`Timeouts::default`] and 32 pipelined requests.
+    /// Default limits, [`Timeouts::default`], 32 pipelined requests, 64 KiB of pending
+    /// output and a 2 s linger.
     fn default() -> Self {
         Self {
             limits: Limits::default(),
             timeouts: Timeouts::default(),
             max_pipelined_requests: 32,
+            max_pending_output_bytes: 64 * 1024,
+            linger: Duration::from_secs(2),
         }
     }
 }

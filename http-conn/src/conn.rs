@@ -1,21 +1,21 @@
 //! [`ServerConnection`]: every per-connection decision of an HTTP/1.1 server, without I/O.
 
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use http_parse::{Decoder, FrameError, Request, Status, Version, CONTINUE};
 
+use crate::clock::{ClientClock, ClientTimer};
 use crate::read::ReadBuffer;
-use crate::responses::{ResponseContext, Responses};
-use crate::{Config, RequestId, RespondError};
-
-/// Unsent output past which the connection stops reading and handing out requests: a
-/// client that pipelines without reading its responses cannot grow the transmit buffer
-/// without bound.
-const OUTPUT_HIGH_WATER_BYTES: usize = 64 * 1024;
+use crate::responses::{ResponseContext, Responses, Transmit};
+use crate::{Config, MemoryBudget, RequestId, RespondError};
 
 /// What the connection has for the caller, from [`ServerConnection::poll_event`]. Each
 /// carries the [`RequestId`] its response must be given to
 /// [`ServerConnection::respond`] with; every event must be answered, in any order.
+///
+/// Exhaustive on purpose: a new kind of event needs an answer from every caller, and
+/// should fail to compile until it has one.
 #[derive(Debug)]
 pub enum Event<'a> {
     /// A complete request. Its head and body borrow the connection's read buffer until
@@ -41,7 +41,28 @@ pub enum Event<'a> {
     TimedOut {
         /// Which response answers it.
         id: RequestId,
+        /// The body timeout that expired.
+        timeout: Duration,
     },
+    /// The process-wide budget of buffered request bytes ([`MemoryBudget`]) refused the
+    /// room the request in progress needs. Answer `503` with `Retry-After`; the
+    /// connection closes after that response (part of the request was dropped).
+    Overloaded {
+        /// Which response answers it.
+        id: RequestId,
+    },
+}
+
+impl Event<'_> {
+    /// The id the response to this event must carry.
+    pub fn id(&self) -> RequestId {
+        match self {
+            Self::Request { id, .. }
+            | Self::Rejected { id, .. }
+            | Self::TimedOut { id, .. }
+            | Self::Overloaded { id } => *id,
+        }
+    }
 }
 
 /// Whether further requests will be read from the client.
@@ -55,25 +76,46 @@ enum Reading {
     Done,
 }
 
-/// Which client deadline applies now.
+/// How far the connection is from its end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    Header,
-    Body,
-    Idle,
+enum Ending {
+    /// Serving.
+    Open,
+    /// The last response is written; what the client still sends is read and discarded
+    /// until it closes its side or `until`.
+    Lingering {
+        until: Instant,
+        /// Whether the engine was told to shut its write side down yet.
+        write_shut: bool,
+    },
+    /// Nothing more to read, answer or write: the engine closes the socket.
+    Closed,
+}
+
+/// A trigger to end the connection that is not a response being written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Nothing.
+    None,
+    /// A body timeout: [`Event::TimedOut`] is due.
+    TimedOut,
 }
 
 /// One HTTP/1.1 server connection as a state machine: bytes and instants in; requests,
 /// bytes to write, a deadline and a close decision out. It never reads a clock or
 /// touches a socket.
 ///
+/// Most servers drive it through a [`crate::Driver`], which adds the application
+/// ([`crate::Service`]) and reduces the loop to a `match` over the next action. Driving
+/// it directly:
+///
 /// # Driving it
 ///
 /// After anything is fed in (a read, a response, a timeout, EOF, shutdown, a write that
-/// made room), the I/O layer drains [`poll_event`](Self::poll_event) until `None`, writes
-/// what
-/// [`poll_transmit`](Self::poll_transmit) gives and reports it with
-/// [`transmitted`](Self::transmitted), shuts the socket down once
+/// finished), the I/O layer drains [`poll_event`](Self::poll_event) until `None`, writes
+/// what [`poll_transmit`](Self::poll_transmit) hands over and gives it back with
+/// [`transmitted`](Self::transmitted), shuts its write side down when
+/// [`poll_shutdown_write`](Self::poll_shutdown_write) says so, closes the socket once
 /// [`is_closed`](Self::is_closed), and otherwise waits for the socket or until
 /// [`poll_timeout`](Self::poll_timeout), then calls
 /// [`handle_timeout`](Self::handle_timeout).
@@ -86,14 +128,32 @@ enum Timer {
 /// kernel fills its own buffers (io_uring provided buffers) hands each completed buffer to
 /// [`handle_read`](Self::handle_read), which copies it once, and recycles the buffer at
 /// once. `read_buf` returns `None` while the connection wants no bytes (pipelining bound
-/// reached, unsent output piling up, last request read, closed); an engine should then
-/// not read. Requests are parsed in place: an [`Event::Request`] borrows the buffer.
+/// reached, output piling up, last request read, closed); an engine should then not
+/// read. Requests are parsed in place: an [`Event::Request`] borrows the buffer.
+///
+/// # Memory
+///
+/// What one client can make a connection hold is bounded: the read buffer by the
+/// framing limits (one request's worth) and by the process-wide [`MemoryBudget`]
+/// (growth past a few KiB is reserved from it; a refusal is answered `503`,
+/// [`Event::Overloaded`]); output by [`Config::max_pending_output_bytes`] (past it no
+/// further request is read or handed out until the client reads) and
+/// [`Config::max_pipelined_requests`]. Once the connection is idle, buffers that grew
+/// large are freed.
+///
+/// # Writing
+///
+/// [`poll_transmit`](Self::poll_transmit) hands over the bytes to write as an owned
+/// [`Transmit`]: an engine may keep it until the kernel is done with it (an io_uring
+/// send) and gives it back with the count written; meanwhile new responses are encoded
+/// into a second buffer. Nothing is copied to be sent. One transmit is out at a time.
 ///
 /// # Deadlines and what the client hears
 ///
 /// Only one client deadline applies at a time, and none while a request handed out waits
 /// for its response (the server is the slow one then); when the last awaited response is
-/// supplied, the client's clock restarts from that instant.
+/// supplied, the client's clock restarts from that instant. [`ClientClock`] holds these
+/// rules; the connection reports to it.
 /// - Header timeout, from the read that brought a request's first byte until its head
 ///   is complete. Reads do not restart it, so a client trickling bytes is still cut.
 /// - Body timeout, from the read that completed the head until the body is complete.
@@ -105,8 +165,8 @@ enum Timer {
 /// "The read that completed the head" is the last read before the
 /// [`poll_event`](Self::poll_event) call that found the head complete, hence the rule to
 /// drain `poll_event` after every read. While the connection refuses to read because
-/// unsent output piles up, the client's deadlines keep running: the client is the one
-/// not reading.
+/// output piles up, the client's deadlines keep running: the client is the one not
+/// reading.
 ///
 /// On a body timeout the client hears `408 Request Timeout` ([`Event::TimedOut`],
 /// answered after every earlier response) and the connection closes: the client sent a
@@ -126,6 +186,16 @@ enum Timer {
 /// only later that it was the last (say shutdown began in between), it is sent as
 /// encoded and the connection closes after it anyway, which HTTP allows.
 ///
+/// # Closing
+///
+/// After its last response is written, a connection whose client has not closed its
+/// side lingers ([`Config::linger`]): the engine shuts its write side down
+/// ([`poll_shutdown_write`](Self::poll_shutdown_write), so the client reads the end of
+/// the response), and the connection reads and discards what the client still sends
+/// until the client closes or the linger ends. Closing a socket with unread bytes makes
+/// the kernel send a reset, which can destroy the response before the client read it (a
+/// `413` for a body still on its way, say).
+///
 /// # Shutdown and EOF
 ///
 /// [`begin_shutdown`](Self::begin_shutdown): a connection with nothing in progress
@@ -143,45 +213,43 @@ pub struct ServerConnection {
     decoder: Decoder,
     read: ReadBuffer,
     responses: Responses,
+    clock: ClientClock,
     /// Bytes of the request last handed out; dropped from `read` once its borrow ended.
     handed_out_len: usize,
-    /// The read that brought the first byte of the request in progress.
-    head_started: Option<Instant>,
-    /// The read that completed the head of the request in progress (recorded lazily in
-    /// `settle`, since the decoder's state cannot be read while a request is lent).
-    body_started: Option<Instant>,
     last_read_at: Instant,
-    /// When the client last got the floor: the start, or when the last awaited response
-    /// was supplied. No client deadline runs from before it.
-    resumed_at: Instant,
     /// The request in progress expects `100 Continue`, not yet written because earlier
     /// responses are still awaited.
     continue_wanted: bool,
-    timed_out: Option<RequestId>,
+    pending: Pending,
     reading: Reading,
     eof: bool,
-    closed: bool,
+    ending: Ending,
 }
 
 impl ServerConnection {
-    /// A connection accepted at `now`. The idle timeout runs from `now` until the first
-    /// byte arrives; if it expires the connection closes silently.
+    /// A connection accepted at `now`, with no bound on buffered request bytes beyond
+    /// the framing limits. The idle timeout runs from `now` until the first byte
+    /// arrives; if it expires the connection closes silently.
     pub fn new(config: Config, now: Instant) -> Self {
+        Self::with_budget(config, now, MemoryBudget::unbounded())
+    }
+
+    /// A connection accepted at `now` whose read buffer grows only within `budget`,
+    /// shared with the process's other connections.
+    pub fn with_budget(config: Config, now: Instant, budget: Arc<MemoryBudget>) -> Self {
         Self {
             decoder: Decoder::new(config.limits),
-            read: ReadBuffer::new(&config.limits),
+            read: ReadBuffer::new(&config.limits, budget),
             responses: Responses::default(),
+            clock: ClientClock::new(config.timeouts, now),
             config,
             handed_out_len: 0,
-            head_started: None,
-            body_started: None,
             last_read_at: now,
-            resumed_at: now,
             continue_wanted: false,
-            timed_out: None,
+            pending: Pending::None,
             reading: Reading::Open,
             eof: false,
-            closed: false,
+            ending: Ending::Open,
         }
     }
 
@@ -192,7 +260,8 @@ impl ServerConnection {
 
     /// Spare space of the read buffer to read into, or `None` while the connection wants
     /// no bytes. Report what was read with [`commit_read`](Self::commit_read). The buffer
-    /// grows (bounded by the framing limits) and is compacted here, never per request.
+    /// grows (bounded by the framing limits and the budget) and is compacted here, never
+    /// per request.
     pub fn read_buf(&mut self) -> Option<&mut [u8]> {
         self.settle();
         if !self.wants_read() {
@@ -209,7 +278,17 @@ impl ServerConnection {
     /// Whether the connection wants bytes from the client now (what makes
     /// [`read_buf`](Self::read_buf) return `Some`, give or take a full buffer).
     pub fn wants_read(&self) -> bool {
-        !self.closed && !self.eof && self.reading != Reading::Done && !self.is_backpressured()
+        match self.ending {
+            Ending::Closed => false,
+            Ending::Lingering { .. } => !self.eof,
+            Ending::Open => {
+                !self.eof
+                    && self.reading != Reading::Done
+                    && self.pending == Pending::None
+                    && !self.read.is_refused()
+                    && !self.is_backpressured()
+            }
+        }
     }
 
     /// `n` bytes were read at `now` into the slice [`read_buf`](Self::read_buf) lent.
@@ -233,7 +312,11 @@ impl ServerConnection {
     /// EOF) are ignored.
     pub fn handle_read(&mut self, now: Instant, bytes: &[u8]) {
         self.settle();
-        if self.closed || self.eof || self.reading == Reading::Done {
+        if self.ending != Ending::Open
+            || self.eof
+            || self.reading == Reading::Done
+            || self.pending != Pending::None
+        {
             return;
         }
         self.read.extend_from_slice(bytes);
@@ -244,10 +327,15 @@ impl ServerConnection {
         if n == 0 {
             return;
         }
+        if matches!(self.ending, Ending::Lingering { .. }) {
+            // Lingering: what the client still sends is discarded.
+            self.read.clear();
+            return;
+        }
         self.last_read_at = now;
         self.skip_empty_lines();
-        if self.head_started.is_none() && !self.read.is_empty() {
-            self.head_started = Some(now);
+        if !self.read.is_empty() {
+            self.clock.request_bytes(now);
         }
     }
 
@@ -259,11 +347,7 @@ impl ServerConnection {
         if !self.decoder.is_idle() {
             return;
         }
-        let data = self.read.data();
-        let empty_lines = data
-            .chunks_exact(2)
-            .take_while(|pair| *pair == b"\r\n")
-            .count();
+        let empty_lines = leading_empty_lines(self.read.data());
         self.read.consume(empty_lines * 2);
     }
 
@@ -272,37 +356,57 @@ impl ServerConnection {
     pub fn handle_eof(&mut self) {
         self.settle();
         self.eof = true;
+        if matches!(self.ending, Ending::Lingering { .. }) {
+            self.ending = Ending::Closed;
+            return;
+        }
         if self.read.is_empty() {
-            self.reading = Reading::Done;
+            self.stop_reading();
         }
         // Otherwise `poll_event` hands out what is complete and then stops.
-        self.update_closed();
+        self.update_closed(None);
     }
 
     /// The next event, or `None` until more input. Call it until `None` after every
     /// input; also after [`respond`](Self::respond) and
     /// [`transmitted`](Self::transmitted), which may lift the pipelining bound.
     pub fn poll_event(&mut self) -> Option<Event<'_>> {
-        if self.closed {
+        if self.ending != Ending::Open {
             return None;
         }
-        if let Some(id) = self.timed_out.take() {
-            return Some(Event::TimedOut { id });
+        match std::mem::replace(&mut self.pending, Pending::None) {
+            Pending::None => {}
+            Pending::TimedOut => {
+                let id = self.owe_response(false);
+                let timeout = self.config.timeouts.body;
+                return Some(Event::TimedOut { id, timeout });
+            }
         }
         self.settle();
+        if self.read.is_refused() && self.reading != Reading::Done {
+            // The budget refused room for the request in progress: part of it was
+            // dropped, so it cannot be framed; the client hears 503.
+            self.stop_reading();
+            let id = self.owe_response(false);
+            return Some(Event::Overloaded { id });
+        }
         if self.reading == Reading::Done || self.read.is_empty() || self.is_backpressured() {
-            self.update_closed();
+            self.update_closed(None);
             return None;
         }
         // Only disjoint fields are touched below: the returned request borrows `read` and
-        // `decoder` for as long as the caller holds it.
+        // `decoder` for as long as the caller holds it. (That the head of a request in
+        // progress is complete is noted by `settle`, which can read the decoder.)
         match self.decoder.decode(self.read.data()) {
             Ok(Status::Complete(request)) => {
                 let keep_alive = request.keep_alive();
                 let id = self.responses.push(keep_alive, request.version());
+                self.clock.request_received();
                 self.handed_out_len = request.len();
-                self.head_started = None;
-                self.body_started = None;
+                if has_request_bytes(&self.read.data()[request.len()..]) {
+                    // Pipelined bytes of the next request came with the last read.
+                    self.clock.request_bytes(self.last_read_at);
+                }
                 self.continue_wanted = false;
                 if !keep_alive || self.reading == Reading::LastOne {
                     self.reading = Reading::Done;
@@ -319,7 +423,10 @@ impl ServerConnection {
                 // The client half-closed inside a request: it cannot complete.
                 self.reading = Reading::Done;
                 self.continue_wanted = false;
-                self.closed = finished(self.reading, &self.responses, self.timed_out);
+                self.clock.request_abandoned();
+                if finished(self.reading, &self.responses, self.pending) {
+                    self.ending = Ending::Closed;
+                }
                 None
             }
             Ok(Status::Partial { .. }) if self.read.is_at_limit() => {
@@ -330,6 +437,7 @@ impl ServerConnection {
                 };
                 self.reading = Reading::Done;
                 self.continue_wanted = false;
+                self.clock.request_received();
                 let id = self.responses.push(false, Version::Http11);
                 Some(Event::Rejected { id, error })
             }
@@ -337,10 +445,25 @@ impl ServerConnection {
             Err(error) => {
                 self.reading = Reading::Done;
                 self.continue_wanted = false;
+                self.clock.request_received();
                 let id = self.responses.push(false, Version::Http11);
                 Some(Event::Rejected { id, error })
             }
         }
+    }
+
+    /// Reserves the response slot for an event the connection makes up itself (a
+    /// rejection, a timeout): HTTP/1.1, closing.
+    fn owe_response(&mut self, keep_alive: bool) -> RequestId {
+        self.clock.request_received();
+        self.responses.push(keep_alive, Version::Http11)
+    }
+
+    /// No further request will be read: what is buffered or in progress is dropped.
+    fn stop_reading(&mut self) {
+        self.reading = Reading::Done;
+        self.continue_wanted = false;
+        self.clock.request_abandoned();
     }
 
     /// Supplies the response for request `id`, supplied at `now`. `encode` appends the
@@ -371,45 +494,79 @@ impl ServerConnection {
         };
         let was_waiting = self.responses.is_waiting();
         self.responses.answer(id, final_id, close, encode)?;
+        if was_waiting && !self.responses.is_waiting() {
+            self.clock.responses_supplied(now);
+        }
         if self.responses.is_closing() {
             self.reading = Reading::Done;
             self.continue_wanted = false;
         }
         if was_waiting && !self.responses.is_waiting() {
-            self.resumed_at = now;
+            self.went_idle();
         }
         if self.continue_wanted && self.responses.interim(CONTINUE) {
             self.continue_wanted = false;
         }
-        self.update_closed();
+        self.update_closed(Some(now));
         Ok(())
     }
 
-    /// The bytes to write next, contiguous, or `None` when there are none. The buffer is
-    /// reused: it grows to the connection's high-water mark and not per response.
-    pub fn poll_transmit(&self) -> Option<&[u8]> {
-        let unsent = self.responses.unsent();
-        (!self.closed && !unsent.is_empty()).then_some(unsent)
+    /// The bytes to write next, handed over, or `None` when there are none or the
+    /// engine still holds the last ones. Give them back with
+    /// [`transmitted`](Self::transmitted), whatever happened to them.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if self.ending == Ending::Closed {
+            return None;
+        }
+        self.responses.take_transmit()
     }
 
-    /// `n` bytes of what [`poll_transmit`](Self::poll_transmit) gave were written.
-    pub fn transmitted(&mut self, n: usize) {
-        self.responses.transmitted(n);
-        self.update_closed();
+    /// The engine gives back `transmit` at `now` with `n` of its bytes written (0 if
+    /// none could be). The rest goes out again first.
+    pub fn transmitted(&mut self, now: Instant, transmit: Transmit, n: usize) {
+        self.responses.transmitted(transmit, n);
+        if self.responses.unsent_len() == 0 {
+            self.went_idle();
+        }
+        self.update_closed(Some(now));
+    }
+
+    /// Whether the engine should shut the socket's write side down now: `true` once,
+    /// when the last response is written and the connection starts to linger. The
+    /// engine keeps reading (the bytes are discarded) until
+    /// [`is_closed`](Self::is_closed).
+    pub fn poll_shutdown_write(&mut self) -> bool {
+        match &mut self.ending {
+            Ending::Lingering { write_shut, .. } if !*write_shut => {
+                *write_shut = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The earliest instant at which [`handle_timeout`](Self::handle_timeout) has
     /// something to do, or `None` (closed, or a response is awaited from the caller).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timer().map(|(_, deadline)| deadline)
+        match self.ending {
+            Ending::Closed => None,
+            Ending::Lingering { until, .. } => Some(until),
+            Ending::Open => self.timer().map(|(_, deadline)| deadline),
+        }
     }
 
     /// Acts on the deadline if `now` reached it: a body timeout queues an
     /// [`Event::TimedOut`] (answer `408`, then the connection closes); the header and idle
-    /// timeouts close it at once and silently, dropping unsent output. Earlier calls do
-    /// nothing.
+    /// timeouts close it at once and silently, dropping unsent output; the end of the
+    /// linger closes it. Earlier calls do nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.settle();
+        if let Ending::Lingering { until, .. } = self.ending {
+            if now >= until {
+                self.ending = Ending::Closed;
+            }
+            return;
+        }
         let Some((timer, deadline)) = self.timer() else {
             return;
         };
@@ -417,19 +574,16 @@ impl ServerConnection {
             return;
         }
         match timer {
-            Timer::Header | Timer::Idle => {
+            ClientTimer::Header | ClientTimer::Idle => {
                 self.responses.abandon();
-                self.reading = Reading::Done;
+                self.stop_reading();
                 self.read.clear();
-                self.closed = true;
+                self.ending = Ending::Closed;
             }
-            Timer::Body => {
-                self.timed_out = Some(self.responses.push(false, Version::Http11));
-                self.reading = Reading::Done;
+            ClientTimer::Body => {
+                self.pending = Pending::TimedOut;
+                self.stop_reading();
                 self.read.clear();
-                self.head_started = None;
-                self.body_started = None;
-                self.continue_wanted = false;
             }
         }
     }
@@ -440,89 +594,118 @@ impl ServerConnection {
     pub fn begin_shutdown(&mut self) {
         self.settle();
         if self.reading == Reading::Open {
-            self.reading = if self.read.is_empty() {
-                Reading::Done
+            if self.read.is_empty() {
+                self.stop_reading();
             } else {
-                Reading::LastOne
-            };
+                self.reading = Reading::LastOne;
+            }
         }
-        self.update_closed();
+        self.update_closed(None);
     }
 
     /// Whether the connection is finished: everything to say was transmitted (or dropped
-    /// on the idle timeout). The I/O layer shuts the socket down and drops the
-    /// connection.
+    /// on the idle timeout), and the linger is over. The I/O layer closes the socket and
+    /// drops the connection.
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.ending == Ending::Closed
+    }
+
+    /// Whether the last response is written and the connection is discarding what the
+    /// client still sends (see [`poll_shutdown_write`](Self::poll_shutdown_write)).
+    pub fn is_lingering(&self) -> bool {
+        matches!(self.ending, Ending::Lingering { .. })
     }
 
     /// Catches up on what could not be done while a request was lent: drops the bytes
-    /// of the request last handed out, and notes when the head of the request in
-    /// progress was completed.
+    /// of the request last handed out.
     fn settle(&mut self) {
         if self.handed_out_len > 0 {
             self.read.consume(std::mem::take(&mut self.handed_out_len));
             self.skip_empty_lines();
-            if !self.read.is_empty() {
-                // Pipelined bytes of the next request came with the last read.
-                self.head_started = Some(self.last_read_at);
-            }
         }
-        if self.eof && self.read.is_empty() {
+        if self.eof && self.read.is_empty() && self.reading != Reading::Done {
             // Everything received before the half-close was handed out.
-            self.reading = Reading::Done;
+            self.stop_reading();
         }
         if self.reading == Reading::Done {
             self.read.clear();
         }
-        if self.body_started.is_none() && !self.decoder.is_idle() {
-            self.body_started = Some(self.last_read_at);
+        if !self.decoder.is_idle() {
+            // The read that completed the head of the request in progress.
+            self.clock.head_complete(self.last_read_at);
+        }
+    }
+
+    /// No request is awaited and none is in progress: buffers that grew large go back.
+    fn went_idle(&mut self) {
+        if !self.responses.is_waiting() && !self.clock.is_request_in_progress() {
+            self.read.shrink_if_idle();
+            self.responses.shrink_if_idle();
         }
     }
 
     fn is_backpressured(&self) -> bool {
         self.responses.queued() >= self.config.max_pipelined_requests.max(1)
-            || self.responses.unsent().len() >= OUTPUT_HIGH_WATER_BYTES
+            || self.responses.pending_output_len() >= self.config.max_pending_output_bytes.max(1)
     }
 
-    /// Which client deadline applies, and when it expires. Matches what `settle` would
-    /// record, so it needs no `&mut self`.
-    fn timer(&self) -> Option<(Timer, Instant)> {
-        if self.closed || self.responses.is_waiting() || self.timed_out.is_some() {
+    /// Which client deadline applies, and when it expires. Notes what `settle` would,
+    /// on a copy, so it needs no `&mut self`.
+    fn timer(&self) -> Option<(ClientTimer, Instant)> {
+        if self.ending != Ending::Open || self.pending != Pending::None {
             return None;
         }
-        let in_progress = self.reading != Reading::Done && self.read.len() > self.handed_out_len;
-        let (timer, since, timeout) = if !in_progress {
-            (Timer::Idle, self.resumed_at, self.config.timeouts.idle)
-        } else if let Some(started) = self
-            .body_started
-            .or_else(|| (!self.decoder.is_idle()).then_some(self.last_read_at))
-        {
-            (Timer::Body, started, self.config.timeouts.body)
-        } else {
-            let started = match self.handed_out_len {
-                0 => self.head_started.unwrap_or(self.last_read_at),
-                _ => self.last_read_at,
-            };
-            (Timer::Header, started, self.config.timeouts.header)
-        };
-        let deadline = since.max(self.resumed_at).checked_add(timeout)?;
-        Some((timer, deadline))
+        let mut clock = self.clock;
+        if !self.decoder.is_idle() {
+            clock.head_complete(self.last_read_at);
+        }
+        clock.deadline()
     }
 
-    /// Nothing more will be read, answered or written.
-    fn update_closed(&mut self) {
-        self.closed |= finished(self.reading, &self.responses, self.timed_out);
+    /// Closes or starts lingering once nothing more will be read, answered or written.
+    /// `now` is when the caller learnt it; without one (EOF, shutdown) there is no
+    /// linger.
+    fn update_closed(&mut self, now: Option<Instant>) {
+        if self.ending != Ending::Open || !finished(self.reading, &self.responses, self.pending) {
+            return;
+        }
+        self.ending = match now {
+            Some(now)
+                if !self.eof && self.responses.wrote_any() && !self.config.linger.is_zero() =>
+            {
+                match now.checked_add(self.config.linger) {
+                    Some(until) => Ending::Lingering {
+                        until,
+                        write_shut: false,
+                    },
+                    None => Ending::Closed,
+                }
+            }
+            _ => Ending::Closed,
+        };
     }
 }
 
-/// Nothing more will be read, answered or written. A free function so that
-/// `poll_event` can call it while a request borrows other fields.
-fn finished(reading: Reading, responses: &Responses, timed_out: Option<RequestId>) -> bool {
+/// Nothing more will be read, answered or written.
+fn finished(reading: Reading, responses: &Responses, pending: Pending) -> bool {
     reading == Reading::Done
         && !responses.is_waiting()
-        && timed_out.is_none()
-        && responses.unsent().is_empty()
+        && pending == Pending::None
+        && responses.unsent_len() == 0
+        && !responses.is_lent()
+}
+
+/// How many CRLF pairs `data` starts with.
+fn leading_empty_lines(data: &[u8]) -> usize {
+    data.chunks_exact(2)
+        .take_while(|pair| *pair == b"\r\n")
+        .count()
+}
+
+/// Whether `data` holds more than empty lines (or half of one): the start of a request.
+fn has_request_bytes(data: &[u8]) -> bool {
+    let rest = &data[leading_empty_lines(data) * 2..];
+    !(rest.is_empty() || rest == b"\r")
 }
 
 #[cfg(test)]
@@ -555,8 +738,9 @@ mod tests {
                 })
                 .unwrap();
             }
-            let sent = conn.poll_transmit().unwrap().len();
-            conn.transmitted(sent);
+            let transmit = conn.poll_transmit().unwrap();
+            let sent = transmit.len();
+            conn.transmitted(start, transmit, sent);
         };
         for _ in 0..4 {
             round(&mut conn);
@@ -567,5 +751,73 @@ mod tests {
         }
         assert_eq!((conn.read.allocated(), conn.responses.capacities()), warm);
         assert!(!conn.is_closed());
+    }
+
+    #[test]
+    fn a_large_request_leaves_no_large_buffer_behind_once_idle() {
+        let start = Instant::now();
+        let budget = MemoryBudget::new(1 << 30);
+        let mut conn = ServerConnection::with_budget(Config::default(), start, Arc::clone(&budget));
+        let body = vec![b'x'; 900_000];
+        let head = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len());
+        conn.handle_read(start, head.as_bytes());
+        conn.handle_read(start, &body);
+        let id = match conn.poll_event() {
+            Some(Event::Request { id, .. }) => id,
+            other => panic!("{other:?}"),
+        };
+        assert!(
+            budget.in_use() > body.len() / 2,
+            "the body's bytes are reserved"
+        );
+        conn.respond(start, id, false, |_, out| {
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        })
+        .unwrap();
+        let transmit = conn.poll_transmit().unwrap();
+        let sent = transmit.len();
+        conn.transmitted(start, transmit, sent);
+        assert!(conn.read.allocated() <= crate::read::INITIAL_BYTES);
+        assert_eq!(
+            budget.in_use(),
+            0,
+            "the idle connection holds no reservation"
+        );
+    }
+
+    #[test]
+    fn a_request_the_budget_cannot_hold_is_answered_503_and_closes() {
+        let start = Instant::now();
+        let budget = MemoryBudget::new(64 * 1024);
+        let mut first =
+            ServerConnection::with_budget(Config::default(), start, Arc::clone(&budget));
+        let mut second =
+            ServerConnection::with_budget(Config::default(), start, Arc::clone(&budget));
+        let head = b"POST / HTTP/1.1\r\nContent-Length: 60000\r\n\r\n";
+        for conn in [&mut first, &mut second] {
+            conn.handle_read(start, head);
+            assert!(conn.poll_event().is_none());
+            conn.handle_read(start, &[b'x'; 50_000]);
+        }
+        assert!(
+            first.poll_event().is_none(),
+            "the first fits and waits for its body"
+        );
+        let id = match second.poll_event() {
+            Some(Event::Overloaded { id }) => id,
+            other => panic!("{other:?}"),
+        };
+        assert!(!second.wants_read());
+        second
+            .respond(
+                start,
+                id,
+                false,
+                |context, _| assert!(!context.keep_alive()),
+            )
+            .unwrap();
+        assert!(second.is_closed(), "nothing was written: closed at once");
+        drop(second);
+        assert!(budget.in_use() <= 64 * 1024);
     }
 }

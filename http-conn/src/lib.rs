@@ -3,14 +3,20 @@
 //!
 //! [`ServerConnection`] makes every per-connection decision a raw-TCP server has to make:
 //! framing (with [`http_parse`]), pipelining with responses in request order, `100
-//! Continue`, keep-alive and `Connection: close`, header, body and idle timeouts,
-//! protocol errors, half-close and graceful shutdown. It never reads a clock or touches a
-//! socket, so a tokio loop, an io_uring loop and a unit test with a fake clock drive the
-//! same code (the shape of quinn-proto's `Connection`). What a request *becomes* and what
-//! the response says is the caller's business; the connection only says which request a
-//! response answers and whether the connection stays open after it.
+//! Continue`, keep-alive and `Connection: close`, header, body and idle timeouts
+//! ([`ClientClock`]), bounds on what one client can make it hold (and a process-wide
+//! [`MemoryBudget`]), protocol errors, half-close, lingering close and graceful
+//! shutdown. It never reads a clock or touches a socket, so a tokio loop, an io_uring
+//! loop and a unit test with a fake clock drive the same code (the shape of
+//! quinn-proto's `Connection`).
 //!
-//! One full cycle, with a fake clock:
+//! [`Driver`] adds the application ([`Service`]: what a request becomes and what the
+//! response says) and reduces what an engine does to a `match` over the next
+//! [`Action`]: transmit these bytes (an owned [`Transmit`], so nothing is copied to be
+//! sent), shut the write side down, wait (to read, for a response, or until a
+//! deadline), or close, in the style of rustls's unbuffered API.
+//!
+//! One full cycle on the connection itself, with a fake clock:
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -46,11 +52,12 @@
 //!     head.encode(b"ok", out);
 //! })
 //! .unwrap();
-//! let out = conn.poll_transmit().unwrap();
-//! assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
-//! let written = out.len();
-//! conn.transmitted(written);
-//! assert_eq!(conn.poll_transmit(), None);
+//! // The bytes to write are handed over, and given back with the count written.
+//! let transmit = conn.poll_transmit().unwrap();
+//! assert!(transmit.bytes().starts_with(b"HTTP/1.1 200 OK\r\n"));
+//! let written = transmit.len();
+//! conn.transmitted(answered, transmit, written);
+//! assert!(conn.poll_transmit().is_none());
 //!
 //! // Keep-alive: the idle timeout runs from the response; past it the connection closes.
 //! let idle_deadline = answered + config.timeouts.idle;
@@ -62,13 +69,19 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod budget;
+mod clock;
 mod config;
 mod conn;
+mod driver;
 mod error;
 mod read;
 mod responses;
 
+pub use budget::MemoryBudget;
+pub use clock::{ClientClock, ClientTimer};
 pub use config::{Config, Timeouts};
 pub use conn::{Event, ServerConnection};
+pub use driver::{Action, Call, Driver, Service};
 pub use error::RespondError;
-pub use responses::{RequestId, ResponseContext};
+pub use responses::{RequestId, ResponseContext, Transmit};

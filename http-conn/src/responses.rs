@@ -1,18 +1,65 @@
 //! Responses in request order: one slot per request handed out, answered in any order,
-//! written to one contiguous transmit buffer strictly in order.
+//! written to the transmit buffer strictly in order, and handed to the engine as owned
+//! buffers ([`Transmit`]).
 //!
 //! A response for the oldest unanswered request (the usual case) is encoded straight into
 //! the transmit buffer. One that completes early is encoded into a buffer taken from a
-//! pool and copied over when its turn comes; the buffer goes back to the pool. Once the
-//! slot queue, the pool and the transmit buffer have grown to the connection's high-water
-//! mark, answering allocates nothing.
+//! pool and copied over when its turn comes; the buffer goes back to the pool. The
+//! transmit buffer is handed over whole: the engine may keep it until the kernel is done
+//! with it (an io_uring send), while new responses go into a second buffer; the two swap,
+//! so nothing is copied to be sent. Once the buffers have grown to the connection's
+//! high-water mark, answering allocates nothing; when the connection goes idle, buffers
+//! that grew large are freed.
 
 use std::collections::VecDeque;
 use std::fmt;
 
 use http_parse::Version;
 
+use crate::read::SHRINK_ABOVE_BYTES;
 use crate::RespondError;
+
+/// Bytes a connection hands its engine to write: an owned buffer, so the engine may keep
+/// it until the kernel is done with it (an io_uring send), and must give it back with
+/// the count written ([`crate::ServerConnection::transmitted`],
+/// [`crate::Driver::transmitted`]). One is out at a time; moving it moves no bytes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Transmit {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Transmit {
+    /// The bytes to write.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// How many bytes are left to write.
+    pub fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Whether nothing is left to write.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The buffer and the offset its unsent bytes start at, for an engine whose kernel
+    /// interface takes ownership of a `Vec` (the heap allocation does not move, so
+    /// `buf[start..]` stays valid while it is held). Rebuild it with
+    /// [`Transmit::from_parts`] to give it back.
+    pub fn into_parts(self) -> (Vec<u8>, usize) {
+        (self.buf, self.start)
+    }
+
+    /// The transmit [`Transmit::into_parts`] took apart. Give a connection back only
+    /// the parts of the transmit it handed out.
+    pub fn from_parts(buf: Vec<u8>, start: usize) -> Self {
+        let start = start.min(buf.len());
+        Self { buf, start }
+    }
+}
 
 /// The sequence number of a request on its connection: 0 for the first, then 1, 2, ...
 /// Every [`crate::Event`] carries one, and [`crate::ServerConnection::respond`] takes it
@@ -66,9 +113,20 @@ struct Slot {
 
 #[derive(Debug, Default)]
 pub(crate) struct Responses {
-    /// Bytes to transmit; `sent..` is unsent.
+    /// Encoded bytes not yet handed to the engine.
     out: Vec<u8>,
-    sent: usize,
+    /// The buffer `out` swaps with when it is handed over (reused).
+    spare: Vec<u8>,
+    /// A handed-over buffer the engine gave back partly written: it goes out first.
+    returned: Option<Transmit>,
+    /// Unwritten bytes of the buffer the engine holds, if it holds one.
+    lent: Option<usize>,
+    /// Bytes of answered responses waiting behind an unanswered earlier one.
+    early_bytes: usize,
+    /// The connection was dropped: a buffer given back is only reused.
+    abandoned: bool,
+    /// Bytes were handed to the engine at least once.
+    wrote_any: bool,
     /// One slot per unanswered-or-unwritten request; `slots[0]` is request `head`. The
     /// front slot is always unanswered: an answered front is moved to `out` at once.
     slots: VecDeque<Slot>,
@@ -148,7 +206,6 @@ impl Responses {
             version: slot.version,
         };
         if index == 0 {
-            self.compact();
             let before = self.out.len();
             encode(context, &mut self.out);
             assert!(
@@ -165,6 +222,7 @@ impl Responses {
         } else {
             let mut bytes = self.pool.pop().unwrap_or_default();
             encode(context, &mut bytes);
+            self.early_bytes += bytes.len();
             self.slots[index].ready = Some((bytes, !keep_alive));
         }
         Ok(())
@@ -182,6 +240,7 @@ impl Responses {
             };
             let id = self.head;
             self.head += 1;
+            self.early_bytes -= bytes.len();
             self.out.extend_from_slice(&bytes);
             bytes.clear();
             self.pool.push(bytes);
@@ -205,6 +264,7 @@ impl Responses {
                 self.pool.push(bytes);
             }
         }
+        self.early_bytes = 0;
     }
 
     /// Appends an interim response (`100 Continue`) for the request after the last one
@@ -213,47 +273,99 @@ impl Responses {
         if !self.slots.is_empty() || self.dropped_from.is_some() {
             return false;
         }
-        self.compact();
         self.out.extend_from_slice(bytes);
         true
     }
 
-    /// The bytes to write next.
-    pub(crate) fn unsent(&self) -> &[u8] {
-        &self.out[self.sent..]
+    /// Bytes encoded and not yet written: in the engine's hands, given back partly
+    /// written, or not yet handed over.
+    pub(crate) fn unsent_len(&self) -> usize {
+        self.lent.unwrap_or(0) + self.returned.as_ref().map_or(0, Transmit::len) + self.out.len()
     }
 
-    /// `n` more bytes were written.
-    pub(crate) fn transmitted(&mut self, n: usize) {
-        self.sent = (self.sent + n).min(self.out.len());
-        if self.sent == self.out.len() {
-            self.out.clear();
-            self.sent = 0;
+    /// Output the connection holds for this client: unsent bytes, and answered
+    /// responses waiting behind an earlier one.
+    pub(crate) fn pending_output_len(&self) -> usize {
+        self.unsent_len() + self.early_bytes
+    }
+
+    /// Whether any bytes were handed to the engine to write, ever.
+    pub(crate) fn wrote_any(&self) -> bool {
+        self.wrote_any
+    }
+
+    /// Whether the engine holds a buffer of this connection.
+    pub(crate) fn is_lent(&self) -> bool {
+        self.lent.is_some()
+    }
+
+    /// The next bytes to write, handed over; `None` while the engine holds a buffer or
+    /// nothing is to be written.
+    pub(crate) fn take_transmit(&mut self) -> Option<Transmit> {
+        if self.lent.is_some() {
+            return None;
+        }
+        let transmit = match self.returned.take() {
+            Some(transmit) => transmit,
+            None if self.out.is_empty() => return None,
+            None => Transmit {
+                buf: std::mem::replace(&mut self.out, std::mem::take(&mut self.spare)),
+                start: 0,
+            },
+        };
+        self.lent = Some(transmit.len());
+        self.wrote_any = true;
+        Some(transmit)
+    }
+
+    /// The engine gives back `transmit` with `n` of its bytes written. A buffer written
+    /// whole is reused; one written in part goes out again first.
+    pub(crate) fn transmitted(&mut self, mut transmit: Transmit, n: usize) {
+        self.lent = None;
+        transmit.start = (transmit.start + n).min(transmit.buf.len());
+        if transmit.is_empty() || self.abandoned {
+            let mut buf = transmit.buf;
+            buf.clear();
+            if buf.capacity() > self.spare.capacity() {
+                self.spare = buf;
+            }
+        } else {
+            self.returned = Some(transmit);
         }
     }
 
-    /// Forgets unsent output and unanswered requests (the connection is dropped).
+    /// Forgets unsent output and unanswered requests (the connection is dropped). A
+    /// buffer the engine holds is simply reused when it comes back.
     pub(crate) fn abandon(&mut self) {
+        self.abandoned = true;
         self.out.clear();
-        self.sent = 0;
+        self.returned = None;
         self.drop_from(self.head);
     }
 
-    /// Capacities of the transmit buffer, the slot queue and the pooled buffers, for
-    /// tests of buffer reuse.
-    #[cfg(test)]
-    pub(crate) fn capacities(&self) -> (usize, usize, Vec<usize>) {
-        let mut pooled: Vec<usize> = self.pool.iter().map(Vec::capacity).collect();
-        pooled.sort_unstable();
-        (self.out.capacity(), self.slots.capacity(), pooled)
+    /// Frees buffers that grew large, once nothing is pending: an idle connection keeps
+    /// no more than a small response's worth.
+    pub(crate) fn shrink_if_idle(&mut self) {
+        if !self.slots.is_empty() || self.unsent_len() > 0 || self.lent.is_some() {
+            return;
+        }
+        for buf in [&mut self.out, &mut self.spare] {
+            if buf.capacity() > SHRINK_ABOVE_BYTES {
+                *buf = Vec::new();
+            }
+        }
+        self.pool.retain(|buf| buf.capacity() <= SHRINK_ABOVE_BYTES);
     }
 
-    /// Drops the written prefix before appending, so the buffer does not creep.
-    fn compact(&mut self) {
-        if self.sent > 0 {
-            self.out.drain(..self.sent);
-            self.sent = 0;
-        }
+    /// Capacities of the transmit buffers (sorted), the slot queue and the pooled
+    /// buffers, for tests of buffer reuse.
+    #[cfg(test)]
+    pub(crate) fn capacities(&self) -> (Vec<usize>, usize, Vec<usize>) {
+        let mut pooled: Vec<usize> = self.pool.iter().map(Vec::capacity).collect();
+        pooled.sort_unstable();
+        let mut transmit = vec![self.out.capacity(), self.spare.capacity()];
+        transmit.sort_unstable();
+        (transmit, self.slots.capacity(), pooled)
     }
 }
 
@@ -273,10 +385,10 @@ mod tests {
             .collect();
         responses.answer(ids[2], None, false, encode(b"c")).unwrap();
         responses.answer(ids[1], None, false, encode(b"b")).unwrap();
-        assert_eq!(responses.unsent(), b"");
+        assert_eq!(responses.take_transmit(), None);
         assert!(responses.is_waiting());
         responses.answer(ids[0], None, false, encode(b"a")).unwrap();
-        assert_eq!(responses.unsent(), b"abc");
+        assert_eq!(responses.take_transmit().unwrap().bytes(), b"abc");
         assert!(!responses.is_waiting());
     }
 
@@ -304,7 +416,7 @@ mod tests {
         assert!(!responses.interim(b"100"));
         responses.answer(id, None, false, encode(b"200")).unwrap();
         assert!(responses.interim(b"100"));
-        assert_eq!(responses.unsent(), b"200100");
+        assert_eq!(responses.take_transmit().unwrap().bytes(), b"200100");
     }
 
     #[test]
@@ -312,9 +424,60 @@ mod tests {
         let mut responses = Responses::default();
         let id = responses.push(true, Version::Http11);
         responses.answer(id, None, false, encode(b"abcd")).unwrap();
-        responses.transmitted(3);
+        let lent = responses.take_transmit().unwrap();
         let id = responses.push(true, Version::Http11);
         responses.answer(id, None, false, encode(b"ef")).unwrap();
-        assert_eq!(responses.unsent(), b"def");
+        assert_eq!(responses.take_transmit(), None, "one buffer out at a time");
+        assert_eq!(responses.unsent_len(), 6);
+        responses.transmitted(lent, 3);
+        let rest = responses.take_transmit().unwrap();
+        assert_eq!(
+            rest.bytes(),
+            b"d",
+            "the rest of the same buffer goes out first"
+        );
+        responses.transmitted(rest, 1);
+        let next = responses.take_transmit().unwrap();
+        assert_eq!(next.bytes(), b"ef");
+        responses.transmitted(next, 2);
+        assert_eq!(responses.unsent_len(), 0);
+    }
+
+    #[test]
+    fn handed_over_bytes_are_the_encoded_bytes_not_a_copy() {
+        let mut responses = Responses::default();
+        let id = responses.push(true, Version::Http11);
+        let mut encoded_at = std::ptr::null();
+        responses
+            .answer(id, None, false, |_, out| {
+                out.extend_from_slice(b"response");
+                encoded_at = out.as_ptr();
+            })
+            .unwrap();
+        let transmit = responses.take_transmit().unwrap();
+        assert_eq!(transmit.bytes().as_ptr(), encoded_at);
+    }
+
+    #[test]
+    fn large_buffers_are_freed_once_idle() {
+        let mut responses = Responses::default();
+        let id = responses.push(true, Version::Http11);
+        let big = vec![b'x'; 4 * SHRINK_ABOVE_BYTES];
+        responses
+            .answer(id, None, false, |_, out| out.extend_from_slice(&big))
+            .unwrap();
+        let transmit = responses.take_transmit().unwrap();
+        responses.shrink_if_idle();
+        assert!(
+            responses.is_lent(),
+            "nothing is freed while the engine holds it"
+        );
+        responses.transmitted(transmit, big.len());
+        responses.shrink_if_idle();
+        let (transmit, _, pooled) = responses.capacities();
+        assert!(transmit
+            .iter()
+            .chain(&pooled)
+            .all(|&c| c <= SHRINK_ABOVE_BYTES));
     }
 }

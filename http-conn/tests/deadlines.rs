@@ -136,7 +136,7 @@ fn body_timeout_runs_from_the_complete_head_and_answers_408() {
     };
     h.answer_with(id, 408, "");
     assert_eq!(responses(&h.transmit()), ["408 close body="]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]

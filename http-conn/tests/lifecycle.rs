@@ -14,7 +14,7 @@ fn http10_request_closes_after_its_response() {
     h.answer(events[0].id(), "a");
     assert!(!h.conn.is_closed(), "not before the response is written");
     assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn connection_close_request_closes_after_its_response_and_ignores_later_bytes() 
     assert!(h.events().is_empty());
     h.answer(events[0].id(), "a");
     assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn response_that_closes_drops_the_responses_after_it() {
         })
         .unwrap();
     assert_eq!(responses(&h.transmit()), ["503 close body="]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
@@ -122,7 +122,7 @@ fn shutdown_with_requests_in_flight_answers_them_then_closes() {
     // Only the last response says close: one that said it earlier would promise the
     // client that nothing follows it.
     assert_eq!(responses(&h.transmit()), ["200 body=a", "200 close body=b"]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
@@ -152,7 +152,7 @@ fn shutdown_with_unsent_output_closes_once_it_is_written() {
     h.conn.begin_shutdown();
     assert!(!h.conn.is_closed());
     assert_eq!(responses(&h.transmit()), ["200 body=a"]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
@@ -170,21 +170,23 @@ fn shutdown_finishes_a_partially_received_request_as_the_last() {
     assert!(!h.conn.wants_read());
     h.answer(events[0].id(), "a");
     assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
-fn transmitted_in_pieces_closes_only_after_the_last_byte() {
+fn transmitted_in_pieces_ends_only_after_the_last_byte() {
     let mut h = Harness::new();
     h.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
     let id = h.events()[0].id();
     h.answer(id, "ok");
-    let total = h.conn.poll_transmit().unwrap().len();
-    h.conn.transmitted(total - 1);
-    assert!(!h.conn.is_closed());
-    assert_eq!(h.conn.poll_transmit().map(<[u8]>::len), Some(1));
-    h.conn.transmitted(1);
-    assert!(h.conn.is_closed());
+    let transmit = h.conn.poll_transmit().unwrap();
+    let total = transmit.len();
+    h.conn.transmitted(h.now, transmit, total - 1);
+    assert!(!h.conn.is_closed() && !h.conn.is_lingering());
+    let rest = h.conn.poll_transmit().unwrap();
+    assert_eq!(rest.len(), 1);
+    h.conn.transmitted(h.now, rest, 1);
+    assert!(h.conn.is_lingering());
 }
 
 #[test]
@@ -200,4 +202,73 @@ fn shutdown_silently_cuts_a_stalled_partial_request_at_its_header_timeout() {
     assert!(h.conn.is_closed());
     assert!(h.events().is_empty(), "an unfinished head is owed no 408");
     assert_eq!(h.conn.poll_transmit(), None);
+}
+
+#[test]
+fn a_closing_connection_lingers_discarding_what_the_client_still_sends() {
+    let mut h = Harness::new();
+    // Rejected at the head: the rest of the (large) body is still on its way.
+    h.feed(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx");
+    let events = h.events();
+    let [common::Seen::Rejected { id, status: 400 }] = events[..] else {
+        panic!("{events:?}")
+    };
+    h.answer_with(id, 400, "");
+    assert!(
+        !h.conn.wants_read(),
+        "nothing is read while the response waits"
+    );
+    assert_eq!(responses(&h.transmit()), ["400 close body="]);
+    assert!(h.conn.is_lingering());
+    assert!(
+        h.conn.poll_shutdown_write(),
+        "the engine shuts its write side down"
+    );
+    assert!(
+        h.conn.wants_read(),
+        "and keeps reading, so close sends no reset"
+    );
+    for _ in 0..100 {
+        h.feed(&[b'y'; 1000]);
+        assert!(h.events().is_empty());
+    }
+    assert_eq!(h.transmit(), "", "discarded bytes are never answered");
+    assert_eq!(h.conn.poll_timeout(), Some(h.now + h.config().linger));
+    h.conn.handle_eof();
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn a_lingering_connection_closes_at_the_end_of_the_linger() {
+    let mut h = Harness::new();
+    h.feed(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let id = h.events()[0].id();
+    h.answer(id, "ok");
+    h.transmit();
+    let until = h.now + h.config().linger;
+    assert_eq!(h.conn.poll_timeout(), Some(until));
+    h.conn.handle_timeout(until - common::ms(1));
+    assert!(h.conn.is_lingering());
+    h.conn.handle_timeout(until);
+    assert!(h.conn.is_closed());
+}
+
+#[test]
+fn a_client_that_already_closed_its_side_is_not_lingered_for() {
+    let mut h = Harness::new();
+    h.feed(get("/a").as_bytes());
+    h.conn.handle_eof();
+    let id = h.events()[0].id();
+    h.answer(id, "a");
+    assert_eq!(responses(&h.transmit()), ["200 close body=a"]);
+    assert!(h.conn.is_closed());
+    assert!(!h.conn.poll_shutdown_write());
+}
+
+#[test]
+fn silent_closes_do_not_linger() {
+    let mut h = Harness::new();
+    h.feed(b"POST / HTTP/1.1\r\n");
+    h.conn.handle_timeout(h.now + h.config().timeouts.header);
+    assert!(h.conn.is_closed() && !h.conn.is_lingering());
 }

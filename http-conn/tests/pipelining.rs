@@ -166,7 +166,7 @@ fn protocol_error_mid_pipeline_answers_earlier_requests_then_the_error_then_clos
         responses(&h.transmit()),
         ["200 body=a", "200 body=b", "400 close body=bad"]
     );
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
@@ -182,7 +182,7 @@ fn protocol_error_waits_while_a_response_is_pending_and_is_answered_last() {
     assert!(!h.conn.is_closed());
     h.answer(events[0].id(), "a");
     assert_eq!(responses(&h.transmit()), ["200 body=a", "505 close body="]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
 }
 
 #[test]
@@ -276,5 +276,40 @@ fn chunk_framing_that_outgrows_the_buffer_is_rejected_with_413() {
     assert_eq!(status, 413);
     h.answer_with(id, status, "");
     assert_eq!(responses(&h.transmit()), ["413 close body="]);
-    assert!(h.conn.is_closed());
+    h.assert_ends();
+}
+
+#[test]
+fn output_held_for_a_client_that_does_not_read_stops_further_requests() {
+    let mut config = Config::default();
+    config.max_pending_output_bytes = 1000;
+    let mut h = Harness::with(config);
+    let wire: String = (0..10).map(|i| get(&format!("/{i}"))).collect();
+    h.feed(wire.as_bytes());
+    let events = h.events();
+    assert_eq!(
+        events.len(),
+        10,
+        "all ten are handed out before any is answered"
+    );
+    // Answered last first: the early answers wait behind the first and count too.
+    let big = "x".repeat(600);
+    h.answer(events[9].id(), &big);
+    h.answer(events[8].id(), &big);
+    assert!(
+        !h.conn.wants_read(),
+        "1,200 bytes held: nothing more is read"
+    );
+    h.conn.handle_read(h.now, get("/next").as_bytes());
+    assert!(h.events().is_empty(), "nor handed out");
+    for event in events[..8].iter().rev() {
+        h.answer(event.id(), "a");
+    }
+    assert!(h.events().is_empty(), "still held until the client reads");
+    h.transmit();
+    assert_eq!(
+        h.events().len(),
+        1,
+        "the client read: the next request comes out"
+    );
 }

@@ -131,9 +131,7 @@ proptest! {
         for piece in &pieces {
             conn.handle_read(now, piece);
             while let Some(event) = conn.poll_event() {
-                ids.push(match event {
-                    Event::Request { id, .. } | Event::Rejected { id, .. } | Event::TimedOut { id } => id,
-                });
+                ids.push(event.id());
             }
         }
         if eof {
@@ -143,9 +141,9 @@ proptest! {
         for id in ids {
             prop_assert!(conn.respond(now, id, false, |_, out| out.extend_from_slice(b"x")).is_ok());
         }
-        if let Some(out) = conn.poll_transmit() {
-            let n = out.len();
-            conn.transmitted(n);
+        while let Some(transmit) = conn.poll_transmit() {
+            let n = transmit.len();
+            conn.transmitted(now, transmit, n);
         }
         if eof {
             prop_assert!(conn.is_closed());

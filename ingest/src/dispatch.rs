@@ -1,164 +1,153 @@
-//! [`Dispatcher`]: one connection's requests to the gateway and its replies back, in
-//! order, for a raw-TCP server built on [`http_conn::ServerConnection`].
+//! [`Dispatcher`]: the gateway as the [`http_conn::Service`] of one raw-TCP connection.
 
-use std::collections::VecDeque;
-use std::future::poll_fn;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http_conn::{Event, RequestId, ServerConnection};
+use http_conn::{Call, Event, ResponseContext, Service};
 use http_parse::Framing;
 
 use crate::{DateCache, Gateway, Incoming, Rejection, Reply, Ticket};
 
-/// The per-connection glue between [`ServerConnection`] and [`Gateway`]: events become
+/// The default bound on records one connection keeps in flight: two REST Proxy batches
+/// of [`crate::DEFAULT_MAX_BATCH_ENTRIES`], or 2,000 single-record requests. A few
+/// connections can then hold only a small share of the process-wide in-flight bound
+/// (100,000 records by default) and cannot turn every other client's request into a 503.
+pub const DEFAULT_MAX_RECORDS_PER_CONNECTION: usize = 2 * crate::DEFAULT_MAX_BATCH_ENTRIES;
+
+/// The per-connection glue between [`http_conn`] and [`Gateway`]: events become
 /// submissions, tickets become replies, replies become responses. It owns no socket,
-/// no timer and no runtime, so tokio, tokio-uring and a hand-written event loop drive
-/// the same code.
+/// no timer and no runtime; an [`http_conn::Driver`] drives it, so tokio, tokio-uring
+/// and a hand-written event loop run the same code.
 ///
-/// - [`submit`](Self::submit) drains the connection's events: every complete request
-///   already received is submitted to the gateway before any delivery is awaited, so a
-///   pipelined batch shares Kafka round trips. A request the connection rejected is
+/// - A request is submitted to the gateway at once ([`Gateway::submit`] never waits); its
+///   [`Ticket`] is the call the driver polls. A request the connection rejected is
 ///   answered at once with its status ([`Rejection::Frame`]); a body timeout with `408`
-///   ([`Rejection::BodyTimeout`]).
-/// - [`poll_replies`](Self::poll_replies) supplies the replies of submitted requests as
-///   they resolve, oldest first, with the `Date` header; the connection decides
-///   keep-alive, `Connection: close`, ordering and `100 Continue`.
+///   ([`Rejection::BodyTimeout`]); a request the process-wide buffer budget could not
+///   hold with `503` ([`Rejection::OutOfBufferSpace`]).
+/// - Fair share: while the connection's requests hold `max_records` records in flight,
+///   it takes no further request ([`Service::poll_ready`]): the connection stops reading
+///   until one is answered.
+/// - Replies are encoded with the `Date` header from a [`DateCache`].
 ///
-/// Steady state allocates nothing here: the ticket queue and the scratch buffer for
-/// multi-chunk bodies are reused.
+/// Steady state allocates nothing here: the scratch buffer for multi-chunk bodies is
+/// reused (and freed once it grew large and the connection is idle).
 ///
 /// ```
+/// use std::sync::Arc;
+/// use std::task::{Context, Waker};
 /// use std::time::Instant;
 ///
-/// use http_conn::{Config, ServerConnection};
+/// use http_conn::{Action, Config, Driver, ServerConnection};
 /// use ingest::{AckMode, Dispatcher, Gateway, GatewaySink, Policy};
 /// use kafka_sink::NullSink;
 ///
-/// let gateway = Gateway::new(
+/// let gateway = Arc::new(Gateway::new(
 ///     Policy { max_body_bytes: 1 << 20, ack_mode: AckMode::Delivered, ..Policy::new("events") },
 ///     GatewaySink::Null(NullSink::default()),
-/// );
+/// ));
 /// let now = Instant::now();
-/// let mut conn = ServerConnection::new(Config::default(), now);
+/// let conn = ServerConnection::new(Config::default(), now);
+/// let mut driver = Driver::new(conn, Dispatcher::new(gateway, 100));
 /// let wire = b"POST / HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}";
-/// conn.handle_read(now, wire);
+/// driver.handle_read(now, wire);
 ///
-/// let mut dispatcher = Dispatcher::default();
-/// dispatcher.submit(&mut conn, &gateway, now);
-/// assert!(dispatcher.is_waiting());
-/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// dispatcher.replies(&mut conn, &gateway).await;
-/// # });
-/// assert!(!dispatcher.is_waiting());
-/// let out = conn.poll_transmit().unwrap();
-/// assert!(out.starts_with(b"HTTP/1.1 200 OK\r\n"));
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let Action::Transmit(transmit) = driver.poll_action(&mut cx, now) else { panic!() };
+/// assert!(transmit.bytes().starts_with(b"HTTP/1.1 200 OK\r\n"));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Dispatcher {
-    /// Submitted requests whose replies are not yet supplied, oldest first.
-    tickets: VecDeque<(RequestId, Ticket)>,
+    gateway: Arc<Gateway>,
     /// A chunked body of more than one chunk, made contiguous (reused).
     scratch: Vec<u8>,
     date: DateCache,
+    records_in_flight: usize,
+    max_records: usize,
 }
 
+/// A scratch buffer larger than this is freed once the connection has no request in
+/// flight.
+const SCRATCH_KEEP_BYTES: usize = 32 * 1024;
+
 impl Dispatcher {
-    /// Submits every request `conn` has to hand out, in order, and answers rejections
-    /// and body timeouts at once (`now` is when). Call it after anything was fed to the
-    /// connection (a read, EOF, a timeout, shutdown) and after replies were supplied
-    /// (which may lift the pipelining bound).
-    ///
-    /// Never waits ([`Gateway::submit`] does not), so any loop calls it in place, with
-    /// or without a runtime.
-    pub fn submit(&mut self, conn: &mut ServerConnection, gateway: &Gateway, now: Instant) {
-        let body_timeout_ms = conn.config().timeouts.body.as_millis() as u64;
-        loop {
-            let (id, reply) = match conn.poll_event() {
-                None => return,
-                Some(Event::Request { id, request }) => {
-                    let body = match request.body().as_contiguous() {
-                        Some(body) => body,
-                        None => {
-                            self.scratch.clear();
-                            request.body().copy_into(&mut self.scratch);
-                            &self.scratch[..]
-                        }
-                    };
-                    let ticket = gateway.submit(Incoming {
-                        method: request.method(),
-                        target: request.target(),
-                        headers: request.headers(),
-                        body,
-                        body_framed: request.framing() != Framing::None,
-                    });
-                    self.tickets.push_back((id, ticket));
-                    continue;
+    /// The service of one connection to `gateway`, keeping at most about `max_records`
+    /// records in flight (a request is taken while fewer are; at least one at a time).
+    pub fn new(gateway: Arc<Gateway>, max_records: usize) -> Self {
+        Self {
+            gateway,
+            scratch: Vec::new(),
+            date: DateCache,
+            records_in_flight: 0,
+            max_records: max_records.max(1),
+        }
+    }
+
+    /// Records this connection's requests have in flight.
+    pub fn records_in_flight(&self) -> usize {
+        self.records_in_flight
+    }
+
+    fn reject(&self, rejection: &Rejection) -> Call<Ticket, Reply> {
+        Call::Ready(self.gateway.reject(rejection))
+    }
+}
+
+impl Service for Dispatcher {
+    type Call = Ticket;
+    type Response = Reply;
+
+    fn poll_ready(&self) -> bool {
+        self.records_in_flight < self.max_records
+    }
+
+    fn call(&mut self, event: Event<'_>, _now: Instant) -> Call<Ticket, Reply> {
+        match event {
+            Event::Request { request, .. } => {
+                let body = match request.body().as_contiguous() {
+                    Some(body) => body,
+                    None => {
+                        self.scratch.clear();
+                        request.body().copy_into(&mut self.scratch);
+                        &self.scratch[..]
+                    }
+                };
+                let ticket = self.gateway.submit(Incoming {
+                    method: request.method(),
+                    target: request.target(),
+                    headers: request.headers(),
+                    body,
+                    body_framed: request.framing() != Framing::None,
+                });
+                if self.scratch.capacity() > SCRATCH_KEEP_BYTES {
+                    self.scratch = Vec::new();
                 }
-                Some(Event::Rejected { id, error }) => {
-                    (id, gateway.reject(&Rejection::Frame(error)))
-                }
-                Some(Event::TimedOut { id }) => (
-                    id,
-                    gateway.reject(&Rejection::BodyTimeout {
-                        timeout_ms: body_timeout_ms,
-                    }),
-                ),
-            };
-            self.respond(conn, now, id, &reply);
+                self.records_in_flight += ticket.records();
+                Call::Pending(ticket)
+            }
+            Event::Rejected { error, .. } => self.reject(&Rejection::Frame(error)),
+            Event::TimedOut { timeout, .. } => self.reject(&Rejection::BodyTimeout {
+                timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            }),
+            Event::Overloaded { .. } => self.reject(&Rejection::OutOfBufferSpace),
         }
     }
 
-    /// Supplies the replies that are ready, oldest first, stopping at the first still
-    /// waiting for Kafka. `Ready` once at least one reply was supplied, or when none is
-    /// awaited; `Pending` otherwise, with `cx`'s waker woken when the oldest resolves.
-    /// `now` is when the replies are supplied (the client's deadlines restart from it).
-    ///
-    /// Cancel-safe, and usable with any `Waker`: a hand-written event loop polls it
-    /// directly.
-    pub fn poll_replies(
-        &mut self,
-        cx: &mut Context<'_>,
-        conn: &mut ServerConnection,
-        gateway: &Gateway,
-        now: Instant,
-    ) -> Poll<()> {
-        let mut supplied = false;
-        while let Some((id, ticket)) = self.tickets.front_mut() {
-            let Poll::Ready(reply) = ticket.poll_reply(cx, gateway) else {
-                break;
-            };
-            let id = *id;
-            self.tickets.pop_front();
-            self.respond(conn, now, id, &reply);
-            supplied = true;
-        }
-        if supplied || self.tickets.is_empty() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+    fn poll_call(&mut self, ticket: &mut Ticket, cx: &mut Context<'_>) -> Poll<Reply> {
+        let records = ticket.records();
+        let reply = std::task::ready!(ticket.poll_reply(cx, &self.gateway));
+        self.records_in_flight -= records;
+        Poll::Ready(reply)
     }
 
-    /// [`poll_replies`](Self::poll_replies) as a future, reading the clock when replies
-    /// are supplied. Cancel-safe.
-    pub async fn replies(&mut self, conn: &mut ServerConnection, gateway: &Gateway) {
-        poll_fn(|cx| self.poll_replies(cx, conn, gateway, Instant::now())).await;
-    }
-
-    /// Whether some submitted request still waits for its reply.
-    pub fn is_waiting(&self) -> bool {
-        !self.tickets.is_empty()
-    }
-
-    fn respond(&self, conn: &mut ServerConnection, now: Instant, id: RequestId, reply: &Reply) {
-        let answered = conn.respond(now, id, reply.close, |context, out| {
-            self.date.with(|date| {
-                reply.encode_http1(context.keep_alive(), context.version(), Some(date), out)
-            });
+    fn encode(&mut self, reply: &Reply, context: ResponseContext, out: &mut Vec<u8>) {
+        self.date.with(|date| {
+            reply.encode_http1(context.keep_alive(), context.version(), Some(date), out)
         });
-        // Every id comes from this connection's events and is answered once.
-        debug_assert!(answered.is_ok(), "{answered:?}");
+    }
+
+    fn closes(&self, reply: &Reply) -> bool {
+        reply.close
     }
 }
 
@@ -167,21 +156,21 @@ mod tests {
     use std::task::Waker;
     use std::time::Duration;
 
-    use http_conn::Config;
-    use kafka_sink::MemorySink;
+    use http_conn::{Action, Config, Driver, ServerConnection};
+    use kafka_sink::{MemorySink, Sink};
 
     use super::*;
     use crate::{AckMode, GatewaySink, Policy};
 
-    fn gateway() -> Gateway {
-        Gateway::new(
+    fn gateway() -> Arc<Gateway> {
+        Arc::new(Gateway::new(
             Policy {
                 max_body_bytes: 1024,
                 ack_mode: AckMode::Delivered,
                 ..Policy::new("t")
             },
             GatewaySink::Memory(MemorySink::default()),
-        )
+        ))
     }
 
     fn statuses(out: &[u8]) -> Vec<String> {
@@ -191,47 +180,55 @@ mod tests {
             .collect()
     }
 
+    /// Everything the driver writes until it waits.
+    fn written(driver: &mut Driver<Dispatcher>, now: Instant) -> Vec<u8> {
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut out = Vec::new();
+        while let Action::Transmit(transmit) = driver.poll_action(&mut cx, now) {
+            out.extend_from_slice(transmit.bytes());
+            let n = transmit.len();
+            driver.transmitted(now, transmit, n);
+        }
+        out
+    }
+
+    fn driver(
+        gateway: &Arc<Gateway>,
+        config: Config,
+        max_records: usize,
+        now: Instant,
+    ) -> Driver<Dispatcher> {
+        let conn = ServerConnection::new(config, now);
+        Driver::new(conn, Dispatcher::new(Arc::clone(gateway), max_records))
+    }
+
     #[test]
     fn pipelined_requests_are_all_submitted_before_replies_and_answered_in_order() {
         let gateway = gateway();
         let now = Instant::now();
-        let mut conn = ServerConnection::new(Config::default(), now);
+        let mut driver = driver(&gateway, Config::default(), 100, now);
         let post = "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
         let wire = format!("{post}GET /healthz HTTP/1.1\r\n\r\n{post}");
-        conn.handle_read(now, wire.as_bytes());
-        let mut dispatcher = Dispatcher::default();
-        dispatcher.submit(&mut conn, &gateway, Instant::now());
+        driver.handle_read(now, wire.as_bytes());
+        let out = written(&mut driver, now);
         let GatewaySink::Memory(memory) = gateway.sink() else {
             unreachable!()
         };
-        assert_eq!(memory.records().len(), 2, "both records queued first");
-        assert!(dispatcher.is_waiting());
-
-        let mut cx = Context::from_waker(Waker::noop());
-        assert!(dispatcher
-            .poll_replies(&mut cx, &mut conn, &gateway, now)
-            .is_ready());
-        assert!(!dispatcher.is_waiting());
-        let out = conn.poll_transmit().unwrap();
-        assert_eq!(statuses(out), ["200", "200", "200"]);
-        assert!(String::from_utf8_lossy(out).contains("\r\ndate: "));
+        assert_eq!(memory.records().len(), 2, "both records queued");
+        assert_eq!(statuses(&out), ["200", "200", "200"]);
+        assert!(String::from_utf8_lossy(&out).contains("\r\ndate: "));
     }
 
     #[test]
     fn a_framing_error_is_answered_with_its_status_and_closes() {
         let gateway = gateway();
         let now = Instant::now();
-        let mut conn = ServerConnection::new(Config::default(), now);
-        conn.handle_read(now, b"POST / HTTP/2.0\r\nContent-Length: 2\r\n\r\n{}");
-        let mut dispatcher = Dispatcher::default();
-        dispatcher.submit(&mut conn, &gateway, Instant::now());
-        assert!(!dispatcher.is_waiting());
-        let out = conn.poll_transmit().unwrap();
-        assert_eq!(statuses(out), ["505"]);
-        assert!(String::from_utf8_lossy(out).contains("connection: close"));
-        let written = out.len();
-        conn.transmitted(written);
-        assert!(conn.is_closed());
+        let mut driver = driver(&gateway, Config::default(), 100, now);
+        driver.handle_read(now, b"POST / HTTP/2.0\r\nContent-Length: 2\r\n\r\n{}");
+        let out = written(&mut driver, now);
+        assert_eq!(statuses(&out), ["505"]);
+        assert!(String::from_utf8_lossy(&out).contains("connection: close"));
+        assert!(driver.connection().is_lingering());
     }
 
     #[test]
@@ -239,20 +236,53 @@ mod tests {
         let gateway = gateway();
         let now = Instant::now();
         let config = Config::default();
-        let mut dispatcher = Dispatcher::default();
 
-        let mut conn = ServerConnection::new(config, now);
-        conn.handle_read(now, b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{");
-        dispatcher.submit(&mut conn, &gateway, Instant::now());
-        conn.handle_timeout(now + config.timeouts.body);
-        dispatcher.submit(&mut conn, &gateway, Instant::now());
-        assert_eq!(statuses(conn.poll_transmit().unwrap()), ["408"]);
+        let mut body = driver(&gateway, config, 100, now);
+        body.handle_read(now, b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n{");
+        assert!(written(&mut body, now).is_empty());
+        body.handle_timeout(now + config.timeouts.body);
+        assert_eq!(statuses(&written(&mut body, now)), ["408"]);
 
-        let mut conn = ServerConnection::new(config, now);
-        conn.handle_read(now, b"POST / HTTP/1.1\r\nContent-");
-        conn.handle_timeout(now + config.timeouts.header + Duration::from_millis(1));
-        dispatcher.submit(&mut conn, &gateway, Instant::now());
-        assert!(conn.is_closed());
-        assert_eq!(conn.poll_transmit(), None);
+        let mut head = driver(&gateway, config, 100, now);
+        head.handle_read(now, b"POST / HTTP/1.1\r\nContent-");
+        head.handle_timeout(now + config.timeouts.header + Duration::from_millis(1));
+        assert!(written(&mut head, now).is_empty());
+        assert!(head.is_closed());
+    }
+
+    #[test]
+    fn a_connection_at_its_record_bound_takes_no_further_request() {
+        // Deliveries that wait: the mock cluster behind a producer that lingers until it
+        // is flushed.
+        let broker = kafka_sink::EmbeddedBroker::start().unwrap();
+        broker.create_topic("t", 1).unwrap();
+        let mut config = kafka_sink::SinkConfig::new(broker.brokers());
+        config.linger = Duration::from_secs(600);
+        config.delivery_timeout = Duration::from_secs(900);
+        let sink = kafka_sink::KafkaSink::new(config).unwrap();
+        let gateway = Arc::new(Gateway::new(
+            Policy {
+                max_body_bytes: 1024,
+                ack_mode: AckMode::Delivered,
+                ..Policy::new("t")
+            },
+            GatewaySink::Kafka(sink),
+        ));
+        let now = Instant::now();
+        let mut driver = driver(&gateway, Config::default(), 2, now);
+        let post = "POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}";
+        driver.handle_read(now, post.repeat(3).as_bytes());
+        assert!(written(&mut driver, now).is_empty());
+        assert_eq!(gateway.sink().stats().sent, 2, "the third waits");
+        assert_eq!(driver.service().records_in_flight(), 2);
+        assert!(!driver.wants_read(), "and nothing more is read");
+        let mut statuses_seen = Vec::new();
+        while statuses_seen.len() < 3 {
+            gateway.sink().flush(Duration::from_secs(10));
+            statuses_seen.extend(statuses(&written(&mut driver, now)));
+        }
+        assert_eq!(statuses_seen, ["200", "200", "200"]);
+        assert_eq!(gateway.sink().stats().sent, 3);
+        assert_eq!(driver.service().records_in_flight(), 0);
     }
 }

@@ -339,6 +339,22 @@ impl Gateway {
         self.shutting_down.load(Ordering::Relaxed)
     }
 
+    /// The grace period ended with requests still waiting for Kafka: records the
+    /// producer has not sent to any broker yet fail at once (their requests are
+    /// answered `503`: never sent, so a retry elsewhere cannot duplicate them), and
+    /// records already sent get up to `timeout` for their acknowledgements, answered as
+    /// they come. Blocking; the servers keep answering meanwhile.
+    pub fn settle_in_flight(&self, timeout: Duration) -> FlushReport {
+        let waiting = self.sink.stats().in_flight_records;
+        self.sink.purge_queued();
+        tracing::warn!(
+            waiting,
+            "grace period over with requests waiting for Kafka: records not yet sent are \
+             refused (503), records sent wait for their acknowledgements"
+        );
+        self.finish(timeout)
+    }
+
     /// Flushes the producer (blocking) and logs what was and was not delivered.
     pub fn finish(&self, timeout: Duration) -> FlushReport {
         let report = self.sink.flush(timeout);
@@ -356,6 +372,16 @@ impl Gateway {
 }
 
 impl Ticket {
+    /// Records this request still has on their way to Kafka (0 once replied, or for a
+    /// request answered without producing): what a connection's in-flight bound counts.
+    pub fn records(&self) -> usize {
+        match &self.state {
+            TicketState::Ready(_) | TicketState::Replied => 0,
+            TicketState::Delivering { .. } => 1,
+            TicketState::Rest(delivery) => delivery.records(),
+        }
+    }
+
     /// Waits for the record's fate (if any) and returns the reply, counting it.
     pub async fn reply(mut self, gateway: &Gateway) -> Reply {
         poll_fn(|cx| self.poll_reply(cx, gateway)).await

@@ -67,7 +67,7 @@ mod topics;
 pub use connections::{ConnectionLimit, ConnectionSlot};
 pub use cross_site::{parse_origin, Cors};
 pub use date::DateCache;
-pub use dispatch::Dispatcher;
+pub use dispatch::{Dispatcher, DEFAULT_MAX_RECORDS_PER_CONNECTION};
 pub use gateway::{AckMode, Gateway, Incoming, Policy, Ticket};
 pub use http_parse::Version as HttpVersion;
 pub use json::{validate_json, DEFAULT_MAX_JSON_DEPTH};

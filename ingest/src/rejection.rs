@@ -163,6 +163,10 @@ pub enum Rejection {
     /// The gateway is shutting down and takes no new records.
     #[error("shutting down")]
     ShuttingDown,
+    /// The process-wide budget of buffered request bytes is exhausted: the request
+    /// could not be read whole. The connection closes after the answer.
+    #[error("the gateway is out of room for request bodies; retry later")]
+    OutOfBufferSpace,
     /// The sink refused or failed the record. The client hears what it can act on,
     /// never the brokers, connection errors or in-flight counts the error carries:
     /// those are logged at debug where the rejection is made.
@@ -240,7 +244,9 @@ impl Rejection {
             }
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ShuttingDown | Self::TooManyConnections { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ShuttingDown | Self::TooManyConnections { .. } | Self::OutOfBufferSpace => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Sink(error) => match error {
                 SinkError::Overloaded { .. } | SinkError::QueueFull { .. } | SinkError::Closed => {
                     StatusCode::SERVICE_UNAVAILABLE
@@ -284,7 +290,8 @@ impl Rejection {
             Self::MalformedHttp(_)
             | Self::BodyTooLarge { .. }
             | Self::BodyTimeout { .. }
-            | Self::TooManyConnections { .. } => true,
+            | Self::TooManyConnections { .. }
+            | Self::OutOfBufferSpace => true,
             _ => false,
         }
     }
@@ -366,6 +373,7 @@ mod tests {
                 false,
             ),
             (Rejection::TooManyConnections { limit: 1 }, 503, 503, true),
+            (Rejection::OutOfBufferSpace, 503, 503, true),
             (
                 Rejection::UnknownTopic { topic: "t".into() },
                 404,

@@ -29,12 +29,14 @@
 
 mod listen;
 mod settings;
+pub mod shutdown;
 mod supervise;
 mod worker;
 
 pub use listen::{bind_reuse_port, bind_workers};
 pub use settings::ServeSettings;
-pub use supervise::{serve, Engine, StartedGateway};
+pub use shutdown::Shutdown;
+pub use supervise::{serve, Engine, Signals, StartedGateway};
 pub use worker::{
-    accept_loop, sleep_until, Accept, Accepted, ConnectionGuard, Shared, Shutdown, Worker,
+    accept_loop, sleep_until, Accept, Accepted, ConnectionGuard, Shared, Worker, ACCEPT_BACKOFF,
 };

@@ -18,6 +18,12 @@ pub struct ServeSettings {
     pub max_connections: usize,
     /// How long in-flight connections get to finish after shutdown begins.
     pub grace_period: Duration,
-    /// Each connection's framing limits and client timeouts.
+    /// Each connection's framing limits, client timeouts and output bounds.
     pub connection: http_conn::Config,
+    /// Most request bytes all connections together may buffer beyond their small
+    /// initial read buffers ([`http_conn::MemoryBudget`]).
+    pub max_buffered_request_bytes: usize,
+    /// Most records one connection's requests keep in flight (the fair share of the
+    /// sink's in-flight bound, [`ingest::Dispatcher`]).
+    pub max_records_per_connection: usize,
 }

@@ -5,12 +5,15 @@ use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::{anyhow, Context};
 use ingest::Gateway;
 use tokio::sync::mpsc;
 
-use crate::worker::{Shared, Shutdown, Worker};
-use crate::{bind_workers, ServeSettings};
+use crate::shutdown::shut_down;
+use crate::worker::{Shared, Worker};
+use crate::{bind_workers, ServeSettings, Shutdown};
 
 /// One engine: how a worker thread sets itself up and serves. Everything else about
 /// threads, listeners, signals and shutdown is [`serve`]'s.
@@ -39,9 +42,9 @@ pub trait Engine: Send + Sync + 'static {
         None
     }
 
-    /// Serves until [`Worker::shutdown`] is raised, then drains the worker's
-    /// connections within the grace period ([`crate::accept_loop`] does both for an
-    /// async engine).
+    /// Serves until [`Worker::shutdown`] asks to drain, then stops accepting and lets
+    /// the worker's connections finish until they are all closed or the shutdown asks
+    /// to stop ([`crate::accept_loop`] does both for an async engine).
     fn run(&self, ready: Self::Ready);
 }
 
@@ -79,54 +82,73 @@ impl Drop for ExitNotice {
     }
 }
 
-/// SIGINT and SIGTERM, caught from the moment this exists, waited for on the main
-/// thread.
+/// SIGINT and SIGTERM, caught from the moment this exists: the one signal mechanism of
+/// every server. Create it within a tokio runtime (the raw-TCP servers use a small
+/// current-thread runtime private to the main thread, hyper its own), before the
+/// listeners are bound, so a client that can connect can also stop the server
+/// gracefully.
 ///
-/// The one signal mechanism of every raw-TCP server, whatever its engine: a small
-/// current-thread tokio runtime private to the main thread, not the workers'. A
-/// worker that has no runtime (runtime-loop) is not involved: the handler only wakes
-/// the main thread, which raises [`Shutdown`] and so wakes the workers. A signal may
-/// interrupt a worker's blocking call (`epoll_wait`, `io_uring_enter`) with `EINTR`;
-/// a loop treats that as a spurious wake-up.
-struct Signals {
-    runtime: tokio::runtime::Runtime,
+/// A worker that has no runtime (runtime-loop) is not involved: the handler only wakes
+/// the thread waiting here, which moves [`Shutdown`] on and so wakes the workers. A
+/// signal may interrupt a worker's blocking call (`epoll_wait`, `io_uring_enter`) with
+/// `EINTR`; a loop treats that as a spurious wake-up.
+#[derive(Debug)]
+pub struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    /// Installs the handlers. Called before the listeners are bound, so a client that
-    /// can connect can also stop the server gracefully.
-    fn catch() -> anyhow::Result<Self> {
+    /// Installs the handlers.
+    ///
+    /// # Errors
+    ///
+    /// If the handlers cannot be installed.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime with its I/O driver enabled.
+    pub fn catch() -> std::io::Result<Self> {
         use tokio::signal::unix::{signal, SignalKind};
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let _entered = runtime.enter();
-        let interrupt = signal(SignalKind::interrupt())?;
-        let terminate = signal(SignalKind::terminate())?;
-        drop(_entered);
         Ok(Self {
-            runtime,
-            interrupt,
-            terminate,
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
         })
     }
 
-    /// Waits on the calling (main) thread for SIGINT, SIGTERM or a worker's end.
-    fn wait(&mut self, exits: &mut mpsc::UnboundedReceiver<usize>) -> Wakeup {
-        let Self {
-            runtime,
-            interrupt,
-            terminate,
-        } = self;
-        runtime.block_on(async {
-            tokio::select! {
-                _ = interrupt.recv() => Wakeup::Signal,
-                _ = terminate.recv() => Wakeup::Signal,
-                Some(index) = exits.recv() => Wakeup::WorkerExited(index),
+    /// Completes at the next SIGINT or SIGTERM.
+    pub async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+
+    /// Waits for SIGINT, SIGTERM or a worker's end.
+    async fn wait(&mut self, exits: &mut mpsc::UnboundedReceiver<usize>) -> Wakeup {
+        tokio::select! {
+            () = self.recv() => Wakeup::Signal,
+            Some(index) = exits.recv() => Wakeup::WorkerExited(index),
+        }
+    }
+}
+
+/// The worker threads' ends, as the main thread counts them during the drain.
+struct Exits {
+    receiver: mpsc::UnboundedReceiver<usize>,
+    live: usize,
+}
+
+impl Exits {
+    /// Waits up to `timeout` for every live worker to end; whether they all did.
+    async fn all(&mut self, timeout: Duration) -> bool {
+        let all_ended = async {
+            while self.live > 0 && self.receiver.recv().await.is_some() {
+                self.live -= 1;
             }
-        })
+        };
+        let _ = tokio::time::timeout(timeout, all_ended).await;
+        self.live == 0
     }
 }
 
@@ -191,47 +213,74 @@ fn start_workers<E: Engine>(
 }
 
 /// Serves the gateway `started` with `engine` on `settings.workers` worker threads,
-/// each with its own `SO_REUSEPORT` listener on `settings.listen`, until SIGINT or SIGTERM;
-/// then stops accepting, lets in-flight connections finish within the grace period and
-/// returns `Ok`. The caller flushes the producer afterwards.
+/// each with its own `SO_REUSEPORT` listener on `settings.listen`, until SIGINT or
+/// SIGTERM; then shuts down in the order that loses no answer (see [`crate::shutdown`]'s
+/// steps: drain within the grace period, settle what still waits for Kafka, close) and
+/// flushes the producer.
 ///
 /// # Errors
 ///
 /// If a listener cannot be bound or a worker's runtime cannot be built (nothing is
 /// served then), or if a worker ended on its own (it panicked): every other worker is
-/// stopped and drained first, so the caller can still flush and exit non-zero.
+/// stopped and drained first, and the producer flushed, before the error returns.
 pub fn serve<E: Engine>(
     engine: E,
     settings: &ServeSettings,
     started: &impl StartedGateway,
 ) -> anyhow::Result<()> {
-    let mut signals = Signals::catch().context("cannot catch SIGINT/SIGTERM")?;
+    // The main thread's own runtime: signals, and the timing of the shutdown.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot build the main thread's runtime")?;
+    let mut signals = {
+        let _entered = runtime.enter();
+        Signals::catch().context("cannot catch SIGINT/SIGTERM")?
+    };
     let (bound, listeners) = bind_workers(settings.listen, settings.workers.get())?;
-    let shared = Arc::new(Shared::new(settings, Arc::clone(started.gateway())));
-    let (shutdown_trigger, shutdown) = Shutdown::channel();
-    let (exit_sender, mut exits) = mpsc::unbounded_channel();
+    let gateway = started.gateway();
+    let shared = Arc::new(Shared::new(settings, Arc::clone(gateway)));
+    let (trigger, shutdown) = Shutdown::channel();
+    let (exit_sender, exits) = mpsc::unbounded_channel();
     let engine = Arc::new(engine);
     let (threads, all_ready) = start_workers(&engine, listeners, &shared, &shutdown, &exit_sender);
     drop(exit_sender);
+    let mut exits = Exits {
+        receiver: exits,
+        live: threads.len(),
+    };
     let wakeup = all_ready.map(|features| {
         started.log_listening(E::NAME, bound, settings.workers);
         if let Some(features) = features {
             tracing::info!(engine = E::NAME, %features, "engine features in effect");
         }
-        signals.wait(&mut exits)
+        runtime.block_on(signals.wait(&mut exits.receiver))
     });
+    if let Ok(Wakeup::WorkerExited(_)) = wakeup {
+        exits.live -= 1;
+    }
 
     // Whatever woke us, stop every worker before returning: a listener nobody serves
     // must not outlive a failed worker.
-    shared.gateway.begin_shutdown();
     if matches!(wakeup, Ok(Wakeup::Signal)) {
         tracing::info!("shutdown: not accepting; finishing in-flight requests");
     }
-    shutdown_trigger.raise();
+    runtime.block_on(shut_down(
+        gateway,
+        &trigger,
+        settings.grace_period,
+        async |timeout| exits.all(timeout).await,
+        // Blocking, on this thread: the workers go on answering meanwhile.
+        async |timeout| {
+            gateway.settle_in_flight(timeout);
+        },
+    ));
     let mut panicked = 0;
     for thread in threads {
         panicked += usize::from(thread.join().is_err());
     }
+    // Flush even when a worker failed: records already queued still deserve delivery.
+    gateway.finish(settings.grace_period);
     match wakeup? {
         Wakeup::Signal if panicked == 0 => Ok(()),
         Wakeup::Signal => Err(anyhow!("{panicked} worker thread(s) panicked")),
@@ -257,9 +306,14 @@ mod tests {
             panic!("worker failure under test");
         });
         assert!(worker.join().is_err());
-        assert_eq!(
-            Signals::catch().unwrap().wait(&mut exits),
-            Wakeup::WorkerExited(3)
-        );
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let wakeup = runtime.block_on(async {
+            let mut signals = Signals::catch().unwrap();
+            signals.wait(&mut exits).await
+        });
+        assert_eq!(wakeup, Wakeup::WorkerExited(3));
     }
 }

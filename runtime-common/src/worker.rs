@@ -4,25 +4,24 @@
 use std::cell::Cell;
 use std::future::Future;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::task::Waker;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ingest::{ConnectionLimit, ConnectionSlot, Gateway, Rejection, Reply};
-use tokio::sync::watch;
-
-use crate::ServeSettings;
+use crate::{ServeSettings, Shutdown};
+use http_conn::{Driver, MemoryBudget, ServerConnection};
+use ingest::{ConnectionLimit, ConnectionSlot, Dispatcher, Gateway, Rejection, Reply};
 
 /// What every connection of every worker shares.
 #[derive(Debug)]
 pub struct Shared {
     /// The gateway: policy, sink, metrics.
     pub gateway: Arc<Gateway>,
-    /// Each connection's framing limits and timeouts.
+    /// Each connection's framing limits, timeouts and output bounds.
     pub connection: http_conn::Config,
-    /// How long in-flight connections get to finish after shutdown begins.
-    pub grace_period: Duration,
+    /// The process-wide bound on buffered request bytes.
+    budget: Arc<MemoryBudget>,
+    /// Most records one connection keeps in flight.
+    max_records_per_connection: usize,
     connections: Arc<ConnectionLimit>,
     /// `503 Too many connections`, encoded once.
     refusal: Vec<u8>,
@@ -40,9 +39,20 @@ impl Shared {
             connections: ConnectionLimit::new(settings.max_connections, gateway.metrics()),
             gateway,
             connection: settings.connection,
-            grace_period: settings.grace_period,
+            budget: MemoryBudget::new(settings.max_buffered_request_bytes),
+            max_records_per_connection: settings.max_records_per_connection,
             refusal,
         }
+    }
+
+    /// The driver of a connection accepted at `now`: the connection core within the
+    /// process-wide memory budget, serving the gateway.
+    pub fn driver(&self, now: Instant) -> Driver<Dispatcher> {
+        let conn = ServerConnection::with_budget(self.connection, now, Arc::clone(&self.budget));
+        Driver::new(
+            conn,
+            Dispatcher::new(Arc::clone(&self.gateway), self.max_records_per_connection),
+        )
     }
 
     /// The response a connection over the limit gets before it is closed (`503`,
@@ -59,92 +69,9 @@ impl Shared {
     }
 }
 
-/// The shutdown signal every worker and connection watches. Cheap to clone.
-///
-/// An async engine awaits [`Shutdown::requested`]; a loop without a runtime checks
-/// [`Shutdown::is_requested`] each iteration and registers a [`Waker`] with
-/// [`Shutdown::wake_on_request`] that interrupts its wait.
-#[derive(Debug, Clone)]
-pub struct Shutdown {
-    receiver: watch::Receiver<bool>,
-    state: Arc<ShutdownState>,
-}
-
-#[derive(Debug, Default)]
-struct ShutdownState {
-    requested: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
-}
-
-/// Raises a [`Shutdown`]: held by [`crate::serve`].
-#[derive(Debug)]
-pub(crate) struct ShutdownTrigger {
-    sender: watch::Sender<bool>,
-    state: Arc<ShutdownState>,
-}
-
-impl ShutdownTrigger {
-    /// Asks every holder of the signal to stop, and wakes every registered waker.
-    pub(crate) fn raise(&self) {
-        self.state.requested.store(true, Ordering::Release);
-        let _ = self.sender.send(true);
-        let wakers = std::mem::take(
-            &mut *self
-                .state
-                .wakers
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        for waker in wakers {
-            waker.wake();
-        }
-    }
-}
-
-impl Shutdown {
-    /// A signal and the trigger that raises it.
-    pub(crate) fn channel() -> (ShutdownTrigger, Self) {
-        let (sender, receiver) = watch::channel(false);
-        let state = Arc::new(ShutdownState::default());
-        (
-            ShutdownTrigger {
-                sender,
-                state: Arc::clone(&state),
-            },
-            Self { receiver, state },
-        )
-    }
-
-    /// Completes once shutdown was asked for (at once if it already was). Cancel-safe.
-    pub async fn requested(&mut self) {
-        // An error means the sender is gone, which also means stop.
-        let _ = self.receiver.wait_for(|&stop| stop).await;
-    }
-
-    /// Whether shutdown was asked for. A load of one atomic: cheap enough for every
-    /// iteration of a loop.
-    pub fn is_requested(&self) -> bool {
-        self.state.requested.load(Ordering::Acquire)
-    }
-
-    /// Wakes `waker` once shutdown is asked for (at once if it already was), from the
-    /// thread that asks: how a runtime-less loop learns of it while it sleeps.
-    pub fn wake_on_request(&self, waker: Waker) {
-        let mut wakers = self
-            .state
-            .wakers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Checked under the lock `raise` takes after setting the flag: either it sees
-        // this waker or this sees the flag.
-        if self.is_requested() {
-            drop(wakers);
-            waker.wake();
-        } else {
-            wakers.push(waker);
-        }
-    }
-}
+/// How long every server stops accepting after an accept failed (out of file
+/// descriptors and the like), instead of spinning on the same error.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 /// A listener of one engine, as the shared accept loop needs it.
 pub trait Accept {
@@ -199,9 +126,10 @@ pub struct Worker {
 }
 
 /// A worker's accept loop: accepts on `listener` (the worker's listener in the
-/// engine's form) until `shutdown`, admits each connection against the connection
-/// limit and hands it to `spawn`; then stops accepting and waits, up to the grace
-/// period, for the admitted connections to close.
+/// engine's form) until `shutdown` asks to drain, admits each connection against the
+/// connection limit and hands it to `spawn`; then stops accepting and waits for the
+/// admitted connections to close, or for the shutdown to ask to stop (what is still
+/// open is then dropped with the engine's tasks).
 pub async fn accept_loop<L: Accept>(
     shared: &Shared,
     mut shutdown: Shutdown,
@@ -220,7 +148,7 @@ pub async fn accept_loop<L: Accept>(
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
                 continue;
             }
         };
@@ -237,9 +165,11 @@ pub async fn accept_loop<L: Accept>(
         }
     }
     drop(listener);
-    let deadline = Instant::now() + shared.grace_period;
-    while active.get() > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    while active.get() > 0 {
+        tokio::select! {
+            () = shutdown.stop_requested() => break,
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
+        }
     }
     if active.get() > 0 {
         tracing::warn!(
@@ -292,6 +222,8 @@ mod tests {
             max_connections,
             grace_period: Duration::from_millis(1),
             connection: http_conn::Config::default(),
+            max_buffered_request_bytes: usize::MAX,
+            max_records_per_connection: 1,
         };
         let gateway = Gateway::new(
             Policy {
@@ -307,7 +239,7 @@ mod tests {
     #[test]
     fn connections_past_the_limit_are_refused_and_shutdown_stops_accepting() {
         let shared = shared(2);
-        let (stop, shutdown) = Shutdown::channel();
+        let (trigger, shutdown) = Shutdown::channel();
         let admitted = RefCell::new(Vec::new());
         let refused = RefCell::new(Vec::new());
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -322,7 +254,11 @@ mod tests {
             });
             let stopping = async {
                 tokio::task::yield_now().await;
-                stop.raise();
+                trigger.drain();
+                // The admitted connections are still open (their guards are held): the
+                // drain waits for them until the shutdown asks to stop.
+                tokio::task::yield_now().await;
+                trigger.stop();
             };
             tokio::join!(serving, stopping);
         });
@@ -334,29 +270,5 @@ mod tests {
         assert!(refusal.starts_with("HTTP/1.1 503 "), "{refusal}");
         assert!(refusal.contains("retry-after: 1\r\n"), "{refusal}");
         assert!(refusal.contains("connection: close\r\n"), "{refusal}");
-    }
-
-    #[test]
-    fn a_runtime_less_loop_is_woken_and_sees_the_request() {
-        struct Flag(AtomicBool);
-        impl std::task::Wake for Flag {
-            fn wake(self: Arc<Self>) {
-                self.0.store(true, Ordering::SeqCst);
-            }
-        }
-        let (stop, shutdown) = Shutdown::channel();
-        let before = Arc::new(Flag(AtomicBool::new(false)));
-        shutdown.wake_on_request(Waker::from(Arc::clone(&before)));
-        assert!(!shutdown.is_requested());
-        assert!(!before.0.load(Ordering::SeqCst));
-        stop.raise();
-        assert!(shutdown.is_requested());
-        assert!(before.0.load(Ordering::SeqCst), "registered waker woken");
-        let after = Arc::new(Flag(AtomicBool::new(false)));
-        shutdown.wake_on_request(Waker::from(Arc::clone(&after)));
-        assert!(
-            after.0.load(Ordering::SeqCst),
-            "a late waker is woken at once"
-        );
     }
 }

@@ -1,56 +1,31 @@
-//! Accept loop, connection limit, signals and graceful shutdown.
+//! hyper's accept loop on runtime-common's pieces: the listener, the signals, admission
+//! with its `503` refusal, the accept back-off and the shutdown sequence are the same
+//! as every raw-TCP server's; what is hyper's own is the connection (`http1`) and its
+//! graceful shutdown.
 
 use std::convert::Infallible;
 use std::sync::Arc;
 
-use anyhow::Context;
 use gateway_cli::{GatewayArgs, Started};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use ingest::{ConnectionLimit, Rejection, Reply};
+use runtime_common::shutdown::{shut_down, Shutdown};
+use runtime_common::{bind_reuse_port, Shared, Signals, ACCEPT_BACKOFF};
 use tokio::net::TcpListener;
 
-use crate::deadline::{Phase, ReadTimeouts, TimedStream};
-
-fn bind(args: &GatewayArgs) -> anyhow::Result<TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(args.runtime.listen),
-        socket2::Type::STREAM,
-        Some(socket2::Protocol::TCP),
-    )?;
-    socket.set_reuse_address(true)?;
-    socket.set_nonblocking(true)?;
-    socket
-        .bind(&args.runtime.listen.into())
-        .with_context(|| format!("cannot listen on {}", args.runtime.listen))?;
-    socket.listen(4096)?;
-    Ok(TcpListener::from_std(socket.into())?)
-}
-
-/// Waits for SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
-}
+use crate::deadline::{now, Clock, TimedStream};
 
 pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Result<()> {
-    let listener = bind(args)?;
-    started.log_listening("hyper", listener.local_addr()?, args.runtime.worker_count());
+    let mut signals = Signals::catch()?;
+    let settings = args.serve_settings();
+    let listener = bind_reuse_port(settings.listen)?;
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener)?;
+    started.log_listening("hyper", listener.local_addr()?, settings.workers);
     let gateway = Arc::clone(&started.gateway);
-    let connections = ConnectionLimit::new(args.runtime.max_connections, gateway.metrics());
-    let mut too_many = Vec::new();
-    // Built once, not counted: only refusals actually sent are responses.
-    Reply::rejected(&Rejection::TooManyConnections {
-        limit: args.runtime.max_connections,
-    })
-    .encode_http1(false, ingest::HttpVersion::Http11, None, &mut too_many);
-    let too_many: Arc<[u8]> = too_many.into();
+    let shared = Shared::new(&settings, Arc::clone(&gateway));
 
     let mut builder = http1::Builder::new();
     builder
@@ -63,13 +38,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
         .max_buf_size(args.http.max_header_bytes.max(8192));
     let limits = args.http.limits();
     let timeouts = args.http.timeouts();
-    let body_timeout = timeouts.body;
-    let read_timeouts = ReadTimeouts {
-        header: timeouts.header,
-        idle: timeouts.idle,
-    };
     let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -77,28 +46,25 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
                 Err(error) => {
                     // Out of file descriptors and the like: back off instead of spinning.
                     tracing::warn!(%error, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
                     continue;
                 }
             },
-            _ = &mut shutdown => break,
+            () = signals.recv() => break,
         };
-        let Some(slot) = connections.try_admit() else {
-            let _ = stream.try_write(&too_many);
+        let Some(slot) = shared.try_admit() else {
+            let _ = stream.try_write(shared.refusal());
             continue;
         };
         let _ = stream.set_nodelay(true);
         let gateway = Arc::clone(&gateway);
-        let phase = Phase::default();
-        let stream = TimedStream::new(stream, phase.clone(), read_timeouts);
+        let clock = Clock::new(timeouts, now());
+        let stream = TimedStream::new(stream, clock.clone());
         let service = service_fn(move |request| {
             // hyper calls the service once the head is complete.
-            phase.request_started();
-            let (gateway, phase) = (Arc::clone(&gateway), phase.clone());
+            let (gateway, clock) = (Arc::clone(&gateway), clock.clone());
             async move {
-                let response =
-                    crate::service::handle(&gateway, &limits, body_timeout, request).await;
-                phase.request_finished();
+                let response = crate::service::handle(&gateway, &limits, &clock, request).await;
                 Ok::<_, Infallible>(response)
             }
         });
@@ -110,14 +76,27 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
             drop(slot);
         });
     }
-    gateway.begin_shutdown();
     drop(listener);
     tracing::info!("shutdown: not accepting; finishing in-flight requests");
-    if tokio::time::timeout(args.runtime.grace_period(), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("grace period over with connections still open");
-    }
+    // hyper's connections do their own draining (graceful); the signal's stages have
+    // no other listener here.
+    let (trigger, _stages) = Shutdown::channel();
+    let mut connections_closed = std::pin::pin!(graceful.shutdown());
+    shut_down(
+        &gateway,
+        &trigger,
+        settings.grace_period,
+        async |timeout| {
+            tokio::time::timeout(timeout, &mut connections_closed)
+                .await
+                .is_ok()
+        },
+        // Blocking: on a thread of its own while hyper goes on answering.
+        async |timeout| {
+            let gateway = Arc::clone(&gateway);
+            let _ = tokio::task::spawn_blocking(move || gateway.settle_in_flight(timeout)).await;
+        },
+    )
+    .await;
     Ok(())
 }

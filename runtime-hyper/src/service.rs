@@ -1,22 +1,35 @@
 //! One request through hyper: apply the shared framing rules, collect the body
 //! (bounded in size and in time), hand it to `ingest`.
 
-use std::time::Duration;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use http_parse::{Framing, FramingHeaders};
 use hyper::body::Incoming as HyperBody;
 use ingest::{Gateway, HttpVersion, Incoming, Rejection};
 
+use crate::deadline::{now, Clock};
+
 /// Answers one request. Never fails: every problem becomes a reply. hyper calls this
-/// once the head is complete, so `body_timeout` runs from here until the body is.
+/// once the head is complete: the connection's `clock` then runs the body deadline,
+/// from the read that completed the head, until the body is collected.
 pub(crate) async fn handle(
     gateway: &Gateway,
     limits: &http_parse::Limits,
-    body_timeout: Duration,
+    clock: &Clock,
     request: http::Request<HyperBody>,
 ) -> http::Response<Full<Bytes>> {
+    let response = answer(gateway, limits, clock, request).await;
+    clock.response_supplied(now());
+    response
+}
+
+async fn answer(
+    gateway: &Gateway,
+    limits: &http_parse::Limits,
+    clock: &Clock,
+    request: http::Request<HyperBody>,
+) -> http::Response<Full<Bytes>> {
+    let body_deadline = clock.head_complete();
     let (parts, body) = request.into_parts();
     // The uring server's framing rules (http-parse), applied to what hyper hands over,
     // so both servers decide "no body" (411) and "declared length over the limit" (413,
@@ -44,11 +57,16 @@ pub(crate) async fn handle(
         }
     };
     let limit = gateway.policy().max_body_bytes;
-    let collected = tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await;
+    let collect = Limited::new(body, limit).collect();
+    let collected = match body_deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline.into(), collect).await,
+        None => Ok(collect.await),
+    };
+    clock.request_received();
     let Ok(collected) = collected else {
         // The rejection closes the connection (`Connection: close`): hyper then stops
         // reading the rest of the body instead of waiting for it.
-        let timeout_ms = u64::try_from(body_timeout.as_millis()).unwrap_or(u64::MAX);
+        let timeout_ms = u64::try_from(clock.timeouts().body.as_millis()).unwrap_or(u64::MAX);
         return gateway
             .reject(&Rejection::BodyTimeout { timeout_ms })
             .into_http()

@@ -1,8 +1,9 @@
 //! The epoll engine: edge-triggered readiness and plain `read`/`write` on non-blocking
-//! sockets, reading straight into each connection's buffer. The control for the
-//! io_uring engine: the same loop, connection core, buffers, timeouts and wake-ups.
+//! sockets, reading straight into each connection's buffer and writing straight from
+//! the buffer its driver hands over. The control for the io_uring engine: the same
+//! worker loop, driver, buffers, timeouts and wake-ups.
 //!
-//! Edge-triggered means a socket is reported once per change, so the loop remembers
+//! Edge-triggered means a socket is reported once per change, so the engine remembers
 //! what it was told: `readable` until a read comes back short (a TCP read returns less
 //! than asked only when the receive queue is empty, so the read that would return
 //! `EAGAIN` is never made), `writable` until a write is cut short.
@@ -11,16 +12,18 @@ use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+use http_conn::Action;
 
 use crate::sys::{Epoll, Readiness};
 use crate::wake::Notifier;
-use crate::worker::Worker;
+use crate::worker::{Conn, Io, Worker};
 
 const LISTENER: u64 = u64::MAX;
 const WAKE: u64 = u64::MAX - 1;
 
-/// What the loop knows about one socket.
+/// What the engine knows about one socket.
 #[derive(Debug)]
 pub(crate) struct EpollConn {
     readable: bool,
@@ -33,11 +36,18 @@ pub(crate) struct EpollConn {
 pub(crate) struct EpollEngine {
     epoll: Epoll,
     listener: Option<TcpListener>,
-    worker: Worker<EpollConn>,
+    notifier: Arc<Notifier>,
+    ready: Vec<Readiness>,
+    /// The listener reported connections not yet accepted.
+    accept_pending: bool,
 }
 
 impl EpollEngine {
-    pub(crate) fn new(worker: runtime_common::Worker, notifier: Arc<Notifier>) -> io::Result<Self> {
+    /// The engine and its worker, from the worker's share of the server.
+    pub(crate) fn new(
+        worker: runtime_common::Worker,
+        notifier: Arc<Notifier>,
+    ) -> io::Result<(Self, Worker<EpollConn>)> {
         let runtime_common::Worker {
             listener,
             shared,
@@ -48,92 +58,99 @@ impl EpollEngine {
         listener.set_nonblocking(true)?;
         epoll.add(listener.as_raw_fd(), LISTENER)?;
         epoll.add(notifier.eventfd().raw(), WAKE)?;
-        Ok(Self {
+        let engine = Self {
             epoll,
             listener: Some(listener),
-            worker: Worker::new(shared, shutdown, notifier),
-        })
+            notifier: Arc::clone(&notifier),
+            ready: Vec::with_capacity(256),
+            accept_pending: false,
+        };
+        Ok((engine, Worker::new(shared, shutdown, notifier)))
     }
 
-    /// Runs the loop until shutdown drained every connection (or the grace period
-    /// ended).
-    pub(crate) fn run(mut self) -> io::Result<()> {
-        let mut ready = Vec::with_capacity(256);
-        let mut accept = false;
-        let mut serviced = Vec::with_capacity(256);
-        loop {
-            let now = Instant::now();
-            let timeout = self.worker.sleep_for(now);
-            let sleeping =
-                timeout != Some(std::time::Duration::ZERO) && self.worker.notifier.prepare_sleep();
-            let timeout = if sleeping {
-                timeout
-            } else {
-                Some(std::time::Duration::ZERO)
-            };
-            self.epoll.wait(timeout, |event| ready.push(event))?;
-            self.worker.notifier.awake();
-            let now = Instant::now();
-            for event in ready.drain(..) {
-                let Readiness { token, .. } = event;
-                match token {
-                    LISTENER => accept = true,
-                    WAKE => {
-                        self.worker.notifier.eventfd().take();
+    /// One read into the driver's buffer if the socket is readable and the connection
+    /// wants bytes; whether it moved anything (bytes or EOF).
+    fn read(conn: &mut Conn<EpollConn>, now: Instant) -> bool {
+        if !conn.io.readable || conn.io.failed {
+            return false;
+        }
+        let Some(buf) = conn.driver.read_buf() else {
+            return false;
+        };
+        let asked = buf.len();
+        match (&conn.stream).read(buf) {
+            Ok(0) => {
+                conn.io.readable = false;
+                conn.driver.handle_eof();
+                true
+            }
+            Ok(n) => {
+                conn.driver.commit_read(now, n);
+                if n < asked {
+                    conn.io.readable = false;
+                    if conn.io.hang_up {
+                        // The FIN came with this edge: the next read is 0.
+                        conn.driver.handle_eof();
                     }
-                    _ => self.note(token as usize, event),
                 }
+                true
             }
-            if accept && self.listener.is_some() && self.worker.accept_allowed(now) {
-                // Stays set if accepting failed: retried after the pause.
-                accept = !self.accept_all(now);
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                conn.io.readable = false;
+                false
             }
-            self.worker.collect_woken();
-            if self.worker.shutdown_requested() && !self.worker.draining() {
-                if let Some(listener) = self.listener.take() {
-                    self.epoll.remove(listener.as_raw_fd());
-                }
-                self.worker.begin_drain(now);
-            }
-            self.worker.sweep(now);
-            self.worker.take_dirty(&mut serviced);
-            for &index in &serviced {
-                self.service(index, now);
-            }
-            if self.worker.drained(now) {
-                break;
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => true,
+            Err(_) => {
+                conn.io.failed = true;
+                false
             }
         }
-        if self.worker.open() > 0 {
-            tracing::warn!(
-                open = self.worker.open(),
-                "grace period over with connections still open"
-            );
+    }
+}
+
+impl Io for EpollEngine {
+    type Conn = EpollConn;
+    type Error = io::Error;
+
+    fn wait(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let ready = &mut self.ready;
+        self.epoll.wait(timeout, |event| ready.push(event))
+    }
+
+    fn dispatch(&mut self, worker: &mut Worker<EpollConn>, _now: Instant) -> io::Result<()> {
+        for event in self.ready.drain(..) {
+            match event.token {
+                LISTENER => self.accept_pending = true,
+                WAKE => {
+                    self.notifier.eventfd().take();
+                }
+                token => {
+                    let index = token as usize;
+                    let Some(conn) = worker.get(index) else {
+                        continue;
+                    };
+                    conn.io.readable |= event.readable;
+                    conn.io.writable |= event.writable;
+                    conn.io.hang_up |= event.hang_up;
+                    worker.mark(index);
+                }
+            }
         }
         Ok(())
     }
 
-    fn note(&mut self, index: usize, event: Readiness) {
-        let Some(conn) = self.worker.get(index) else {
-            return;
-        };
-        conn.io.readable |= event.readable;
-        conn.io.writable |= event.writable;
-        conn.io.hang_up |= event.hang_up;
-        self.worker.mark(index);
-    }
-
     /// Accepts until the queue is empty (the one `EAGAIN` edge-triggered accept needs).
-    /// Returns `false` if an accept failed (accepting then pauses briefly).
-    fn accept_all(&mut self, now: Instant) -> bool {
-        loop {
+    /// A failed accept (out of descriptors and the like) leaves the flag set: no edge
+    /// will say so again, so it is retried after a pause rather than spun on.
+    fn accept(&mut self, worker: &mut Worker<EpollConn>, now: Instant) -> io::Result<()> {
+        while self.accept_pending && worker.accept_allowed(now) {
             let Some(listener) = self.listener.as_ref() else {
-                return true;
+                break;
             };
             match listener.accept() {
                 Ok((stream, _)) => {
                     let epoll = &self.epoll;
-                    self.worker.admit(stream, now, |index, stream| {
+                    worker.admit(stream, now, |index, stream| {
                         stream.set_nonblocking(true)?;
                         epoll.add(stream.as_raw_fd(), index as u64)?;
                         Ok(EpollConn {
@@ -147,85 +164,97 @@ impl EpollEngine {
                         })
                     });
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    self.accept_pending = false;
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) => {
-                    // Out of descriptors and the like: the queue is not empty, but no
-                    // edge will say so again; retry after a pause rather than spin.
                     tracing::warn!(%error, "accept failed; pausing accepts briefly");
-                    self.worker.pause_accept(now);
-                    return false;
+                    worker.pause_accept(now);
                 }
             }
         }
+        Ok(())
     }
 
-    /// Drives one connection: events to the gateway, replies out, bytes in, until
-    /// nothing moves; then closes it or records its deadline.
-    fn service(&mut self, index: usize, now: Instant) {
+    fn stop_accepting(&mut self) -> io::Result<()> {
+        if let Some(listener) = self.listener.take() {
+            self.epoll.remove(listener.as_raw_fd());
+        }
+        Ok(())
+    }
+
+    fn service(
+        &mut self,
+        worker: &mut Worker<EpollConn>,
+        index: usize,
+        now: Instant,
+    ) -> io::Result<()> {
         loop {
-            self.worker.drive(index);
-            let Some(conn) = self.worker.get(index) else {
-                return;
+            let Some(conn) = worker.get(index) else {
+                return Ok(());
             };
-            while conn.io.writable && !conn.io.failed {
-                let Some(out) = conn.core.poll_transmit() else {
-                    break;
-                };
-                match (&conn.stream).write(out) {
-                    Ok(n) => {
-                        let short = n < out.len();
-                        conn.core.transmitted(n);
-                        conn.io.writable = !short;
-                    }
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        conn.io.writable = false;
-                    }
-                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                    Err(_) => conn.io.failed = true,
-                }
-            }
-            let mut read_any = false;
-            if conn.io.readable && !conn.io.failed {
-                if let Some(buf) = conn.core.read_buf() {
-                    let asked = buf.len();
-                    match (&conn.stream).read(buf) {
-                        Ok(0) => {
-                            conn.io.readable = false;
-                            conn.core.handle_eof();
-                        }
-                        Ok(n) => {
-                            conn.core.commit_read(now, n);
-                            read_any = true;
-                            if n < asked {
-                                conn.io.readable = false;
-                                if conn.io.hang_up {
-                                    // The FIN came with this edge: the next read is 0.
-                                    conn.core.handle_eof();
-                                }
-                            }
-                        }
-                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                            conn.io.readable = false;
-                        }
-                        Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                        Err(_) => conn.io.failed = true,
-                    }
-                }
-            }
-            if !read_any {
+            if conn.io.failed {
                 break;
             }
+            match conn.poll_action(now) {
+                Action::Transmit(transmit) if conn.io.writable => {
+                    let written = match (&conn.stream).write(transmit.bytes()) {
+                        Ok(n) => {
+                            conn.io.writable = n == transmit.len();
+                            n
+                        }
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                            conn.io.writable = false;
+                            0
+                        }
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => 0,
+                        Err(_) => {
+                            conn.io.failed = true;
+                            0
+                        }
+                    };
+                    conn.driver.transmitted(now, transmit, written);
+                }
+                Action::Transmit(transmit) => {
+                    // Not writable until the next edge; meanwhile read if wanted.
+                    conn.driver.transmitted(now, transmit, 0);
+                    if !Self::read(conn, now) {
+                        break;
+                    }
+                }
+                Action::ShutdownWrite => {
+                    let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+                }
+                Action::Wait { read: true, .. } if conn.io.readable => {
+                    if !Self::read(conn, now) {
+                        break;
+                    }
+                }
+                Action::Wait { .. } => break,
+                Action::Close => {
+                    conn.io.failed = true;
+                    break;
+                }
+            }
         }
-        let Some(conn) = self.worker.get(index) else {
-            return;
+        let Some(conn) = worker.get(index) else {
+            return Ok(());
         };
-        if conn.core.is_closed() || conn.io.failed {
-            if let Some(conn) = self.worker.remove(index) {
-                let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+        if conn.io.failed {
+            if let Some(conn) = worker.remove(index) {
+                let _ = conn.stream.shutdown(std::net::Shutdown::Both);
             }
         } else {
-            self.worker.update_deadline(index);
+            worker.update_deadline(index);
         }
+        Ok(())
+    }
+
+    fn finish(&mut self, worker: &mut Worker<EpollConn>) {
+        for index in worker.indices() {
+            worker.remove(index);
+        }
+        self.listener = None;
     }
 }

@@ -44,11 +44,8 @@ pub use args::{Engine, LoopArgs, UringFeature, DEFAULTS};
 pub fn run(args: LoopArgs) -> anyhow::Result<()> {
     let started = gateway_cli::start(&args.gateway).context("cannot start the gateway")?;
     let settings = args.gateway.serve_settings();
-    let served = match args.engine {
+    match args.engine {
         Engine::IoUring => runtime_common::serve(server::Uring::new(&args), &settings, &started),
         Engine::Epoll => runtime_common::serve(server::Epoll, &settings, &started),
-    };
-    // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.gateway.runtime.grace_period());
-    served
+    }
 }

@@ -12,10 +12,11 @@ use anyhow::{anyhow, Context};
 use runtime_common::{Shutdown, Worker};
 
 use crate::args::LoopArgs;
-use crate::epoll::EpollEngine;
+use crate::epoll::{EpollConn, EpollEngine};
 use crate::sys::RingConfig;
-use crate::uring::UringEngine;
+use crate::uring::{UringConn, UringEngine};
 use crate::wake::Notifier;
+use crate::worker;
 
 /// The worker's doorbell, rung by its connections' wakers and by shutdown.
 fn notifier(shutdown: &Shutdown) -> anyhow::Result<Arc<Notifier>> {
@@ -45,8 +46,8 @@ impl Uring {
 }
 
 impl runtime_common::Engine for Uring {
-    /// The worker's index (for a failure's message) and its loop.
-    type Ready = (usize, UringEngine);
+    /// The worker's index (for a failure's message), its engine and its loop.
+    type Ready = (usize, UringEngine, worker::Worker<UringConn>);
     const NAME: &'static str = "io_uring (own loop)";
     const THREAD_NAME: &'static str = "loop";
 
@@ -55,7 +56,7 @@ impl runtime_common::Engine for Uring {
         let index = worker.index;
         let notifier = notifier(&worker.shutdown)?;
         let config = self.config;
-        let engine = UringEngine::new(worker, config, notifier).map_err(|error| {
+        let (engine, worker) = UringEngine::new(worker, config, notifier).map_err(|error| {
             anyhow!(
                 "cannot set up io_uring ({} entries, features {}): {error}. io_uring may be \
                  disabled (sysctl kernel.io_uring_disabled), blocked by seccomp or a container \
@@ -66,15 +67,15 @@ impl runtime_common::Engine for Uring {
                 config.features,
             )
         })?;
-        Ok((index, engine))
+        Ok((index, engine, worker))
     }
 
-    fn features(&self, (_, engine): &Self::Ready) -> Option<String> {
+    fn features(&self, (_, engine, _): &Self::Ready) -> Option<String> {
         Some(engine.features())
     }
 
-    fn run(&self, (index, engine): Self::Ready) {
-        if let Err(error) = engine.run() {
+    fn run(&self, (index, engine, worker): Self::Ready) {
+        if let Err(error) = worker::run(engine, worker) {
             panic!("worker {index} failed: {error}");
         }
     }
@@ -84,21 +85,21 @@ impl runtime_common::Engine for Uring {
 pub(crate) struct Epoll;
 
 impl runtime_common::Engine for Epoll {
-    /// The worker's index (for a failure's message) and its loop.
-    type Ready = (usize, EpollEngine);
+    /// The worker's index (for a failure's message), its engine and its loop.
+    type Ready = (usize, EpollEngine, worker::Worker<EpollConn>);
     const NAME: &'static str = "epoll (own loop)";
     const THREAD_NAME: &'static str = "loop";
 
     fn set_up(&self, worker: Worker) -> anyhow::Result<Self::Ready> {
         let index = worker.index;
         let notifier = notifier(&worker.shutdown)?;
-        let engine = EpollEngine::new(worker, notifier)
+        let (engine, worker) = EpollEngine::new(worker, notifier)
             .map_err(|error| anyhow!("cannot set up epoll: {error}"))?;
-        Ok((index, engine))
+        Ok((index, engine, worker))
     }
 
-    fn run(&self, (index, engine): Self::Ready) {
-        if let Err(error) = engine.run() {
+    fn run(&self, (index, engine, worker): Self::Ready) {
+        if let Err(error) = worker::run(engine, worker) {
             panic!("worker {index} failed: {error}");
         }
     }

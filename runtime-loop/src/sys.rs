@@ -617,21 +617,40 @@ impl Ring {
         let single_issuer = asked.has(F::SingleIssuer);
         let defer_taskrun = single_issuer && asked.has(F::DeferTaskrun);
         let coop_taskrun = !defer_taskrun && asked.has(F::CoopTaskrun);
-        let mut builder = IoUring::builder();
-        builder.setup_cqsize(cq_entries(config.entries, config.max_connections));
-        if single_issuer {
-            builder.setup_single_issuer();
-        }
-        if defer_taskrun {
-            builder.setup_defer_taskrun();
-        } else if coop_taskrun {
-            builder.setup_coop_taskrun();
-            builder.setup_taskrun_flag();
-        }
-        if disabled {
-            builder.setup_r_disabled();
-        }
-        let uring = builder.build(config.entries)?;
+        let build = |cq_entries: Option<u32>| {
+            let mut builder = IoUring::builder();
+            if let Some(cq_entries) = cq_entries {
+                builder.setup_cqsize(cq_entries);
+            }
+            if single_issuer {
+                builder.setup_single_issuer();
+            }
+            if defer_taskrun {
+                builder.setup_defer_taskrun();
+            } else if coop_taskrun {
+                builder.setup_coop_taskrun();
+                builder.setup_taskrun_flag();
+            }
+            if disabled {
+                builder.setup_r_disabled();
+            }
+            builder.build(config.entries)
+        };
+        let uring = match build(Some(cq_entries(config.entries, config.max_connections))) {
+            // The ring's memory counts against RLIMIT_MEMLOCK (8 MiB by default, for all
+            // of a user's rings together): a completion queue sized for the worst case
+            // may not fit where the smaller default does. Completions past a full queue
+            // wait in the kernel's overflow list, which `complete` drains, so the
+            // smaller queue is slower under a burst, never wrong.
+            Err(error) if error.raw_os_error() == Some(libc::ENOMEM) => {
+                tracing::warn!(
+                    "the io_uring completion queue sized for every connection does not fit \
+                     (RLIMIT_MEMLOCK?); using the kernel's default size"
+                );
+                build(None)?
+            }
+            built => built?,
+        };
         let cq_entries = uring.params().cq_entries();
         let uring = NonNull::from(Box::leak(Box::new(uring)));
         // SAFETY: `uring` stays valid until `Drop` frees it, after the submitter's last

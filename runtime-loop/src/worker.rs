@@ -1,5 +1,6 @@
-//! What both engines share inside one worker: the connection table, the wake-up queue,
-//! the deadline sweep and the drain on shutdown. An engine adds only how bytes move.
+//! The one worker loop both engines run, and what they share inside it: the connection
+//! table, the wake-up queue, the deadline sweep, accepting and the drain on shutdown.
+//! An engine ([`Io`]) adds only how it waits and how bytes move.
 
 use std::io::Write;
 use std::net::TcpStream;
@@ -7,23 +8,134 @@ use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
 
-use http_conn::ServerConnection;
+use http_conn::{Action, Driver};
 use ingest::{ConnectionSlot, Dispatcher};
-use runtime_common::{Shared, Shutdown};
+use runtime_common::{Shared, Shutdown, ACCEPT_BACKOFF};
 
 use crate::wake::Notifier;
 
-/// One connection: its socket, its sans-IO core, the replies it awaits and the
-/// engine's per-connection state `E`.
+/// A kernel interface a worker loop runs on: io_uring or epoll. Everything else (the
+/// loop, connections, deadlines, wake-ups, admission, drain) is [`run`]'s.
+pub(crate) trait Io {
+    /// What the engine keeps per connection beyond the driver.
+    type Conn;
+    /// Why the worker cannot go on (a broken ring, a failed wait).
+    type Error;
+
+    /// Submits what is queued and waits once for I/O, a wake-up or `timeout` (`None`:
+    /// no limit; zero: just collect what is ready). The loop's one blocking call.
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<(), Self::Error>;
+
+    /// Hands what the wait brought to the connections (bytes, EOF, finished writes,
+    /// accepted sockets), marking each connection that can move.
+    fn dispatch(
+        &mut self,
+        worker: &mut Worker<Self::Conn>,
+        now: Instant,
+    ) -> Result<(), Self::Error>;
+
+    /// Accepts (or re-arms accepting) when the worker allows it; once draining, closes
+    /// the listener when it can.
+    fn accept(&mut self, worker: &mut Worker<Self::Conn>, now: Instant) -> Result<(), Self::Error>;
+
+    /// Stops accepting: the listener is closed (now or once its last operation ended)
+    /// so that new clients are refused rather than left in the backlog.
+    fn stop_accepting(&mut self) -> Result<(), Self::Error>;
+
+    /// Carries out connection `index`'s next actions until it waits or closes.
+    fn service(
+        &mut self,
+        worker: &mut Worker<Self::Conn>,
+        index: usize,
+        now: Instant,
+    ) -> Result<(), Self::Error>;
+
+    /// When the loop ends (also while unwinding from a panic): ends every operation
+    /// before any socket closes or buffer is freed, then closes the listener and the
+    /// connections.
+    fn finish(&mut self, worker: &mut Worker<Self::Conn>);
+}
+
+/// An engine and its worker, finished in the order closing needs whichever way the
+/// loop ends: the engine's operations end before any socket closes.
+struct Loop<I: Io> {
+    io: I,
+    worker: Worker<I::Conn>,
+}
+
+impl<I: Io> Drop for Loop<I> {
+    fn drop(&mut self) {
+        self.io.finish(&mut self.worker);
+    }
+}
+
+/// Runs `io` until shutdown drained every connection (or the grace period ended).
+///
+/// Per iteration: one wait (until I/O, a Kafka delivery, or the earliest connection
+/// deadline), then everything that arrived is fed to the connections, the woken ones are
+/// marked, deadlines that passed are handled, and every marked connection is serviced.
+pub(crate) fn run<I: Io>(io: I, worker: Worker<I::Conn>) -> Result<(), I::Error> {
+    let mut serviced = Vec::with_capacity(256);
+    let mut this = Loop { io, worker };
+    let Loop { io, worker } = &mut this;
+    loop {
+        let now = Instant::now();
+        let timeout = worker.sleep_for(now);
+        let sleeping = timeout != Some(Duration::ZERO) && worker.notifier.prepare_sleep();
+        io.wait(if sleeping {
+            timeout
+        } else {
+            Some(Duration::ZERO)
+        })?;
+        worker.notifier.awake();
+        let now = Instant::now();
+        io.dispatch(worker, now)?;
+        worker.collect_woken();
+        if worker.shutdown_requested() && !worker.draining() {
+            io.stop_accepting()?;
+            worker.begin_drain();
+        }
+        io.accept(worker, now)?;
+        worker.sweep(now);
+        worker.take_dirty(&mut serviced);
+        for &index in &serviced {
+            io.service(worker, index, now)?;
+        }
+        if worker.drained() {
+            break;
+        }
+    }
+    if worker.open() > 0 {
+        tracing::warn!(
+            open = worker.open(),
+            "shutdown stopped the drain with connections still open"
+        );
+    }
+    // `Loop`'s drop finishes the engine, here and while unwinding.
+    Ok(())
+}
+
+/// One connection: its socket, its driver (connection core and gateway service) and
+/// the engine's per-connection state `E`.
 pub(crate) struct Conn<E> {
     pub(crate) stream: TcpStream,
-    pub(crate) core: ServerConnection,
+    pub(crate) driver: Driver<Dispatcher>,
     pub(crate) io: E,
-    dispatcher: Dispatcher,
+    /// Puts this connection on the worker's ready queue when a reply it waits for
+    /// resolves.
     waker: Waker,
     deadline: Option<Instant>,
     queued: bool,
     _slot: ConnectionSlot,
+}
+
+impl<E> Conn<E> {
+    /// The driver's next action, with this connection's waker registered for the
+    /// replies it waits for.
+    pub(crate) fn poll_action(&mut self, now: Instant) -> Action {
+        self.driver
+            .poll_action(&mut Context::from_waker(&self.waker), now)
+    }
 }
 
 /// One worker's connections and loop bookkeeping.
@@ -42,15 +154,12 @@ pub(crate) struct Worker<E> {
     /// No connection deadline is earlier (it may be later: then a sweep finds nothing
     /// and recomputes it).
     earliest: Option<Instant>,
-    /// Set once shutdown began: when the grace period ends.
-    drain_deadline: Option<Instant>,
+    /// Set once shutdown began: accept nothing more, let the connections finish.
+    draining: bool,
     /// After a failed accept (out of descriptors and the like): no accept until then,
     /// instead of spinning on the same error.
     accept_paused_until: Option<Instant>,
 }
-
-/// How long accepting pauses after an accept failed.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 
 impl<E> Worker<E> {
     pub(crate) fn new(shared: Arc<Shared>, shutdown: Shutdown, notifier: Arc<Notifier>) -> Self {
@@ -65,13 +174,13 @@ impl<E> Worker<E> {
             dirty: Vec::with_capacity(256),
             woken: Vec::with_capacity(256),
             earliest: None,
-            drain_deadline: None,
+            draining: false,
             accept_paused_until: None,
         }
     }
 
     /// Whether the main thread asked every worker to stop.
-    pub(crate) fn shutdown_requested(&self) -> bool {
+    fn shutdown_requested(&self) -> bool {
         self.shutdown.is_requested()
     }
 
@@ -80,8 +189,11 @@ impl<E> Worker<E> {
         self.accept_paused_until = Some(now + ACCEPT_BACKOFF);
     }
 
-    /// Whether accepting may resume (no pause, or it ended).
+    /// Whether accepting may go on (not draining, and no pause, or it ended).
     pub(crate) fn accept_allowed(&mut self, now: Instant) -> bool {
+        if self.draining() {
+            return false;
+        }
         match self.accept_paused_until {
             Some(until) if now < until => false,
             _ => {
@@ -92,13 +204,17 @@ impl<E> Worker<E> {
     }
 
     /// Admits an accepted socket, or answers `503` and closes it when the process is at
-    /// its connection limit. `io` makes the engine state for the slot index.
+    /// its connection limit (or the worker is draining: then it is dropped). `io` makes
+    /// the engine state for the slot index.
     pub(crate) fn admit(
         &mut self,
         stream: TcpStream,
         now: Instant,
         io: impl FnOnce(usize, &TcpStream) -> std::io::Result<E>,
     ) -> Option<usize> {
+        if self.draining() {
+            return None;
+        }
         let Some(slot) = self.shared.try_admit() else {
             // The refusal is a few hundred bytes into an empty socket buffer: one
             // non-blocking write, then close.
@@ -121,15 +237,10 @@ impl<E> Worker<E> {
             }
         };
         let token = (u64::from(self.generations[index]) << 32) | index as u64;
-        let mut core = ServerConnection::new(self.shared.connection, now);
-        if self.drain_deadline.is_some() {
-            core.begin_shutdown();
-        }
         self.conns[index] = Some(Conn {
             stream,
-            core,
+            driver: self.shared.driver(now),
             io,
-            dispatcher: Dispatcher::default(),
             waker: self.notifier.waker(token),
             deadline: None,
             queued: false,
@@ -168,7 +279,7 @@ impl<E> Worker<E> {
     }
 
     /// Marks the connections whose replies were woken since the last call.
-    pub(crate) fn collect_woken(&mut self) {
+    fn collect_woken(&mut self) {
         self.notifier.take_ready(&mut self.woken);
         let mut woken = std::mem::take(&mut self.woken);
         for token in woken.drain(..) {
@@ -181,7 +292,7 @@ impl<E> Worker<E> {
     }
 
     /// Moves the queued connections into `into` (a reused vector) for service.
-    pub(crate) fn take_dirty(&mut self, into: &mut Vec<usize>) {
+    fn take_dirty(&mut self, into: &mut Vec<usize>) {
         into.clear();
         std::mem::swap(into, &mut self.dirty);
         for &index in into.iter() {
@@ -191,37 +302,12 @@ impl<E> Worker<E> {
         }
     }
 
-    /// Feeds connection `index` to the gateway: every event out, every ready reply in.
-    /// The replies are polled with the connection's own waker, which puts it on this
-    /// worker's ready queue when the oldest one resolves.
-    pub(crate) fn drive(&mut self, index: usize) {
-        let Some(Some(conn)) = self.conns.get_mut(index) else {
-            return;
-        };
-        let gateway = &self.shared.gateway;
-        let now = Instant::now();
-        let mut context = Context::from_waker(&conn.waker);
-        loop {
-            conn.dispatcher.submit(&mut conn.core, gateway, now);
-            // `Ready` with requests waiting means replies were supplied, which may lift
-            // the pipelining bound: submit again until nothing moves.
-            if !conn.dispatcher.is_waiting()
-                || conn
-                    .dispatcher
-                    .poll_replies(&mut context, &mut conn.core, gateway, now)
-                    .is_pending()
-            {
-                break;
-            }
-        }
-    }
-
     /// Records connection `index`'s next deadline after it was serviced.
     pub(crate) fn update_deadline(&mut self, index: usize) {
         let Some(Some(conn)) = self.conns.get_mut(index) else {
             return;
         };
-        conn.deadline = conn.core.poll_timeout();
+        conn.deadline = conn.driver.poll_timeout();
         if let Some(deadline) = conn.deadline {
             self.earliest = Some(self.earliest.map_or(deadline, |e| e.min(deadline)));
         }
@@ -230,7 +316,7 @@ impl<E> Worker<E> {
     /// If the earliest deadline passed: gives every expired connection its timeout
     /// (queueing it for service) and recomputes the earliest deadline. One pass over the
     /// table per expiry, not per iteration.
-    pub(crate) fn sweep(&mut self, now: Instant) {
+    fn sweep(&mut self, now: Instant) {
         if self.earliest.is_none_or(|earliest| earliest > now) {
             return;
         }
@@ -241,8 +327,8 @@ impl<E> Worker<E> {
             };
             match conn.deadline {
                 Some(deadline) if deadline <= now => {
-                    conn.core.handle_timeout(now);
-                    conn.deadline = conn.core.poll_timeout();
+                    conn.driver.handle_timeout(now);
+                    conn.deadline = conn.driver.poll_timeout();
                     self.mark(index);
                 }
                 Some(deadline) => {
@@ -264,16 +350,16 @@ impl<E> Worker<E> {
         Some(conn)
     }
 
-    /// Starts the drain: every connection finishes what it has and closes; the grace
-    /// period starts now.
-    pub(crate) fn begin_drain(&mut self, now: Instant) {
-        if self.drain_deadline.is_some() {
+    /// Starts the drain: every connection finishes what it has and closes (the main
+    /// thread decides when the drain is over: `Shutdown::is_stop_requested`).
+    fn begin_drain(&mut self) {
+        if self.draining {
             return;
         }
-        self.drain_deadline = Some(now + self.shared.grace_period);
+        self.draining = true;
         for index in 0..self.conns.len() {
             if let Some(conn) = self.conns[index].as_mut() {
-                conn.core.begin_shutdown();
+                conn.driver.begin_shutdown();
                 self.mark(index);
             }
         }
@@ -281,23 +367,22 @@ impl<E> Worker<E> {
 
     /// Whether shutdown began here.
     pub(crate) fn draining(&self) -> bool {
-        self.drain_deadline.is_some()
+        self.draining
     }
 
-    /// Whether the drain is over: nothing open, or the grace period ended.
-    pub(crate) fn drained(&self, now: Instant) -> bool {
-        self.drain_deadline
-            .is_some_and(|deadline| self.open == 0 || now >= deadline)
+    /// Whether the drain is over: nothing open, or the main thread asked to stop.
+    fn drained(&self) -> bool {
+        self.draining && (self.open == 0 || self.shutdown.is_stop_requested())
     }
 
     /// How long the loop may sleep: zero with work queued, else until the earliest
-    /// deadline (or the end of the grace period, or of an accept pause); `None`: until
-    /// I/O or a wake-up.
-    pub(crate) fn sleep_for(&self, now: Instant) -> Option<Duration> {
+    /// deadline (or the end of an accept pause); `None`: until I/O or a wake-up (a
+    /// delivery, or the next stage of the shutdown).
+    fn sleep_for(&self, now: Instant) -> Option<Duration> {
         if !self.dirty.is_empty() {
             return Some(Duration::ZERO);
         }
-        let until = [self.earliest, self.drain_deadline, self.accept_paused_until]
+        let until = [self.earliest, self.accept_paused_until]
             .into_iter()
             .flatten()
             .min();

@@ -1,20 +1,19 @@
-//! One connection on epoll: bytes between the socket and an
-//! [`http_conn::ServerConnection`], requests and replies through an
-//! [`ingest::Dispatcher`], and a sleep until the connection's next deadline. Every
-//! decision (framing, keep-alive, `100 Continue`, ordering, timeouts) is the core's.
+//! One connection on epoll: a `match` over the [`http_conn::Driver`]'s next action.
+//! Every decision (framing, keep-alive, `100 Continue`, ordering, timeouts, lingering
+//! close) is the driver's; this moves bytes.
 //!
 //! Readiness-based I/O lets the socket read straight into the connection's buffer
-//! ([`ServerConnection::read_buf`]) and write straight from its transmit buffer: no
-//! copy, and nothing allocated per request here. Waiting for readiness is cancel-safe,
-//! so a read can race deadlines and the shutdown signal freely.
+//! ([`http_conn::Driver::read_buf`]) and write straight from the buffer the driver
+//! hands over: no copy, and nothing allocated per request here. Waiting for readiness is
+//! cancel-safe, so a read can race responses, deadlines and the shutdown signal freely.
 
+use std::future::poll_fn;
 use std::io::ErrorKind;
 use std::pin::Pin;
 use std::task::Poll;
 use std::time::Instant;
 
-use http_conn::ServerConnection;
-use ingest::Dispatcher;
+use http_conn::Action;
 use runtime_common::{sleep_until, Shared, Shutdown};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::TcpStream;
@@ -27,7 +26,7 @@ use tokio::net::TcpStream;
 /// data), as hyper's reads do, so the control makes no system call the others skip.
 async fn read_once(stream: &mut TcpStream, buf: &mut [u8]) -> Option<std::io::Result<usize>> {
     let mut buf = ReadBuf::new(buf);
-    std::future::poll_fn(|cx| match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
+    poll_fn(|cx| match Pin::new(&mut *stream).poll_read(cx, &mut buf) {
         Poll::Pending => Poll::Ready(None),
         Poll::Ready(result) => Poll::Ready(Some(result)),
     })
@@ -36,69 +35,54 @@ async fn read_once(stream: &mut TcpStream, buf: &mut [u8]) -> Option<std::io::Re
 }
 
 pub(crate) async fn serve(mut stream: TcpStream, shared: &Shared, mut shutdown: Shutdown) {
-    let gateway = &*shared.gateway;
-    let mut conn = ServerConnection::new(shared.connection, Instant::now());
-    let mut dispatcher = Dispatcher::default();
+    let mut driver = shared.driver(Instant::now());
     let mut shutting_down = false;
     loop {
-        // Every request already received goes to the gateway before any delivery is
-        // awaited; the replies then come back in one batch, written with one write.
-        dispatcher.submit(&mut conn, gateway, Instant::now());
-        if dispatcher.is_waiting() {
-            tokio::select! {
-                () = dispatcher.replies(&mut conn, gateway) => {}
-                () = shutdown.requested(), if !shutting_down => {
-                    shutting_down = true;
-                    conn.begin_shutdown();
-                }
+        let action = poll_fn(|cx| Poll::Ready(driver.poll_action(cx, Instant::now()))).await;
+        match action {
+            Action::Transmit(transmit) => {
+                // A client that does not read its responses is cut at its deadline.
+                let deadline = driver.poll_timeout();
+                let written = tokio::select! {
+                    ready = stream.writable() => match ready.map(|()| stream.try_write(transmit.bytes())) {
+                        Ok(Ok(n)) => n,
+                        Ok(Err(error)) if error.kind() == ErrorKind::WouldBlock => 0,
+                        _ => break,
+                    },
+                    () = sleep_until(deadline) => {
+                        driver.transmitted(Instant::now(), transmit, 0);
+                        driver.handle_timeout(Instant::now());
+                        continue;
+                    }
+                };
+                driver.transmitted(Instant::now(), transmit, written);
             }
-            continue;
-        }
-
-        if conn.poll_transmit().is_some() {
-            let deadline = conn.poll_timeout();
-            tokio::select! {
-                ready = stream.writable() => {
+            Action::ShutdownWrite => {
+                let _ = socket2::SockRef::from(&stream).shutdown(std::net::Shutdown::Write);
+            }
+            Action::Wait { read, deadline } => tokio::select! {
+                ready = stream.readable(), if read => {
                     if ready.is_err() {
                         break;
                     }
-                    let bytes = conn.poll_transmit().unwrap_or_default();
-                    match stream.try_write(bytes) {
-                        Ok(n) => conn.transmitted(n),
-                        Err(error) if error.kind() == ErrorKind::WouldBlock => {}
-                        Err(_) => break,
+                    let Some(buf) = driver.read_buf() else {
+                        continue;
+                    };
+                    match read_once(&mut stream, buf).await {
+                        Some(Ok(0)) => driver.handle_eof(),
+                        Some(Ok(n)) => driver.commit_read(Instant::now(), n),
+                        None => {}
+                        Some(Err(_)) => break,
                     }
                 }
-                // A client that does not read its responses is cut at its deadline.
-                () = sleep_until(deadline) => break,
-            }
-            continue;
-        }
-        if conn.is_closed() || !conn.wants_read() && conn.poll_timeout().is_none() {
-            break;
-        }
-
-        let deadline = conn.poll_timeout();
-        tokio::select! {
-            ready = stream.readable(), if conn.wants_read() => {
-                if ready.is_err() {
-                    break;
+                () = poll_fn(|cx| driver.poll_responses(cx, Instant::now())) => {}
+                () = sleep_until(deadline) => driver.handle_timeout(Instant::now()),
+                () = shutdown.requested(), if !shutting_down => {
+                    shutting_down = true;
+                    driver.begin_shutdown();
                 }
-                let Some(buf) = conn.read_buf() else {
-                    continue;
-                };
-                match read_once(&mut stream, buf).await {
-                    Some(Ok(0)) => conn.handle_eof(),
-                    Some(Ok(n)) => conn.commit_read(Instant::now(), n),
-                    None => {}
-                    Some(Err(_)) => break,
-                }
-            }
-            () = sleep_until(deadline) => conn.handle_timeout(Instant::now()),
-            () = shutdown.requested(), if !shutting_down => {
-                shutting_down = true;
-                conn.begin_shutdown();
-            }
+            },
+            Action::Close => break,
         }
     }
     // Both directions, as the io_uring server does, before the descriptor is closed.

@@ -42,8 +42,5 @@ pub const DEFAULTS: Defaults = Defaults {
 /// worker panicked (after the others stopped and the producer flushed).
 pub fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let started = gateway_cli::start(&args).context("cannot start the gateway")?;
-    let served = runtime_common::serve(server::Epoll, &args.serve_settings(), &started);
-    // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.runtime.grace_period());
-    served
+    runtime_common::serve(server::Epoll, &args.serve_settings(), &started)
 }

@@ -1,113 +1,90 @@
-//! One connection on io_uring: bytes between the socket and an
-//! [`http_conn::ServerConnection`], requests and replies through an
-//! [`ingest::Dispatcher`], and a sleep until the connection's next deadline. Every
-//! decision (framing, keep-alive, `100 Continue`, ordering, timeouts) is the core's.
+//! One connection on io_uring: a `match` over the [`http_conn::Driver`]'s next action.
+//! Every decision (framing, keep-alive, `100 Continue`, ordering, timeouts, lingering
+//! close) is the driver's; this moves bytes.
 //!
-//! io_uring reads into memory the kernel owns until the read completes, so a read is
-//! never abandoned while the connection still wants bytes: it stays pinned across
-//! deadlines and the shutdown signal, and the bytes it brings are handed to
-//! [`ServerConnection::handle_read`] (one copy; the buffer is reused). Steady state
-//! allocates nothing per request here.
+//! io_uring reads into memory the kernel owns until the read completes, so a read, once
+//! submitted, is never abandoned: it stays in a pinned slot across actions, deadlines and
+//! the shutdown signal, and the bytes it brings are handed to the driver
+//! ([`http_conn::Driver::handle_read`], one copy; the buffer is reused). Writes send the
+//! buffer the driver hands over, without a copy. Steady state allocates nothing per
+//! request here.
 
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Instant;
 
-use http_conn::ServerConnection;
-use ingest::Dispatcher;
+use http_conn::{Action, Transmit};
 use runtime_common::{sleep_until, Shared, Shutdown};
 use tokio_uring::buf::BoundedBuf;
 use tokio_uring::net::TcpStream;
 
-/// Bytes one read may bring (the core grows its own buffer as a request needs).
+/// Bytes one read may bring (the driver grows its own buffer as a request needs).
 const READ_BYTES: usize = 4 * 1024;
 
 pub(crate) async fn serve(stream: TcpStream, shared: &Shared, mut shutdown: Shutdown) {
-    let gateway = &*shared.gateway;
-    let mut conn = ServerConnection::new(shared.connection, Instant::now());
-    let mut dispatcher = Dispatcher::default();
-    let mut read_buf: Vec<u8> = Vec::with_capacity(READ_BYTES);
-    let mut out: Vec<u8> = Vec::new();
+    let mut driver = shared.driver(Instant::now());
     let mut shutting_down = false;
+    let read = |buf: Vec<u8>| stream.read(buf);
+    // The read in flight, if any: kept across iterations until it completes.
+    let mut reading = pin!(None);
+    let mut spare_buf = Some(Vec::with_capacity(READ_BYTES));
     loop {
-        // Every request already received goes to the gateway before any delivery is
-        // awaited; the replies then come back in one batch, written with one write.
-        dispatcher.submit(&mut conn, gateway, Instant::now());
-        if dispatcher.is_waiting() {
-            tokio::select! {
-                () = dispatcher.replies(&mut conn, gateway) => {}
-                () = shutdown.requested(), if !shutting_down => {
-                    shutting_down = true;
-                    conn.begin_shutdown();
-                }
-            }
-            continue;
-        }
-
-        if let Some(bytes) = conn.poll_transmit() {
-            // tokio-uring writes from memory it owns until the write completes.
-            out.clear();
-            out.extend_from_slice(bytes);
-            let deadline = conn.poll_timeout();
-            tokio::select! {
-                (result, returned) = stream.write_all(out) => {
-                    out = returned;
-                    if result.is_err() {
-                        break;
-                    }
-                    conn.transmitted(out.len());
-                }
+        let action = poll_fn(|cx| Poll::Ready(driver.poll_action(cx, Instant::now()))).await;
+        match action {
+            Action::Transmit(transmit) => {
+                let (buf, start) = transmit.into_parts();
                 // A client that does not read its responses is cut at its deadline. How
                 // much of the abandoned write went out is unknown, so nothing more can
                 // follow it on this connection.
-                () = sleep_until(deadline) => break,
-            }
-            continue;
-        }
-        if conn.is_closed() {
-            break;
-        }
-        if !conn.wants_read() {
-            // Nothing to submit, await, write or read: only a deadline can move it (and
-            // without one, nothing will).
-            let Some(deadline) = conn.poll_timeout() else {
-                break;
-            };
-            sleep_until(Some(deadline)).await;
-            conn.handle_timeout(Instant::now());
-            continue;
-        }
-
-        if read_buf.capacity() == 0 {
-            read_buf.reserve(READ_BYTES);
-        }
-        read_buf.clear();
-        let read = stream.read(read_buf.slice(..));
-        tokio::pin!(read);
-        let completed = loop {
-            if !conn.wants_read() {
-                // Closed, or a timeout to answer: the read is abandoned.
-                break None;
-            }
-            let deadline = conn.poll_timeout();
-            tokio::select! {
-                completed = &mut read => break Some(completed),
-                () = sleep_until(deadline) => {
-                    conn.handle_timeout(Instant::now());
-                }
-                () = shutdown.requested(), if !shutting_down => {
-                    shutting_down = true;
-                    conn.begin_shutdown();
+                let deadline = driver.poll_timeout();
+                tokio::select! {
+                    (result, slice) = stream.write(buf.slice(start..)).submit() => {
+                        let transmit = Transmit::from_parts(slice.into_inner(), start);
+                        match result {
+                            Ok(n) => driver.transmitted(Instant::now(), transmit, n),
+                            Err(_) => break,
+                        }
+                    }
+                    () = sleep_until(deadline) => break,
                 }
             }
-        };
-        let Some((result, slice)) = completed else {
-            read_buf = Vec::new();
-            continue;
-        };
-        read_buf = slice.into_inner();
-        match result {
-            Ok(0) => conn.handle_eof(),
-            Ok(_) => conn.handle_read(Instant::now(), &read_buf),
-            Err(_) => break,
+            Action::ShutdownWrite => {
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+            }
+            Action::Wait {
+                read: wants_bytes,
+                deadline,
+            } => {
+                if wants_bytes && reading.is_none() {
+                    let mut buf = spare_buf.take().unwrap_or_default();
+                    buf.clear();
+                    buf.reserve(READ_BYTES);
+                    reading.set(Some(read(buf)));
+                }
+                let completed = poll_fn(|cx| match reading.as_mut().as_pin_mut() {
+                    Some(read) => read.poll(cx),
+                    None => Poll::Pending,
+                });
+                tokio::select! {
+                    (result, buf) = completed => {
+                        reading.set(None);
+                        match result {
+                            Ok(0) => driver.handle_eof(),
+                            Ok(n) => driver.handle_read(Instant::now(), &buf[..n]),
+                            Err(_) => break,
+                        }
+                        spare_buf = Some(buf);
+                    }
+                    () = poll_fn(|cx| driver.poll_responses(cx, Instant::now())) => {}
+                    () = sleep_until(deadline) => driver.handle_timeout(Instant::now()),
+                    () = shutdown.requested(), if !shutting_down => {
+                        shutting_down = true;
+                        driver.begin_shutdown();
+                    }
+                }
+            }
+            Action::Close => break,
         }
     }
     // Dropping a read does not cancel it, and tokio-uring defers the close until every

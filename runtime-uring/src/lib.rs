@@ -33,8 +33,5 @@ pub fn run(args: UringArgs) -> anyhow::Result<()> {
     let engine = server::Uring {
         ring_entries: args.ring.ring_entries,
     };
-    let served = runtime_common::serve(engine, &args.gateway.serve_settings(), &started);
-    // Flush even when a worker failed: records already queued still deserve delivery.
-    started.gateway.finish(args.gateway.runtime.grace_period());
-    served
+    runtime_common::serve(engine, &args.gateway.serve_settings(), &started)
 }

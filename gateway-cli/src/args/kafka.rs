@@ -57,7 +57,13 @@ pub struct KafkaArgs {
     /// Most records in flight; past it requests get 503 with Retry-After.
     #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_RECORDS", default_value_t = SinkConfig::default().max_in_flight_records)]
     pub max_in_flight_records: usize,
-    /// Most payload bytes in flight; past it requests get 503 with Retry-After.
+    /// Most records one connection's requests may have in flight; past it the connection
+    /// reads no further request until one is answered (its fair share of
+    /// --max-in-flight-records).
+    #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_RECORDS_PER_CONNECTION", default_value_t = ingest::DEFAULT_MAX_RECORDS_PER_CONNECTION)]
+    pub max_in_flight_records_per_connection: usize,
+    /// Most bytes (payload, key and headers) in flight; past it requests get 503 with
+    /// Retry-After.
     #[arg(long, env = "GATEWAY_MAX_IN_FLIGHT_BYTES", default_value_t = SinkConfig::default().max_in_flight_bytes)]
     pub max_in_flight_bytes: usize,
     /// Extra librdkafka producer property, KEY=VALUE (repeatable). Properties behind the

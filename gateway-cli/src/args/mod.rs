@@ -124,7 +124,8 @@ impl GatewayArgs {
     }
 
     /// What a raw-TCP server's [`runtime_common::serve`] needs: listener, workers,
-    /// connection limit, grace period, and each connection's limits and timeouts.
+    /// connection limit, grace period, each connection's limits and timeouts, and the
+    /// memory and fairness bounds.
     pub fn serve_settings(&self) -> runtime_common::ServeSettings {
         runtime_common::ServeSettings {
             listen: self.runtime.listen,
@@ -132,6 +133,8 @@ impl GatewayArgs {
             max_connections: self.runtime.max_connections,
             grace_period: self.runtime.grace_period(),
             connection: self.http.connection_config(),
+            max_buffered_request_bytes: self.runtime.max_buffered_request_bytes,
+            max_records_per_connection: self.kafka.max_in_flight_records_per_connection,
         }
     }
 

@@ -22,6 +22,11 @@ pub struct RuntimeArgs {
     /// Most simultaneous client connections; more are refused.
     #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value_t = Self::DEFAULT_MAX_CONNECTIONS)]
     pub max_connections: usize,
+    /// Most request bytes all connections together may buffer beyond their small
+    /// initial read buffers (a process-wide memory bound); a request that does not fit
+    /// is answered 503 with Retry-After and its connection closed.
+    #[arg(long, env = "GATEWAY_MAX_BUFFERED_REQUEST_BYTES", default_value_t = Self::DEFAULT_MAX_BUFFERED_REQUEST_BYTES)]
+    pub max_buffered_request_bytes: usize,
     /// On SIGINT/SIGTERM, time in-flight requests get to finish, in ms; the producer
     /// flush gets the same again.
     #[arg(long, env = "GATEWAY_GRACE_PERIOD_MS", default_value_t = millis(Self::DEFAULT_GRACE_PERIOD))]
@@ -31,6 +36,11 @@ pub struct RuntimeArgs {
 impl RuntimeArgs {
     /// Most simultaneous connections unless `--max-connections` says otherwise.
     pub const DEFAULT_MAX_CONNECTIONS: usize = 16_384;
+
+    /// The process-wide bound on buffered request bytes unless
+    /// `--max-buffered-request-bytes` says otherwise: 256 bodies of the default 1 MiB
+    /// limit at once, while 16,384 idle connections hold 64 MiB outside it.
+    pub const DEFAULT_MAX_BUFFERED_REQUEST_BYTES: usize = 256 * 1024 * 1024;
 
     /// Shutdown grace period unless `--grace-period-ms` says otherwise.
     pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(10);

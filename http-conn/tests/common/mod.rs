@@ -24,12 +24,18 @@ pub enum Seen {
     TimedOut {
         id: RequestId,
     },
+    Overloaded {
+        id: RequestId,
+    },
 }
 
 impl Seen {
     pub fn id(&self) -> RequestId {
         match self {
-            Self::Request { id, .. } | Self::Rejected { id, .. } | Self::TimedOut { id } => *id,
+            Self::Request { id, .. }
+            | Self::Rejected { id, .. }
+            | Self::TimedOut { id }
+            | Self::Overloaded { id } => *id,
         }
     }
 
@@ -105,7 +111,8 @@ impl Harness {
                     id,
                     status: error.status(),
                 },
-                Event::TimedOut { id } => Seen::TimedOut { id },
+                Event::TimedOut { id, .. } => Seen::TimedOut { id },
+                Event::Overloaded { id } => Seen::Overloaded { id },
             });
         }
         seen
@@ -131,14 +138,41 @@ impl Harness {
             .expect("the id is awaited");
     }
 
-    /// Writes everything the connection has to send, as one socket write.
+    /// Writes everything the connection has to send, as socket writes that each take
+    /// all they are given.
     pub fn transmit(&mut self) -> String {
-        let Some(out) = self.conn.poll_transmit() else {
+        let mut text = String::new();
+        while let Some(transmit) = self.conn.poll_transmit() {
+            text.push_str(std::str::from_utf8(transmit.bytes()).unwrap());
+            let written = transmit.len();
+            self.conn.transmitted(self.now, transmit, written);
+        }
+        text
+    }
+
+    /// Writes at most `n` bytes of what the connection has to send, as one write.
+    pub fn transmit_at_most(&mut self, n: usize) -> String {
+        let Some(transmit) = self.conn.poll_transmit() else {
             return String::new();
         };
-        let text = String::from_utf8(out.to_vec()).unwrap();
-        self.conn.transmitted(out.len());
+        let written = transmit.len().min(n);
+        let text = String::from_utf8(transmit.bytes()[..written].to_vec()).unwrap();
+        self.conn.transmitted(self.now, transmit, written);
         text
+    }
+
+    /// The last response is out: the connection has the engine shut its write side
+    /// down (once), lingers, and closes when the client closes its side.
+    pub fn assert_ends(&mut self) {
+        assert!(
+            self.conn.is_lingering(),
+            "lingering after the last response"
+        );
+        assert!(self.conn.poll_shutdown_write());
+        assert!(!self.conn.poll_shutdown_write(), "told once");
+        assert!(!self.conn.is_closed());
+        self.conn.handle_eof();
+        assert!(self.conn.is_closed());
     }
 }
 

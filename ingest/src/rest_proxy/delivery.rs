@@ -43,6 +43,12 @@ pub(crate) struct RestDelivery {
 }
 
 impl RestDelivery {
+    /// Records of the request on their way to Kafka or already settled: what a
+    /// connection's in-flight bound counts until the answer.
+    pub(crate) fn records(&self) -> usize {
+        self.slots.len()
+    }
+
     /// The answer once every record's fate is known (in request order; they were all
     /// queued already, so this takes as long as the slowest); until then `Pending`,
     /// with `cx`'s waker woken by the first record still on its way.
