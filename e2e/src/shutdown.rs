@@ -42,7 +42,14 @@ fn wait_for_records_in_flight(address: std::net::SocketAddr, records: usize) {
 pub fn records_queued_past_the_grace_period_are_refused_not_dropped(binary: &str) {
     let mut setup = setup(
         binary,
-        &["--linger-ms", "20000", "--delivery-timeout-ms", "60000", "--grace-period-ms", "500"],
+        &[
+            "--linger-ms",
+            "20000",
+            "--delivery-timeout-ms",
+            "60000",
+            "--grace-period-ms",
+            "500",
+        ],
     );
     let address = setup.gateway.address;
     let payloads: Vec<String> = (0..8).map(|n| format!(r#"{{"queued":{n}}}"#)).collect();

@@ -30,13 +30,15 @@
 mod args;
 mod logging;
 mod startup;
+mod tls;
 
 pub use args::{
-    AckModeArg, AcksArg, CompressionArg, Defaults, GatewayArgs, HttpArgs, KafkaArgs, RestProxyArgs,
-    RingArgs, RuntimeArgs, SinkKind,
+    AckModeArg, AcksArg, ClientAuth, CompressionArg, Defaults, GatewayArgs, HttpArgs, KafkaArgs,
+    RestProxyArgs, RingArgs, RuntimeArgs, SinkKind, TlsArgs,
 };
 pub use logging::init_tracing;
 pub use startup::{start, StartError, Started};
+pub use tls::{TlsError, TlsSetup};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -10,6 +10,7 @@ use ingest::{Gateway, GatewaySink};
 use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, Sink, SinkError};
 
 use crate::args::{GatewayArgs, SinkKind};
+use crate::tls::{TlsError, TlsSetup};
 
 /// A started gateway and, with `--embedded-broker`, the mock cluster it produces to
 /// (kept alive as long as this value).
@@ -24,6 +25,8 @@ pub struct Started {
     brokers: String,
     /// What those brokers are, for the start-up line.
     broker_kind: &'static str,
+    /// HTTPS, if the flags ask for it.
+    pub tls: Option<TlsSetup>,
 }
 
 impl Started {
@@ -54,11 +57,29 @@ impl runtime_common::StartedGateway for Started {
     fn log_listening(&self, server: &str, bound: SocketAddr, workers: NonZeroUsize) {
         Started::log_listening(self, server, bound, workers);
     }
+
+    fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.as_ref().map(TlsSetup::server_config)
+    }
+
+    fn reload(&self) {
+        if let Some(tls) = &self.tls {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: TLS certificate not reloaded; keeping the one in use")
+                }
+            }
+        }
+    }
 }
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    /// HTTPS could not be set up (a certificate, key or CA file).
+    #[error("cannot set up HTTPS: {0}")]
+    Tls(#[from] TlsError),
     /// The sink could not be built or the topic check failed.
     #[error("{error}{hint}")]
     Sink {
@@ -85,6 +106,8 @@ fn sink_error(error: SinkError) -> StartError {
 /// and returns the gateway. Blocking (the sink's start-up calls block): call before
 /// starting the runtime.
 pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
+    // Files first: a bad certificate fails start-up before any broker is asked.
+    let tls = TlsSetup::from_args(&args.tls)?;
     let kafka = &args.kafka;
     let (sink, embedded, cluster_id, broker_kind) = match kafka.sink {
         SinkKind::Null => {
@@ -141,6 +164,7 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
         embedded,
         brokers,
         broker_kind,
+        tls,
     })
 }
 

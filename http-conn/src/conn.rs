@@ -7,7 +7,8 @@ use http_parse::{Decoder, FrameError, Request, Status, Version, CONTINUE};
 
 use crate::clock::{ClientClock, ClientTimer};
 use crate::read::ReadBuffer;
-use crate::responses::{ResponseContext, Responses, Transmit};
+use crate::responses::{ResponseContext, Responses};
+use crate::transmit::Transmit;
 use crate::{Config, MemoryBudget, RequestId, RespondError};
 
 /// What the connection has for the caller, from [`ServerConnection::poll_event`]. Each
@@ -321,6 +322,16 @@ impl ServerConnection {
         }
         self.read.extend_from_slice(bytes);
         self.received(now, bytes.len());
+    }
+
+    /// Bytes of the next request arrived at `now` in a layer below HTTP (a TLS
+    /// handshake, before any plaintext): the header timeout runs from `now` if no
+    /// request is in progress, so a handshake counts against it.
+    pub fn handle_transport_bytes(&mut self, now: Instant) {
+        self.settle();
+        if self.ending == Ending::Open && self.reading != Reading::Done {
+            self.clock.request_bytes(now);
+        }
     }
 
     fn received(&mut self, now: Instant, n: usize) {

@@ -5,7 +5,10 @@ use std::collections::VecDeque;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use crate::{Event, RequestId, ResponseContext, ServerConnection, Transmit};
+use std::sync::Arc;
+
+use crate::tls::Tls;
+use crate::{Event, RequestId, ResponseContext, ServerConnection, TlsFailure, Transmit};
 
 /// What a connection's requests become: the application a [`Driver`] serves, one per
 /// connection. It sees every event the connection hands out (requests, and the
@@ -41,6 +44,10 @@ pub trait Service {
 
     /// Whether `response` closes the connection whatever the request asked.
     fn closes(&self, response: &Self::Response) -> bool;
+
+    /// The connection's TLS session failed (and the connection closes): for the
+    /// service's metrics. Called at most once per connection; nothing by default.
+    fn tls_failed(&mut self, _failure: TlsFailure) {}
 }
 
 /// How [`Service::call`] started a request: answered at once, or still working.
@@ -139,16 +146,52 @@ pub struct Driver<S: Service> {
     service: S,
     /// Calls still working, oldest first, with the request each answers.
     calls: VecDeque<(RequestId, S::Call)>,
+    /// The TLS layer between the socket and the connection, if the port speaks HTTPS.
+    tls: Option<Tls>,
+    /// The connection asked to shut the write side down; with TLS, once the
+    /// close_notify is out.
+    shutdown_write: bool,
+    tls_failure_reported: bool,
 }
 
 impl<S: Service> Driver<S> {
-    /// Drives `conn` with `service`.
+    /// Drives `conn` with `service`, in plaintext.
     pub fn new(conn: ServerConnection, service: S) -> Self {
         Self {
             conn,
             service,
             calls: VecDeque::new(),
+            tls: None,
+            shutdown_write: false,
+            tls_failure_reported: false,
         }
+    }
+
+    /// Drives `conn` with `service` over TLS: the bytes the engine reads and writes are
+    /// TLS records, the handshake included (it counts against the header timeout), as
+    /// `config` sets it up (certificates, client authentication, ALPN).
+    ///
+    /// # Errors
+    ///
+    /// If rustls refuses `config` for a server connection.
+    pub fn with_tls(
+        conn: ServerConnection,
+        service: S,
+        config: Arc<rustls::ServerConfig>,
+    ) -> Result<Self, rustls::Error> {
+        let mut driver = Self::new(conn, service);
+        driver.tls = Some(Tls::new(config)?);
+        Ok(driver)
+    }
+
+    /// Why the connection's TLS session was given up, if it speaks TLS and was.
+    pub fn tls_failure(&self) -> Option<TlsFailure> {
+        self.tls.as_ref().and_then(Tls::failure)
+    }
+
+    /// The client's certificate chain once the TLS handshake is over, if it sent one.
+    pub fn peer_certificates(&self) -> Option<&[rustls::pki_types::CertificateDer<'static>]> {
+        self.tls.as_ref().and_then(Tls::peer_certificates)
     }
 
     /// The connection.
@@ -171,13 +214,49 @@ impl<S: Service> Driver<S> {
     /// returns what the engine must do next.
     pub fn poll_action(&mut self, cx: &mut Context<'_>, now: Instant) -> Action {
         self.process(cx, now);
-        if let Some(transmit) = self.conn.poll_transmit() {
+        let Some(tls) = &mut self.tls else {
+            if let Some(transmit) = self.conn.poll_transmit() {
+                return Action::Transmit(transmit);
+            }
+            if self.conn.poll_shutdown_write() {
+                return Action::ShutdownWrite;
+            }
+            if self.conn.is_closed() {
+                return Action::Close;
+            }
+            return Action::Wait {
+                read: self.wants_read(),
+                deadline: self.conn.poll_timeout(),
+            };
+        };
+        // The responses just supplied become records; a shutdown of the write side is
+        // preceded by a close_notify.
+        if self.conn.poll_shutdown_write() {
+            tls.close_notify();
+            self.shutdown_write = true;
+        }
+        tls.process(&mut self.conn, now);
+        if let Some(failure) = tls.failure() {
+            if !self.tls_failure_reported {
+                self.tls_failure_reported = true;
+                self.service.tls_failed(failure);
+            }
+        }
+        if let Some(transmit) = tls.poll_transmit() {
             return Action::Transmit(transmit);
         }
-        if self.conn.poll_shutdown_write() {
+        if tls.has_unsent() {
+            // A record is in the engine's hands: wait for it (reading goes on).
+            return Action::Wait {
+                read: self.wants_read(),
+                deadline: self.conn.poll_timeout(),
+            };
+        }
+        if self.shutdown_write && tls.close_notify_queued() {
+            self.shutdown_write = false;
             return Action::ShutdownWrite;
         }
-        if self.conn.is_closed() {
+        if self.is_closed() {
             return Action::Close;
         }
         Action::Wait {
@@ -199,9 +278,15 @@ impl<S: Service> Driver<S> {
     }
 
     /// Whether the connection wants bytes from the client now: it does, and the service
-    /// takes more requests (or the connection is lingering and discards them).
+    /// takes more requests (or the connection is lingering and discards them); with
+    /// TLS, also throughout the handshake.
     pub fn wants_read(&self) -> bool {
-        self.conn.wants_read() && (self.service.poll_ready() || self.conn.is_lingering())
+        let http =
+            self.conn.wants_read() && (self.service.poll_ready() || self.conn.is_lingering());
+        match &self.tls {
+            Some(tls) => tls.wants_read(http),
+            None => http,
+        }
     }
 
     /// Whether some call is still working.
@@ -215,18 +300,41 @@ impl<S: Service> Driver<S> {
         if !self.wants_read() {
             return None;
         }
-        self.conn.read_buf()
+        match &mut self.tls {
+            Some(tls) => tls.read_buf(),
+            None => self.conn.read_buf(),
+        }
     }
 
     /// `n` bytes were read at `now` into [`read_buf`](Self::read_buf).
     pub fn commit_read(&mut self, now: Instant, n: usize) {
-        self.conn.commit_read(now, n);
+        match &mut self.tls {
+            Some(tls) => {
+                tls.commit(n);
+                tls.process(&mut self.conn, now);
+            }
+            None => self.conn.commit_read(now, n),
+        }
     }
 
     /// `bytes` were read at `now` into the engine's own memory (see
     /// [`ServerConnection::handle_read`]).
     pub fn handle_read(&mut self, now: Instant, bytes: &[u8]) {
-        self.conn.handle_read(now, bytes);
+        let Some(tls) = &mut self.tls else {
+            self.conn.handle_read(now, bytes);
+            return;
+        };
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let taken = tls.extend(rest);
+            tls.process(&mut self.conn, now);
+            if taken == 0 {
+                // A full buffer the session could not process: it failed (a record TLS
+                // does not allow); the rest is of no use.
+                break;
+            }
+            rest = &rest[taken..];
+        }
     }
 
     /// The client closed its sending side.
@@ -236,7 +344,10 @@ impl<S: Service> Driver<S> {
 
     /// `transmit` comes back at `now` with `n` of its bytes written.
     pub fn transmitted(&mut self, now: Instant, transmit: Transmit, n: usize) {
-        self.conn.transmitted(now, transmit, n);
+        match &mut self.tls {
+            Some(tls) => tls.transmitted(transmit, n),
+            None => self.conn.transmitted(now, transmit, n),
+        }
     }
 
     /// The deadline may have passed at `now`.
@@ -254,9 +365,13 @@ impl<S: Service> Driver<S> {
         self.conn.begin_shutdown();
     }
 
-    /// Whether the connection is finished (the engine closes the socket).
+    /// Whether the connection is finished (the engine closes the socket): the HTTP
+    /// connection is, or its TLS session failed and the alert is out.
     pub fn is_closed(&self) -> bool {
-        self.conn.is_closed()
+        match &self.tls {
+            Some(tls) => (self.conn.is_closed() || tls.failure().is_some()) && !tls.has_unsent(),
+            None => self.conn.is_closed(),
+        }
     }
 
     fn process(&mut self, cx: &mut Context<'_>, now: Instant) {

@@ -77,6 +77,8 @@ mod driver;
 mod error;
 mod read;
 mod responses;
+mod tls;
+mod transmit;
 
 pub use budget::MemoryBudget;
 pub use clock::{ClientClock, ClientTimer};
@@ -84,4 +86,6 @@ pub use config::{Config, Timeouts};
 pub use conn::{Event, ServerConnection};
 pub use driver::{Action, Call, Driver, Service};
 pub use error::RespondError;
-pub use responses::{RequestId, ResponseContext, Transmit};
+pub use responses::{RequestId, ResponseContext};
+pub use tls::TlsFailure;
+pub use transmit::Transmit;

@@ -17,49 +17,8 @@ use std::fmt;
 use http_parse::Version;
 
 use crate::read::SHRINK_ABOVE_BYTES;
+use crate::transmit::{Transmit, TransmitQueue};
 use crate::RespondError;
-
-/// Bytes a connection hands its engine to write: an owned buffer, so the engine may keep
-/// it until the kernel is done with it (an io_uring send), and must give it back with
-/// the count written ([`crate::ServerConnection::transmitted`],
-/// [`crate::Driver::transmitted`]). One is out at a time; moving it moves no bytes.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Transmit {
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl Transmit {
-    /// The bytes to write.
-    pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-
-    /// How many bytes are left to write.
-    pub fn len(&self) -> usize {
-        self.buf.len() - self.start
-    }
-
-    /// Whether nothing is left to write.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The buffer and the offset its unsent bytes start at, for an engine whose kernel
-    /// interface takes ownership of a `Vec` (the heap allocation does not move, so
-    /// `buf[start..]` stays valid while it is held). Rebuild it with
-    /// [`Transmit::from_parts`] to give it back.
-    pub fn into_parts(self) -> (Vec<u8>, usize) {
-        (self.buf, self.start)
-    }
-
-    /// The transmit [`Transmit::into_parts`] took apart. Give a connection back only
-    /// the parts of the transmit it handed out.
-    pub fn from_parts(buf: Vec<u8>, start: usize) -> Self {
-        let start = start.min(buf.len());
-        Self { buf, start }
-    }
-}
 
 /// The sequence number of a request on its connection: 0 for the first, then 1, 2, ...
 /// Every [`crate::Event`] carries one, and [`crate::ServerConnection::respond`] takes it
@@ -113,20 +72,10 @@ struct Slot {
 
 #[derive(Debug, Default)]
 pub(crate) struct Responses {
-    /// Encoded bytes not yet handed to the engine.
-    out: Vec<u8>,
-    /// The buffer `out` swaps with when it is handed over (reused).
-    spare: Vec<u8>,
-    /// A handed-over buffer the engine gave back partly written: it goes out first.
-    returned: Option<Transmit>,
-    /// Unwritten bytes of the buffer the engine holds, if it holds one.
-    lent: Option<usize>,
+    /// Encoded responses on their way to the engine.
+    out: TransmitQueue,
     /// Bytes of answered responses waiting behind an unanswered earlier one.
     early_bytes: usize,
-    /// The connection was dropped: a buffer given back is only reused.
-    abandoned: bool,
-    /// Bytes were handed to the engine at least once.
-    wrote_any: bool,
     /// One slot per unanswered-or-unwritten request; `slots[0]` is request `head`. The
     /// front slot is always unanswered: an answered front is moved to `out` at once.
     slots: VecDeque<Slot>,
@@ -206,12 +155,10 @@ impl Responses {
             version: slot.version,
         };
         if index == 0 {
-            let before = self.out.len();
-            encode(context, &mut self.out);
-            assert!(
-                self.out.len() >= before,
-                "a response encoder may only append"
-            );
+            let out = self.out.buffer();
+            let before = out.len();
+            encode(context, out);
+            assert!(out.len() >= before, "a response encoder may only append");
             self.slots.pop_front();
             self.head += 1;
             if keep_alive {
@@ -241,7 +188,7 @@ impl Responses {
             let id = self.head;
             self.head += 1;
             self.early_bytes -= bytes.len();
-            self.out.extend_from_slice(&bytes);
+            self.out.buffer().extend_from_slice(&bytes);
             bytes.clear();
             self.pool.push(bytes);
             if closes {
@@ -273,14 +220,14 @@ impl Responses {
         if !self.slots.is_empty() || self.dropped_from.is_some() {
             return false;
         }
-        self.out.extend_from_slice(bytes);
+        self.out.buffer().extend_from_slice(bytes);
         true
     }
 
     /// Bytes encoded and not yet written: in the engine's hands, given back partly
     /// written, or not yet handed over.
     pub(crate) fn unsent_len(&self) -> usize {
-        self.lent.unwrap_or(0) + self.returned.as_ref().map_or(0, Transmit::len) + self.out.len()
+        self.out.unsent_len()
     }
 
     /// Output the connection holds for this client: unsent bytes, and answered
@@ -291,69 +238,39 @@ impl Responses {
 
     /// Whether any bytes were handed to the engine to write, ever.
     pub(crate) fn wrote_any(&self) -> bool {
-        self.wrote_any
+        self.out.wrote_any()
     }
 
     /// Whether the engine holds a buffer of this connection.
     pub(crate) fn is_lent(&self) -> bool {
-        self.lent.is_some()
+        self.out.is_lent()
     }
 
     /// The next bytes to write, handed over; `None` while the engine holds a buffer or
     /// nothing is to be written.
     pub(crate) fn take_transmit(&mut self) -> Option<Transmit> {
-        if self.lent.is_some() {
-            return None;
-        }
-        let transmit = match self.returned.take() {
-            Some(transmit) => transmit,
-            None if self.out.is_empty() => return None,
-            None => Transmit {
-                buf: std::mem::replace(&mut self.out, std::mem::take(&mut self.spare)),
-                start: 0,
-            },
-        };
-        self.lent = Some(transmit.len());
-        self.wrote_any = true;
-        Some(transmit)
+        self.out.take()
     }
 
-    /// The engine gives back `transmit` with `n` of its bytes written. A buffer written
-    /// whole is reused; one written in part goes out again first.
-    pub(crate) fn transmitted(&mut self, mut transmit: Transmit, n: usize) {
-        self.lent = None;
-        transmit.start = (transmit.start + n).min(transmit.buf.len());
-        if transmit.is_empty() || self.abandoned {
-            let mut buf = transmit.buf;
-            buf.clear();
-            if buf.capacity() > self.spare.capacity() {
-                self.spare = buf;
-            }
-        } else {
-            self.returned = Some(transmit);
-        }
+    /// The engine gives back `transmit` with `n` of its bytes written.
+    pub(crate) fn transmitted(&mut self, transmit: Transmit, n: usize) {
+        self.out.give_back(transmit, n);
     }
 
     /// Forgets unsent output and unanswered requests (the connection is dropped). A
     /// buffer the engine holds is simply reused when it comes back.
     pub(crate) fn abandon(&mut self) {
-        self.abandoned = true;
-        self.out.clear();
-        self.returned = None;
+        self.out.abandon();
         self.drop_from(self.head);
     }
 
     /// Frees buffers that grew large, once nothing is pending: an idle connection keeps
     /// no more than a small response's worth.
     pub(crate) fn shrink_if_idle(&mut self) {
-        if !self.slots.is_empty() || self.unsent_len() > 0 || self.lent.is_some() {
+        if !self.slots.is_empty() {
             return;
         }
-        for buf in [&mut self.out, &mut self.spare] {
-            if buf.capacity() > SHRINK_ABOVE_BYTES {
-                *buf = Vec::new();
-            }
-        }
+        self.out.shrink_if_idle();
         self.pool.retain(|buf| buf.capacity() <= SHRINK_ABOVE_BYTES);
     }
 
@@ -363,9 +280,7 @@ impl Responses {
     pub(crate) fn capacities(&self) -> (Vec<usize>, usize, Vec<usize>) {
         let mut pooled: Vec<usize> = self.pool.iter().map(Vec::capacity).collect();
         pooled.sort_unstable();
-        let mut transmit = vec![self.out.capacity(), self.spare.capacity()];
-        transmit.sort_unstable();
-        (transmit, self.slots.capacity(), pooled)
+        (self.out.capacities(), self.slots.capacity(), pooled)
     }
 }
 
@@ -417,45 +332,6 @@ mod tests {
         responses.answer(id, None, false, encode(b"200")).unwrap();
         assert!(responses.interim(b"100"));
         assert_eq!(responses.take_transmit().unwrap().bytes(), b"200100");
-    }
-
-    #[test]
-    fn a_partly_written_buffer_keeps_its_unsent_tail_in_order() {
-        let mut responses = Responses::default();
-        let id = responses.push(true, Version::Http11);
-        responses.answer(id, None, false, encode(b"abcd")).unwrap();
-        let lent = responses.take_transmit().unwrap();
-        let id = responses.push(true, Version::Http11);
-        responses.answer(id, None, false, encode(b"ef")).unwrap();
-        assert_eq!(responses.take_transmit(), None, "one buffer out at a time");
-        assert_eq!(responses.unsent_len(), 6);
-        responses.transmitted(lent, 3);
-        let rest = responses.take_transmit().unwrap();
-        assert_eq!(
-            rest.bytes(),
-            b"d",
-            "the rest of the same buffer goes out first"
-        );
-        responses.transmitted(rest, 1);
-        let next = responses.take_transmit().unwrap();
-        assert_eq!(next.bytes(), b"ef");
-        responses.transmitted(next, 2);
-        assert_eq!(responses.unsent_len(), 0);
-    }
-
-    #[test]
-    fn handed_over_bytes_are_the_encoded_bytes_not_a_copy() {
-        let mut responses = Responses::default();
-        let id = responses.push(true, Version::Http11);
-        let mut encoded_at = std::ptr::null();
-        responses
-            .answer(id, None, false, |_, out| {
-                out.extend_from_slice(b"response");
-                encoded_at = out.as_ptr();
-            })
-            .unwrap();
-        let transmit = responses.take_transmit().unwrap();
-        assert_eq!(transmit.bytes().as_ptr(), encoded_at);
     }
 
     #[test]

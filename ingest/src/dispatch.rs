@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use http_conn::{Call, Event, ResponseContext, Service};
+use http_conn::{Call, Event, ResponseContext, Service, TlsFailure};
 use http_parse::Framing;
 
 use crate::{DateCache, Gateway, Incoming, Rejection, Reply, Ticket};
@@ -148,6 +148,10 @@ impl Service for Dispatcher {
 
     fn closes(&self, reply: &Reply) -> bool {
         reply.close
+    }
+
+    fn tls_failed(&mut self, failure: TlsFailure) {
+        self.gateway.metrics().record_tls_failure(failure.as_str());
     }
 }
 

@@ -15,6 +15,11 @@ struct StatusLabel {
     status: u16,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabel {
+    reason: &'static str,
+}
+
 /// The gateway's metrics. Handles are cheap clones of shared atomics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -26,6 +31,7 @@ pub struct Metrics {
     acked_before_delivery: Counter,
     connections_open: Gauge,
     connections_refused: Counter,
+    tls_failures: Family<ReasonLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -39,6 +45,7 @@ impl Default for Metrics {
         let acked_before_delivery = Counter::default();
         let connections_open = Gauge::default();
         let connections_refused = Counter::default();
+        let tls_failures = Family::<ReasonLabel, Counter>::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by status",
@@ -74,6 +81,11 @@ impl Default for Metrics {
             "Client connections refused with 503 over --max-connections",
             connections_refused.clone(),
         );
+        registry.register(
+            "gateway_tls_handshake_failures",
+            "TLS sessions given up, by reason (plain_http, malformed, certificate, handshake)",
+            tls_failures.clone(),
+        );
         Self {
             registry,
             requests,
@@ -83,6 +95,7 @@ impl Default for Metrics {
             acked_before_delivery,
             connections_open,
             connections_refused,
+            tls_failures,
         }
     }
 }
@@ -96,6 +109,13 @@ impl Metrics {
             })
             .inc();
         self.request_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a TLS session given up for `reason` (a bounded set of names).
+    pub fn record_tls_failure(&self, reason: &'static str) {
+        self.tls_failures
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
     }
 
     pub(crate) fn record_delivery(&self, elapsed: Duration) {

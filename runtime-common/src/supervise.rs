@@ -58,6 +58,14 @@ pub trait StartedGateway {
     /// Logs the one start-up line: `server` listens on `bound` (the address the kernel
     /// gave, when the settings asked for port 0) with `workers` worker threads.
     fn log_listening(&self, server: &str, bound: SocketAddr, workers: NonZeroUsize);
+
+    /// The TLS configuration every connection uses, or `None` for plain HTTP.
+    fn tls_config(&self) -> Option<Arc<rustls::ServerConfig>> {
+        None
+    }
+
+    /// SIGHUP: reload what can be reloaded (the TLS certificate); nothing by default.
+    fn reload(&self) {}
 }
 
 /// Why the main thread stopped waiting.
@@ -82,8 +90,8 @@ impl Drop for ExitNotice {
     }
 }
 
-/// SIGINT and SIGTERM, caught from the moment this exists: the one signal mechanism of
-/// every server. Create it within a tokio runtime (the raw-TCP servers use a small
+/// SIGINT and SIGTERM (shut down) and SIGHUP (reload), caught from the moment this
+/// exists: the one signal mechanism of every server. Create it within a tokio runtime (the raw-TCP servers use a small
 /// current-thread runtime private to the main thread, hyper its own), before the
 /// listeners are bound, so a client that can connect can also stop the server
 /// gracefully.
@@ -96,6 +104,7 @@ impl Drop for ExitNotice {
 pub struct Signals {
     interrupt: tokio::signal::unix::Signal,
     terminate: tokio::signal::unix::Signal,
+    hang_up: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -113,21 +122,29 @@ impl Signals {
         Ok(Self {
             interrupt: signal(SignalKind::interrupt())?,
             terminate: signal(SignalKind::terminate())?,
+            hang_up: signal(SignalKind::hangup())?,
         })
     }
 
-    /// Completes at the next SIGINT or SIGTERM.
-    pub async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
+    /// Completes at the next SIGINT or SIGTERM; runs `reload` at each SIGHUP meanwhile.
+    pub async fn recv(&mut self, mut reload: impl FnMut()) {
+        loop {
+            tokio::select! {
+                _ = self.interrupt.recv() => return,
+                _ = self.terminate.recv() => return,
+                _ = self.hang_up.recv() => reload(),
+            }
         }
     }
 
-    /// Waits for SIGINT, SIGTERM or a worker's end.
-    async fn wait(&mut self, exits: &mut mpsc::UnboundedReceiver<usize>) -> Wakeup {
+    /// Waits for SIGINT, SIGTERM or a worker's end, running `reload` at each SIGHUP.
+    async fn wait(
+        &mut self,
+        exits: &mut mpsc::UnboundedReceiver<usize>,
+        reload: impl FnMut(),
+    ) -> Wakeup {
         tokio::select! {
-            () = self.recv() => Wakeup::Signal,
+            () = self.recv(reload) => Wakeup::Signal,
             Some(index) = exits.recv() => Wakeup::WorkerExited(index),
         }
     }
@@ -239,7 +256,11 @@ pub fn serve<E: Engine>(
     };
     let (bound, listeners) = bind_workers(settings.listen, settings.workers.get())?;
     let gateway = started.gateway();
-    let shared = Arc::new(Shared::new(settings, Arc::clone(gateway)));
+    let shared = Arc::new(Shared::new(
+        settings,
+        Arc::clone(gateway),
+        started.tls_config(),
+    ));
     let (trigger, shutdown) = Shutdown::channel();
     let (exit_sender, exits) = mpsc::unbounded_channel();
     let engine = Arc::new(engine);
@@ -254,7 +275,7 @@ pub fn serve<E: Engine>(
         if let Some(features) = features {
             tracing::info!(engine = E::NAME, %features, "engine features in effect");
         }
-        runtime.block_on(signals.wait(&mut exits.receiver))
+        runtime.block_on(signals.wait(&mut exits.receiver, || started.reload()))
     });
     if let Ok(Wakeup::WorkerExited(_)) = wakeup {
         exits.live -= 1;
@@ -312,7 +333,7 @@ mod tests {
             .unwrap();
         let wakeup = runtime.block_on(async {
             let mut signals = Signals::catch().unwrap();
-            signals.wait(&mut exits).await
+            signals.wait(&mut exits, || {}).await
         });
         assert_eq!(wakeup, Wakeup::WorkerExited(3));
     }

@@ -22,6 +22,8 @@ pub struct Shared {
     budget: Arc<MemoryBudget>,
     /// Most records one connection keeps in flight.
     max_records_per_connection: usize,
+    /// TLS for every connection, or `None` for plain HTTP.
+    tls: Option<Arc<rustls::ServerConfig>>,
     connections: Arc<ConnectionLimit>,
     /// `503 Too many connections`, encoded once.
     refusal: Vec<u8>,
@@ -29,7 +31,11 @@ pub struct Shared {
 
 impl Shared {
     /// The shared state of `gateway` served with these settings.
-    pub fn new(settings: &ServeSettings, gateway: Arc<Gateway>) -> Self {
+    pub fn new(
+        settings: &ServeSettings,
+        gateway: Arc<Gateway>,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Self {
         let mut refusal = Vec::new();
         Reply::rejected(&Rejection::TooManyConnections {
             limit: settings.max_connections,
@@ -41,18 +47,28 @@ impl Shared {
             connection: settings.connection,
             budget: MemoryBudget::new(settings.max_buffered_request_bytes),
             max_records_per_connection: settings.max_records_per_connection,
+            tls,
             refusal,
         }
     }
 
     /// The driver of a connection accepted at `now`: the connection core within the
-    /// process-wide memory budget, serving the gateway.
+    /// process-wide memory budget, serving the gateway, over TLS if the server speaks
+    /// HTTPS.
     pub fn driver(&self, now: Instant) -> Driver<Dispatcher> {
         let conn = ServerConnection::with_budget(self.connection, now, Arc::clone(&self.budget));
-        Driver::new(
-            conn,
-            Dispatcher::new(Arc::clone(&self.gateway), self.max_records_per_connection),
-        )
+        let service = Dispatcher::new(Arc::clone(&self.gateway), self.max_records_per_connection);
+        match &self.tls {
+            Some(config) => Driver::with_tls(conn, service, Arc::clone(config))
+                // A server config rustls accepted once is accepted for every connection.
+                .expect("the TLS server configuration was checked at start-up"),
+            None => Driver::new(conn, service),
+        }
+    }
+
+    /// Whether connections speak TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The response a connection over the limit gets before it is closed (`503`,
@@ -233,7 +249,7 @@ mod tests {
             },
             GatewaySink::Null(NullSink::default()),
         );
-        Shared::new(&settings, Arc::new(gateway))
+        Shared::new(&settings, Arc::new(gateway), None)
     }
 
     #[test]

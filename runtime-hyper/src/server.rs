@@ -7,12 +7,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use gateway_cli::{GatewayArgs, Started};
+use http_conn::TlsFailure;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use runtime_common::shutdown::{shut_down, Shutdown};
-use runtime_common::{bind_reuse_port, Shared, Signals, ACCEPT_BACKOFF};
+use runtime_common::{bind_reuse_port, Shared, Signals, StartedGateway, ACCEPT_BACKOFF};
 use tokio::net::TcpListener;
 
 use crate::deadline::{now, Clock, TimedStream};
@@ -25,7 +26,12 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
     let listener = TcpListener::from_std(listener)?;
     started.log_listening("hyper", listener.local_addr()?, settings.workers);
     let gateway = Arc::clone(&started.gateway);
-    let shared = Shared::new(&settings, Arc::clone(&gateway));
+    let shared = Shared::new(&settings, Arc::clone(&gateway), None);
+    // The same rustls configuration the raw-TCP servers' TLS layer uses.
+    let tls = started
+        .tls
+        .as_ref()
+        .map(|tls| tokio_rustls::TlsAcceptor::from(tls.server_config()));
 
     let mut builder = http1::Builder::new();
     builder
@@ -50,13 +56,14 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
                     continue;
                 }
             },
-            () = signals.recv() => break,
+            () = signals.recv(|| started.reload()) => break,
         };
         let Some(slot) = shared.try_admit() else {
             let _ = stream.try_write(shared.refusal());
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let metrics_gateway = Arc::clone(&gateway);
         let gateway = Arc::clone(&gateway);
         let clock = Clock::new(timeouts, now());
         let stream = TimedStream::new(stream, clock.clone());
@@ -68,13 +75,45 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
                 Ok::<_, Infallible>(response)
             }
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "connection ended with an error");
+        match &tls {
+            None => {
+                let connection =
+                    graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%error, "connection ended with an error");
+                    }
+                    drop(slot);
+                });
             }
-            drop(slot);
-        });
+            Some(acceptor) => {
+                // The handshake runs under the clock's header deadline (the stream under
+                // TLS sees its first byte), on the connection's own task.
+                let accepting = acceptor.accept(stream);
+                let (builder, watcher, gateway) =
+                    (builder.clone(), graceful.watcher(), metrics_gateway);
+                tokio::spawn(async move {
+                    match accepting.await {
+                        Ok(stream) => {
+                            let connection = watcher
+                                .watch(builder.serve_connection(TokioIo::new(stream), service));
+                            if let Err(error) = connection.await {
+                                tracing::debug!(%error, "connection ended with an error");
+                            }
+                        }
+                        Err(error) => {
+                            let failure = error
+                                .get_ref()
+                                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                                .map_or(TlsFailure::Malformed, TlsFailure::of_error);
+                            gateway.metrics().record_tls_failure(failure.as_str());
+                            tracing::debug!(%error, "TLS handshake failed");
+                        }
+                    }
+                    drop(slot);
+                });
+            }
+        }
     }
     drop(listener);
     tracing::info!("shutdown: not accepting; finishing in-flight requests");

@@ -11,12 +11,14 @@ mod kafka;
 mod rest_proxy;
 mod ring;
 mod runtime;
+mod tls;
 
 pub use http::HttpArgs;
 pub use kafka::{AckModeArg, AcksArg, CompressionArg, KafkaArgs, SinkKind};
 pub use rest_proxy::RestProxyArgs;
 pub use ring::RingArgs;
 pub use runtime::RuntimeArgs;
+pub use tls::{ClientAuth, TlsArgs};
 
 /// What differs between the gateway binaries.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +85,9 @@ pub struct GatewayArgs {
     /// The Kafka REST Proxy API.
     #[command(flatten)]
     pub rest_proxy: RestProxyArgs,
+    /// HTTPS.
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// Whole milliseconds of a default duration, for a `_ms` flag.
@@ -404,7 +409,14 @@ mod tests {
     #[test]
     fn help_lists_every_flag_with_its_default() {
         // Flags whose default is not a value: said in words, or nothing unless given.
-        const DEFAULT_IN_WORDS: [&str; 3] = ["--workers", "--allow-topic", "--allow-origin"];
+        const DEFAULT_IN_WORDS: [&str; 6] = [
+            "--workers",
+            "--allow-topic",
+            "--allow-origin",
+            "--tls-cert",
+            "--tls-key",
+            "--tls-client-ca",
+        ];
         const EMPTY_UNLESS_GIVEN: [&str; 1] = ["--producer-property"];
         // Repeatable KEY=VALUE pairs have no environment form yet.
         const NO_ENV: [&str; 1] = ["--producer-property"];
