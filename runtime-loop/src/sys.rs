@@ -401,7 +401,7 @@ struct Doorbell {
     failed: Option<io::Error>,
 }
 
-/// Memory aligned to a page and zeroed, lent to the kernel; freed on drop.
+/// Memory aligned to a page, lent to the kernel; freed on drop.
 #[derive(Debug)]
 struct PageMemory {
     ptr: NonNull<u8>,
@@ -409,13 +409,32 @@ struct PageMemory {
 }
 
 impl PageMemory {
+    /// Zeroed memory: what the kernel reads (the ring of buffer entries).
     fn zeroed(bytes: usize) -> io::Result<Self> {
+        Self::allocate(bytes, true)
+    }
+
+    /// Memory left as the allocator gives it: what only the kernel writes (the
+    /// provided buffers). Only bytes a completion reports written are ever read, and
+    /// untouched pages cost no resident memory (zeroing 16 MiB of buffers per worker
+    /// would make every page resident at start-up).
+    fn uninit(bytes: usize) -> io::Result<Self> {
+        Self::allocate(bytes, false)
+    }
+
+    fn allocate(bytes: usize, zeroed: bool) -> io::Result<Self> {
         if bytes == 0 {
             return Err(io::Error::from(io::ErrorKind::InvalidInput));
         }
         let layout = Layout::from_size_align(bytes, 4096).map_err(io::Error::other)?;
         // SAFETY: the layout's size is not zero (checked above).
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        let ptr = unsafe {
+            if zeroed {
+                std::alloc::alloc_zeroed(layout)
+            } else {
+                std::alloc::alloc(layout)
+            }
+        };
         NonNull::new(ptr)
             .map(|ptr| Self { ptr, layout })
             .ok_or_else(|| io::Error::from(io::ErrorKind::OutOfMemory))
@@ -457,7 +476,7 @@ impl BufRing {
         }
         // Each allocation frees itself, so a failure of the second frees the first.
         let entries = PageMemory::zeroed(count as usize * std::mem::size_of::<BufRingEntry>())?;
-        let memory = PageMemory::zeroed(count as usize * size as usize)?;
+        let memory = PageMemory::uninit(count as usize * size as usize)?;
         Ok(Self {
             entries,
             memory,
