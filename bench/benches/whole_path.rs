@@ -51,7 +51,7 @@ fn main() {
     })
     .unwrap_or_else(|error| {
         progress.abandon();
-        eprintln!("comparison run failed: {error}");
+        eprintln!("comparison run failed: {:#}", anyhow::Error::from(error));
         std::process::exit(1);
     });
     progress.finish_with_message("done");
@@ -65,7 +65,7 @@ fn main() {
             );
         }
         Err(error) => {
-            eprintln!("cannot write the report: {error}");
+            eprintln!("cannot write the report: {:#}", anyhow::Error::from(error));
             std::process::exit(1);
         }
     }

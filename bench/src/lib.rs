@@ -18,11 +18,14 @@
 
 pub mod compare;
 pub mod corpus;
+mod error;
 pub mod loadgen;
 pub mod raw_httparse;
 pub mod report;
 pub mod server;
 pub mod stats;
+
+pub use error::Error;
 
 /// The criterion settings of the layer benches: 1 s of warm-up and 2 s of measurement
 /// per benchmark, so that the main job (`cargo bench -p bench`) stays under 15 minutes.
