@@ -56,6 +56,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A gateway under a probe exited before the probe was done.
+    #[error("the gateway (pid {pid}) exited during the probe")]
+    Exited {
+        /// Its process id.
+        pid: u32,
+    },
     /// A gateway answered a request the probe depends on with something else than it
     /// needs.
     #[error("{request} answered {status}: {body}")]
@@ -79,6 +85,18 @@ impl Error {
         move |source| Self::File {
             action,
             path,
+            source,
+        }
+    }
+
+    /// An [`Error::Connection`] for `action` on `address`.
+    pub(crate) fn connection(
+        action: &'static str,
+        address: SocketAddr,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        move |source| Self::Connection {
+            action,
+            address,
             source,
         }
     }

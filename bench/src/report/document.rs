@@ -117,17 +117,19 @@ pub(crate) fn markdown(document: &Document) -> String {
     out
 }
 
-/// One table as Markdown; cells are written as they are.
-pub(crate) fn markdown_table(out: &mut String, table: &Table) {
-    let _ = writeln!(
-        out,
-        "| {} |\n|{}",
-        table.headers.join(" | "),
-        "---|".repeat(table.headers.len())
-    );
+/// One table as Markdown.
+fn markdown_table(out: &mut String, table: &Table) {
+    markdown_row(out, &table.headers);
+    let _ = writeln!(out, "|{}", "---|".repeat(table.headers.len()));
     for row in &table.rows {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
+        markdown_row(out, row);
     }
+}
+
+/// One line of a Markdown table; a `|` in a cell is escaped so that it stays one cell.
+pub(crate) fn markdown_row(out: &mut String, cells: &[String]) {
+    let cells: Vec<String> = cells.iter().map(|cell| cell.replace('|', "\\|")).collect();
+    let _ = writeln!(out, "| {} |", cells.join(" | "));
 }
 
 /// The page's style sheet: right-aligned figures, the first two columns (names) left.
@@ -213,6 +215,7 @@ mod tests {
     fn document() -> Document {
         let mut table = Table::new(&["server", "p99 < 1 ms"]);
         table.rows.push(vec!["a&b".to_owned(), "0.5".to_owned()]);
+        table.rows.push(vec!["a|b".to_owned(), "1".to_owned()]);
         Document {
             title: "Title".to_owned(),
             sections: vec![
@@ -237,7 +240,7 @@ mod tests {
         assert_eq!(
             markdown(&document()),
             "# Title\n\n- finding <1>\n\n## Servers\n\n| server | p99 < 1 ms |\n|---|---|\n\
-             | a&b | 0.5 |\n\n## Skipped\n\nNot run.\n"
+             | a&b | 0.5 |\n| a\\|b | 1 |\n\n## Skipped\n\nNot run.\n"
         );
     }
 
@@ -250,7 +253,7 @@ mod tests {
             "<body><h1>Title</h1><ul><li>finding &lt;1&gt;</li></ul><div class=\"charts\"><svg/>\
              <p><strong>Chart p99 could not be drawn: no &lt;points&gt;</strong></p></div>\
              <h2>Servers</h2><table><thead><tr><th>server</th><th>p99 &lt; 1 ms</th></tr></thead>\
-             <tbody><tr><td>a&amp;b</td><td>0.5</td></tr></tbody></table>\
+             <tbody><tr><td>a&amp;b</td><td>0.5</td></tr><tr><td>a|b</td><td>1</td></tr></tbody></table>\
              <h2>Skipped</h2><p>Not run.</p></body></html>\n"
         );
         assert!(page.contains("<title>Page</title>"));

@@ -3,7 +3,7 @@
 //!
 //! The data are [`Results`]; [`crate::stats`] summarises repetitions; `environment`
 //! says what ran where; `charts` draws; `criterion` reads the layer benches of the same
-//! run. This module turns them into one [`Document`] of sections, which `document`'s
+//! run. This module turns them into one `Document` of sections, which `document`'s
 //! Markdown and HTML writers render.
 
 mod charts;
@@ -13,7 +13,7 @@ mod environment;
 
 use std::path::Path;
 
-pub(crate) use document::Table;
+pub(crate) use document::{markdown_row, Table};
 
 use crate::compare::{BatchSample, Load, Results, Sample, SinkMode};
 use crate::server::Server;
