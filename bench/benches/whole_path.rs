@@ -1,7 +1,7 @@
-//! The comparison run of the main job: both gateways, null sink and Kafka, interleaved
+//! The comparison run of the main job: every server, null sink and Kafka, interleaved
 //! and repeated; writes `target/bench-report/` and prints the summary. Named so that
-//! cargo, which runs bench targets in name order, runs it after `parse` and `sink`: the
-//! report then includes their figures from this run.
+//! cargo, which runs bench targets in name order, runs it after `batch`, `parse` and
+//! `sink`: the report then includes their figures from this run.
 //!
 //! `cargo bench -p bench --bench whole_path` (add `-- --quick` for the CI-sized run).
 //! The same binary is re-executed with `--serve` as the server under test.
@@ -51,7 +51,7 @@ fn main() {
     })
     .unwrap_or_else(|error| {
         progress.abandon();
-        eprintln!("comparison run failed: {error}");
+        eprintln!("comparison run failed: {:#}", anyhow::Error::from(error));
         std::process::exit(1);
     });
     progress.finish_with_message("done");
@@ -65,7 +65,7 @@ fn main() {
             );
         }
         Err(error) => {
-            eprintln!("cannot write the report: {error}");
+            eprintln!("cannot write the report: {:#}", anyhow::Error::from(error));
             std::process::exit(1);
         }
     }

@@ -44,13 +44,14 @@ fn main() {
         warmup: Duration::from_secs(1),
     };
     let result = loadgen::run(&spec);
+    let latency = result.latency();
     println!(
         "{:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, {} non-2xx, {} errors, {} requests",
         result.throughput(),
-        result.percentile_ms(50.0),
-        result.percentile_ms(99.0),
-        result.percentile_ms(99.9),
-        result.latency_us.max() as f64 / 1000.0,
+        latency.p50_ms,
+        latency.p99_ms,
+        latency.p999_ms,
+        latency.max_ms,
         result.non_2xx,
         result.errors,
         result.requests

@@ -9,13 +9,15 @@
 //! `strace -f -c`.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use kafka_sink::{EmbeddedBroker, KafkaSink, SinkConfig};
 
-use crate::loadgen::{self, LoadSpec, Pacing};
+use crate::loadgen::{self, Latency, LoadResult, LoadSpec, Pacing};
 use crate::server::{Server, ServerUnderTest, UringFeature, Usage, ABLATION};
 use crate::stats::median;
+use crate::Error;
 
 /// Where accepted records go during a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -171,18 +173,62 @@ impl Plan {
         rates.chain(fractions).collect()
     }
 
+    /// The phases of the run, in order: saturation, open loop, ablation, batches,
+    /// system calls (the last three when the plan asks for them).
+    pub fn phases(&self) -> Vec<Phase> {
+        let loads = |loads: Vec<Load>, ablation| Work::Loads { loads, ablation };
+        let mut phases = vec![
+            Phase {
+                name: "saturation",
+                servers: self.servers.clone(),
+                sinks: SinkMode::ALL.to_vec(),
+                repetitions: self.repetitions,
+                work: loads(vec![Load::Saturation], false),
+            },
+            Phase {
+                name: "open loop",
+                servers: self.servers.clone(),
+                sinks: SinkMode::ALL.to_vec(),
+                repetitions: self.repetitions,
+                work: loads(self.open_loads(), false),
+            },
+        ];
+        if !self.ablation.is_empty() {
+            phases.push(Phase {
+                name: "ablation",
+                servers: self.ablation_arms(),
+                sinks: vec![SinkMode::Null],
+                repetitions: self.ablation_repetitions,
+                work: loads(self.ablation_loads.clone(), true),
+            });
+        }
+        if !self.batch_sizes.is_empty() {
+            phases.push(Phase {
+                name: "batches",
+                servers: self.batch_servers.clone(),
+                sinks: SinkMode::ALL.to_vec(),
+                repetitions: self.batch_repetitions,
+                work: Work::Batches,
+            });
+        }
+        if let Some(rate) = self.syscall_rate {
+            phases.push(Phase {
+                name: "system calls",
+                servers: self.servers.clone(),
+                sinks: SinkMode::ALL.to_vec(),
+                repetitions: 1,
+                work: Work::SystemCalls { rate },
+            });
+        }
+        phases
+    }
+
     /// Server starts the plan makes, for the progress bar.
     pub fn steps(&self) -> u64 {
-        let timed = 2 * self.repetitions;
-        let traced = usize::from(self.syscall_rate.is_some());
-        let main = (timed + traced) * self.servers.len() * SinkMode::ALL.len();
-        let ablation = self.ablation_repetitions * self.ablation_arms().len();
-        let batch = if self.batch_sizes.is_empty() {
-            0
-        } else {
-            self.batch_repetitions * self.batch_servers.len() * SinkMode::ALL.len()
-        };
-        (main + ablation + batch) as u64
+        self.phases()
+            .iter()
+            .map(|phase| phase.runs().count())
+            .sum::<usize>() as u64
     }
 
     /// The ablation's servers: the own loop on io_uring with everything on, then with
@@ -196,16 +242,103 @@ impl Plan {
             .collect()
     }
 
-    /// The servers in the order of repetition `repetition`: rotated by one each time,
-    /// so no server always runs first (or right after another's warm caches).
-    pub fn order(&self, repetition: usize) -> Vec<Server> {
-        let mut order = self.servers.clone();
-        if !order.is_empty() {
-            let by = repetition % order.len();
-            order.rotate_left(by);
+    /// How `load` is offered: its pacing, the offered rate (open loop only) and the
+    /// measured window. `slowest` is the slowest server's median saturation, which
+    /// [`Load::Fraction`] is a fraction of.
+    fn schedule(&self, load: Load, slowest: f64) -> (Pacing, Option<f64>, Duration) {
+        match load {
+            Load::Saturation => (Pacing::ClosedLoop, None, self.saturation),
+            Load::Rate(rate) => (Pacing::OpenLoop { rate }, Some(rate), self.point),
+            Load::Fraction(fraction) => {
+                let rate = (slowest * fraction).max(1.0);
+                (Pacing::OpenLoop { rate }, Some(rate), self.point)
+            }
         }
-        order
     }
+
+    /// Keep-alive connections of the load generator with `sink`.
+    fn connections(&self, sink: SinkMode) -> usize {
+        match sink {
+            SinkMode::Null => self.connections,
+            SinkMode::Kafka => self.kafka_connections,
+        }
+    }
+}
+
+/// What a phase does with each server it starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    /// Offers each load in turn (`POST /` with the plan's payload), with a warm-up
+    /// before each, and samples the server around each.
+    Loads {
+        /// The loads, in order.
+        loads: Vec<Load>,
+        /// Whether the samples belong to the ablation.
+        ablation: bool,
+    },
+    /// REST Proxy v2 requests of each of the plan's batch sizes, closed loop.
+    Batches,
+    /// One untimed open-loop pass at `rate` req/s under `strace -f -c`.
+    SystemCalls {
+        /// Offered rate, req/s.
+        rate: f64,
+    },
+}
+
+/// One phase of a comparison run: which servers with which sinks, how often, doing
+/// what. Every phase is run by the same runner: a fresh broker and server per run,
+/// the servers' order rotated each repetition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    /// Name, for the progress bar.
+    pub name: &'static str,
+    /// The servers, in the order of the first repetition.
+    pub servers: Vec<Server>,
+    /// The sinks, each run with every server.
+    pub sinks: Vec<SinkMode>,
+    /// Repetitions.
+    pub repetitions: usize,
+    /// What each run does.
+    pub work: Work,
+}
+
+/// One server run of a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// Which server.
+    pub server: Server,
+    /// Which sink.
+    pub sink: SinkMode,
+    /// Which repetition (0-based).
+    pub repetition: usize,
+}
+
+impl Phase {
+    /// Every run of the phase, in run order: by repetition, then by sink, then by
+    /// server, the servers rotated by one each repetition so that no server always
+    /// runs first (or right after another's warm caches).
+    pub fn runs(&self) -> impl Iterator<Item = Slot> + '_ {
+        (0..self.repetitions).flat_map(move |repetition| {
+            self.sinks.iter().flat_map(move |&sink| {
+                rotated(&self.servers, repetition)
+                    .into_iter()
+                    .map(move |server| Slot {
+                        server,
+                        sink,
+                        repetition,
+                    })
+            })
+        })
+    }
+}
+
+/// `servers` rotated left by `repetition`.
+fn rotated(servers: &[Server], repetition: usize) -> Vec<Server> {
+    let mut order = servers.to_vec();
+    if !order.is_empty() {
+        order.rotate_left(repetition % servers.len());
+    }
+    order
 }
 
 /// One measurement of one server.
@@ -225,8 +358,8 @@ pub struct Sample {
     pub offered: Option<f64>,
     /// Answered requests/s.
     pub throughput: f64,
-    /// Latency percentiles in ms: p50, p90, p99, p99.9, max.
-    pub latency_ms: [f64; 5],
+    /// Latency percentiles.
+    pub latency: Latency,
     /// Server CPU time per answered request, microseconds (schedstat).
     pub cpu_us_per_request: f64,
     /// User-mode CPU per answered request, microseconds (clock ticks: coarse).
@@ -300,19 +433,21 @@ pub struct Results {
     pub syscalls_skipped: Option<String>,
 }
 
+/// The broker of one server run.
 struct Broker {
     brokers: String,
     topic: String,
     _embedded: Option<EmbeddedBroker>,
 }
 
-fn broker_for(plan: &Plan, run: usize) -> Result<Broker, String> {
+fn broker_for(plan: &Plan, run: usize) -> Result<Broker, Error> {
     let topic = format!("bench-{}-{run}", std::process::id());
+    let setup = |source| Error::BrokerSetup { run, source };
     match &plan.external_brokers {
         Some(brokers) => {
             KafkaSink::new(SinkConfig::new(brokers.clone()))
                 .and_then(|admin| admin.create_topic(&topic, 3))
-                .map_err(|e| e.to_string())?;
+                .map_err(setup)?;
             Ok(Broker {
                 brokers: brokers.clone(),
                 topic,
@@ -321,10 +456,8 @@ fn broker_for(plan: &Plan, run: usize) -> Result<Broker, String> {
         }
         None => {
             // A fresh mock per run: it keeps every record in memory.
-            let embedded = EmbeddedBroker::start().map_err(|e| e.to_string())?;
-            embedded
-                .create_topic(&topic, 3)
-                .map_err(|e| e.to_string())?;
+            let embedded = EmbeddedBroker::start().map_err(setup)?;
+            embedded.create_topic(&topic, 3).map_err(setup)?;
             Ok(Broker {
                 brokers: embedded.brokers().to_owned(),
                 topic,
@@ -346,292 +479,212 @@ fn gateway_flags(sink: SinkMode, broker: &Broker) -> Vec<String> {
     flags
 }
 
-fn load_spec(
-    plan: &Plan,
-    sut: &ServerUnderTest,
-    sink: SinkMode,
-    pacing: Pacing,
-    duration: Duration,
-) -> LoadSpec {
-    LoadSpec {
-        address: sut.address(),
-        connections: match sink {
-            SinkMode::Null => plan.connections,
-            SinkMode::Kafka => plan.kafka_connections,
-        },
-        request: crate::corpus::post(&plan.payload),
-        pacing,
-        duration,
-        warmup: Duration::ZERO,
+/// One server run, as the phase runner hands it to a phase's work.
+struct Run<'a> {
+    slot: Slot,
+    broker: &'a Broker,
+    server: &'a ServerUnderTest,
+    /// Where `strace -c` writes its counts when the server exits (system-call phase).
+    trace_output: Option<&'a Path>,
+}
+
+impl Run<'_> {
+    /// Offers `request` with `pacing` for `duration`, unmeasured by the server side.
+    fn offer(&self, plan: &Plan, request: &[u8], pacing: Pacing, duration: Duration) -> LoadResult {
+        loadgen::run(&LoadSpec {
+            address: self.server.address(),
+            connections: plan.connections(self.slot.sink),
+            request: request.to_vec(),
+            pacing,
+            duration,
+            warmup: Duration::ZERO,
+        })
+    }
+
+    /// One measurement: an unmeasured warm-up, then `duration` of load with the
+    /// server's usage read around it.
+    fn measure(
+        &self,
+        plan: &Plan,
+        request: &[u8],
+        pacing: Pacing,
+        duration: Duration,
+    ) -> (LoadResult, Usage) {
+        self.offer(plan, request, pacing, plan.warmup);
+        let before = self.server.usage();
+        let result = self.offer(plan, request, pacing, duration);
+        (result, self.server.usage().since(&before))
     }
 }
 
-/// One measurement: an unmeasured warm-up, then `duration` of load with the server's
-/// usage read around it.
-fn measure(
-    plan: &Plan,
-    sut: &ServerUnderTest,
-    sink: SinkMode,
-    pacing: Pacing,
-    duration: Duration,
-) -> (loadgen::LoadResult, Usage) {
-    loadgen::run(&load_spec(plan, sut, sink, pacing, plan.warmup));
-    let before = sut.usage();
-    let result = loadgen::run(&load_spec(plan, sut, sink, pacing, duration));
-    (result, sut.usage().since(&before))
+/// Runs every phase's servers the same way: a fresh broker and a fresh pinned server
+/// per run, the phase's work on it, the server stopped, the progress step reported.
+struct Runner<'a, F> {
+    plan: &'a Plan,
+    /// Server runs so far, over every phase: names each run's topic.
+    runs: usize,
+    /// Where traced servers write their counts.
+    trace_dir: PathBuf,
+    step: F,
 }
 
-struct Point {
-    server: Server,
-    sink: SinkMode,
-    repetition: usize,
-    ablation: bool,
-    load: Load,
-    offered: Option<f64>,
-}
-
-fn sample(
-    point: Point,
-    result: &loadgen::LoadResult,
-    usage: Usage,
-    sut: &ServerUnderTest,
-) -> Sample {
-    let requests = result.requests.max(1) as f64;
-    let per_request = |time: Duration| time.as_secs_f64() * 1e6 / requests;
-    Sample {
-        server: point.server,
-        sink: point.sink,
-        repetition: point.repetition,
-        ablation: point.ablation,
-        load: point.load,
-        offered: point.offered,
-        throughput: result.throughput(),
-        latency_ms: [
-            result.percentile_ms(50.0),
-            result.percentile_ms(90.0),
-            result.percentile_ms(99.0),
-            result.percentile_ms(99.9),
-            result.latency_us.max() as f64 / 1000.0,
-        ],
-        cpu_us_per_request: per_request(usage.cpu),
-        user_us_per_request: per_request(usage.user),
-        system_us_per_request: per_request(usage.system),
-        context_switches_per_request: usage.context_switches as f64 / requests,
-        cpu_utilisation: usage.cpu.as_secs_f64() / result.elapsed.as_secs_f64(),
-        peak_rss_kib: sut.peak_rss_kib(),
-        threads: sut.threads(),
-        non_2xx: result.non_2xx,
-        errors: result.errors,
-    }
-}
-
-/// The open-loop rate a load stands for, given the slowest median saturation.
-fn rate_of(load: Load, slowest: f64) -> f64 {
-    match load {
-        Load::Saturation => f64::INFINITY,
-        Load::Rate(rate) => rate,
-        Load::Fraction(fraction) => (slowest * fraction).max(1.0),
+impl<F: FnMut(&str)> Runner<'_, F> {
+    /// Every run of `phase`, each handed to `work`; their results in run order. The
+    /// server is stopped before `work`'s error, if any, is returned.
+    fn phase<T>(
+        &mut self,
+        phase: &Phase,
+        mut work: impl FnMut(&Run<'_>) -> Result<T, Error>,
+    ) -> Result<Vec<T>, Error> {
+        let traced = matches!(phase.work, Work::SystemCalls { .. });
+        let mut out = Vec::new();
+        for slot in phase.runs() {
+            self.runs += 1;
+            let broker = broker_for(self.plan, self.runs)?;
+            let flags = gateway_flags(slot.sink, &broker);
+            let core = self.plan.server_core;
+            let trace_output = traced.then(|| {
+                self.trace_dir
+                    .join(format!("{}-{}.txt", slot.server.name(), self.runs))
+            });
+            let server = match &trace_output {
+                Some(output) => ServerUnderTest::start_traced(slot.server, core, &flags, output)?,
+                None => ServerUnderTest::start(slot.server, core, &flags)?,
+            };
+            let done = work(&Run {
+                slot,
+                broker: &broker,
+                server: &server,
+                trace_output: trace_output.as_deref(),
+            });
+            server.stop();
+            out.push(done?);
+            (self.step)(&format!(
+                "{} {} {} #{}",
+                phase.name,
+                slot.server.name(),
+                slot.sink.name(),
+                slot.repetition + 1
+            ));
+        }
+        Ok(out)
     }
 }
 
 /// Runs the plan; `step` is called after every server run with a description.
-pub fn run(plan: &Plan, mut step: impl FnMut(&str)) -> Result<Results, String> {
-    let broker_description = match &plan.external_brokers {
+pub fn run(plan: &Plan, step: impl FnMut(&str)) -> Result<Results, Error> {
+    let broker = match &plan.external_brokers {
         Some(brokers) => format!("external Kafka-compatible broker at {brokers} (KAFKA_BROKERS)"),
         None => {
             "embedded librdkafka MockCluster (a MOCK, in the bench process, on the client core)"
                 .to_owned()
         }
     };
-    let mut samples = Vec::new();
-    let mut run_index = 0;
-    // Phase 1: saturation.
-    for repetition in 0..plan.repetitions {
-        for sink in SinkMode::ALL {
-            for server in plan.order(repetition) {
-                run_index += 1;
-                let broker = broker_for(plan, run_index)?;
-                let sut = ServerUnderTest::start(
-                    server,
-                    plan.server_core,
-                    &gateway_flags(sink, &broker),
-                )?;
-                let (result, usage) =
-                    measure(plan, &sut, sink, Pacing::ClosedLoop, plan.saturation);
-                let point = Point {
-                    server,
-                    sink,
-                    repetition,
-                    ablation: false,
-                    load: Load::Saturation,
-                    offered: None,
-                };
-                samples.push(sample(point, &result, usage, &sut));
-                sut.stop();
-                step(&format!(
-                    "saturation {} {} #{}",
-                    server.name(),
-                    sink.name(),
-                    repetition + 1
-                ));
-            }
-        }
-    }
-    // Phase 2: the same open-loop rates for every server.
-    for repetition in 0..plan.repetitions {
-        for sink in SinkMode::ALL {
-            let slowest = slowest_saturation(&samples, &plan.servers, sink);
-            for server in plan.order(repetition) {
-                run_index += 1;
-                let broker = broker_for(plan, run_index)?;
-                let sut = ServerUnderTest::start(
-                    server,
-                    plan.server_core,
-                    &gateway_flags(sink, &broker),
-                )?;
-                for load in plan.open_loads() {
-                    let rate = rate_of(load, slowest);
-                    let (result, usage) =
-                        measure(plan, &sut, sink, Pacing::OpenLoop { rate }, plan.point);
-                    let point = Point {
-                        server,
-                        sink,
-                        repetition,
-                        ablation: false,
-                        load,
-                        offered: Some(rate),
-                    };
-                    samples.push(sample(point, &result, usage, &sut));
-                }
-                sut.stop();
-                step(&format!(
-                    "open loop {} {} #{}",
-                    server.name(),
-                    sink.name(),
-                    repetition + 1
-                ));
-            }
-        }
-    }
-    ablation_pass(plan, &mut samples, &mut run_index, &mut step)?;
-    let batches = batch_pass(plan, &mut run_index, &mut step)?;
-    let (syscalls, syscalls_skipped) = syscall_pass(plan, &mut run_index, &mut step)?;
-    Ok(Results {
+    let mut results = Results {
         plan: plan.clone(),
-        broker: broker_description,
-        samples,
-        batches,
-        syscalls,
-        syscalls_skipped,
-    })
-}
-
-/// The ablation: the own loop on io_uring with every feature, and with each one
-/// switched off, null sink, interleaved and rotated like the main comparison.
-fn ablation_pass(
-    plan: &Plan,
-    samples: &mut Vec<Sample>,
-    run_index: &mut usize,
-    step: &mut impl FnMut(&str),
-) -> Result<(), String> {
-    let arms = plan.ablation_arms();
-    let sink = SinkMode::Null;
-    for repetition in 0..plan.ablation_repetitions {
-        let mut order = arms.clone();
-        let by = repetition % arms.len().max(1);
-        order.rotate_left(by);
-        for server in order {
-            *run_index += 1;
-            let broker = broker_for(plan, *run_index)?;
-            let sut =
-                ServerUnderTest::start(server, plan.server_core, &gateway_flags(sink, &broker))?;
-            for &load in &plan.ablation_loads {
-                let (pacing, offered, duration) = match load {
-                    Load::Saturation => (Pacing::ClosedLoop, None, plan.saturation),
-                    _ => {
-                        let rate = rate_of(load, f64::INFINITY);
-                        (Pacing::OpenLoop { rate }, Some(rate), plan.point)
-                    }
-                };
-                let (result, usage) = measure(plan, &sut, sink, pacing, duration);
-                let point = Point {
-                    server,
-                    sink,
-                    repetition,
-                    ablation: true,
-                    load,
-                    offered,
-                };
-                samples.push(sample(point, &result, usage, &sut));
+        broker,
+        samples: Vec::new(),
+        batches: Vec::new(),
+        syscalls: Vec::new(),
+        syscalls_skipped: Some("not asked for".to_owned()),
+    };
+    let mut runner = Runner {
+        plan,
+        runs: 0,
+        trace_dir: std::env::temp_dir().join(format!("bench-strace-{}", std::process::id())),
+        step,
+    };
+    for phase in plan.phases() {
+        match &phase.work {
+            Work::Loads { loads, ablation } => {
+                // From the saturation phase, which runs first: what fractions are of.
+                let slowest: BTreeMap<SinkMode, f64> = SinkMode::ALL
+                    .into_iter()
+                    .map(|sink| {
+                        (
+                            sink,
+                            slowest_saturation(&results.samples, &plan.servers, sink),
+                        )
+                    })
+                    .collect();
+                let samples = runner.phase(&phase, |run| {
+                    let slowest = slowest[&run.slot.sink];
+                    Ok(loads
+                        .iter()
+                        .map(|&load| load_sample(plan, run, load, slowest, *ablation))
+                        .collect::<Vec<_>>())
+                })?;
+                results.samples.extend(samples.into_iter().flatten());
             }
-            sut.stop();
-            step(&format!("ablation {} #{}", server.name(), repetition + 1));
-        }
-    }
-    Ok(())
-}
-
-/// The batch phase: every server answers REST Proxy v2 requests of each batch size,
-/// closed loop, with both sinks; records per server CPU-second is the figure.
-fn batch_pass(
-    plan: &Plan,
-    run_index: &mut usize,
-    step: &mut impl FnMut(&str),
-) -> Result<Vec<BatchSample>, String> {
-    let mut batches = Vec::new();
-    if plan.batch_sizes.is_empty() {
-        return Ok(batches);
-    }
-    for repetition in 0..plan.batch_repetitions {
-        for sink in SinkMode::ALL {
-            let mut order = plan.batch_servers.clone();
-            let by = repetition % order.len().max(1);
-            order.rotate_left(by);
-            for server in order {
-                *run_index += 1;
-                let broker = broker_for(plan, *run_index)?;
-                let sut = ServerUnderTest::start(
-                    server,
-                    plan.server_core,
-                    &gateway_flags(sink, &broker),
-                )?;
-                for &records in &plan.batch_sizes {
-                    let request =
-                        crate::corpus::v2_batch(&broker.topic, records, plan.batch_record_bytes);
-                    let spec = |duration| LoadSpec {
-                        request: request.clone(),
-                        ..load_spec(plan, &sut, sink, Pacing::ClosedLoop, duration)
-                    };
-                    loadgen::run(&spec(plan.warmup));
-                    let before = sut.usage();
-                    let result = loadgen::run(&spec(plan.point));
-                    let usage = sut.usage().since(&before);
-                    let answered = result.requests.saturating_sub(result.non_2xx);
-                    let acknowledged = (answered * records as u64).max(1) as f64;
-                    let cpu = usage.cpu.as_secs_f64();
-                    batches.push(BatchSample {
-                        server,
-                        sink,
-                        repetition,
-                        records_per_request: records,
-                        records_per_second: acknowledged / result.elapsed.as_secs_f64(),
-                        records_per_cpu_second: acknowledged / cpu.max(1e-9),
-                        cpu_us_per_record: cpu * 1e6 / acknowledged,
-                        non_2xx: result.non_2xx,
-                        errors: result.errors,
-                    });
+            Work::Batches => {
+                let batches = runner.phase(&phase, |run| Ok(batch_samples(plan, run)))?;
+                results.batches.extend(batches.into_iter().flatten());
+            }
+            Work::SystemCalls { rate } => match strace_missing() {
+                Some(why) => results.syscalls_skipped = Some(why),
+                None => {
+                    results.syscalls = syscall_profiles(&mut runner, &phase, *rate)?;
+                    results.syscalls_skipped = None;
                 }
-                sut.stop();
-                step(&format!(
-                    "batches {} {} #{}",
-                    server.name(),
-                    sink.name(),
-                    repetition + 1
-                ));
-            }
+            },
         }
     }
-    Ok(batches)
+    Ok(results)
+}
+
+/// `load` offered to one server run, sampled.
+fn load_sample(plan: &Plan, run: &Run<'_>, load: Load, slowest: f64, ablation: bool) -> Sample {
+    let (pacing, offered, duration) = plan.schedule(load, slowest);
+    let request = crate::corpus::post(&plan.payload);
+    let (result, usage) = run.measure(plan, &request, pacing, duration);
+    let requests = result.requests.max(1) as f64;
+    let per_request = |time: Duration| time.as_secs_f64() * 1e6 / requests;
+    Sample {
+        server: run.slot.server,
+        sink: run.slot.sink,
+        repetition: run.slot.repetition,
+        ablation,
+        load,
+        offered,
+        throughput: result.throughput(),
+        latency: result.latency(),
+        cpu_us_per_request: per_request(usage.cpu),
+        user_us_per_request: per_request(usage.user),
+        system_us_per_request: per_request(usage.system),
+        context_switches_per_request: usage.context_switches as f64 / requests,
+        cpu_utilisation: usage.cpu.as_secs_f64() / result.elapsed.as_secs_f64(),
+        peak_rss_kib: run.server.peak_rss_kib(),
+        threads: run.server.threads(),
+        non_2xx: result.non_2xx,
+        errors: result.errors,
+    }
+}
+
+/// REST Proxy v2 requests of every batch size, closed loop, on one server run;
+/// records per server CPU-second is the figure.
+fn batch_samples(plan: &Plan, run: &Run<'_>) -> Vec<BatchSample> {
+    plan.batch_sizes
+        .iter()
+        .map(|&records| {
+            let request =
+                crate::corpus::v2_batch(&run.broker.topic, records, plan.batch_record_bytes);
+            let (result, usage) = run.measure(plan, &request, Pacing::ClosedLoop, plan.point);
+            let answered = result.requests.saturating_sub(result.non_2xx);
+            let acknowledged = (answered * records as u64).max(1) as f64;
+            let cpu = usage.cpu.as_secs_f64();
+            BatchSample {
+                server: run.slot.server,
+                sink: run.slot.sink,
+                repetition: run.slot.repetition,
+                records_per_request: records,
+                records_per_second: acknowledged / result.elapsed.as_secs_f64(),
+                records_per_cpu_second: acknowledged / cpu.max(1e-9),
+                cpu_us_per_record: cpu * 1e6 / acknowledged,
+                non_2xx: result.non_2xx,
+                errors: result.errors,
+            }
+        })
+        .collect()
 }
 
 /// The median saturation throughput of the slowest of `servers` with `sink`.
@@ -655,61 +708,51 @@ pub fn slowest_saturation(samples: &[Sample], servers: &[Server], sink: SinkMode
         .fold(f64::INFINITY, f64::min)
 }
 
-/// The untimed diagnostic pass: each server under `strace -f -c` at a fixed rate.
-#[allow(clippy::type_complexity)]
-fn syscall_pass(
-    plan: &Plan,
-    run_index: &mut usize,
-    step: &mut impl FnMut(&str),
-) -> Result<(Vec<SyscallProfile>, Option<String>), String> {
-    let Some(rate) = plan.syscall_rate else {
-        return Ok((Vec::new(), Some("not asked for".to_owned())));
-    };
+/// Why the system-call pass cannot run, if it cannot.
+fn strace_missing() -> Option<String> {
     let strace = std::process::Command::new("strace").arg("-V").output();
-    if !strace.is_ok_and(|out| out.status.success()) {
-        return Ok((
-            Vec::new(),
-            Some("strace is not installed (apt-get install strace)".to_owned()),
-        ));
-    }
-    let scratch = std::env::temp_dir().join(format!("bench-strace-{}", std::process::id()));
-    std::fs::create_dir_all(&scratch).map_err(|e| e.to_string())?;
-    let mut profiles = Vec::new();
-    for sink in SinkMode::ALL {
-        for &server in &plan.servers {
-            *run_index += 1;
-            let broker = broker_for(plan, *run_index)?;
-            let output = scratch.join(format!("{}-{}.txt", server.name(), *run_index));
-            let sut = ServerUnderTest::start_traced(
-                server,
-                plan.server_core,
-                &gateway_flags(sink, &broker),
-                &output,
-            )?;
-            let result = loadgen::run(&load_spec(
-                plan,
-                &sut,
-                sink,
-                Pacing::OpenLoop { rate },
-                plan.syscall_duration,
-            ));
-            sut.stop();
-            let text = std::fs::read_to_string(&output).map_err(|e| e.to_string())?;
-            let requests = result.requests.max(1);
-            profiles.push(SyscallProfile {
-                server,
-                sink,
+    (!strace.is_ok_and(|out| out.status.success()))
+        .then(|| "strace is not installed (apt-get install strace)".to_owned())
+}
+
+/// The untimed diagnostic pass: each server under `strace -f -c` at a fixed rate, the
+/// counts read once the server has exited and the tracer written them.
+fn syscall_profiles<F: FnMut(&str)>(
+    runner: &mut Runner<'_, F>,
+    phase: &Phase,
+    rate: f64,
+) -> Result<Vec<SyscallProfile>, Error> {
+    let plan = runner.plan;
+    let scratch = runner.trace_dir.clone();
+    std::fs::create_dir_all(&scratch).map_err(Error::file("create", &scratch))?;
+    let traced = runner.phase(phase, |run| {
+        let request = crate::corpus::post(&plan.payload);
+        let result = run.offer(
+            plan,
+            &request,
+            Pacing::OpenLoop { rate },
+            plan.syscall_duration,
+        );
+        let output = run.trace_output.map(Path::to_path_buf).unwrap_or_default();
+        Ok((run.slot, output, result.requests.max(1)))
+    })?;
+    let profiles = traced
+        .into_iter()
+        .map(|(slot, output, requests)| {
+            let text = std::fs::read_to_string(&output).map_err(Error::file("read", &output))?;
+            Ok(SyscallProfile {
+                server: slot.server,
+                sink: slot.sink,
                 requests,
                 per_request: parse_strace_summary(&text)
                     .into_iter()
                     .map(|(name, calls)| (name, calls as f64 / requests as f64))
                     .collect(),
-            });
-            step(&format!("system calls {} {}", server.name(), sink.name()));
-        }
-    }
+            })
+        })
+        .collect();
     let _ = std::fs::remove_dir_all(&scratch);
-    Ok((profiles, None))
+    profiles
 }
 
 /// Calls by system call from `strace -c` output (the `total` line left out).
@@ -751,13 +794,85 @@ mod tests {
     }
 
     #[test]
-    fn order_rotates_each_repetition() {
-        let plan = Plan {
+    fn servers_rotate_each_repetition_within_each_sink() {
+        let phase = Phase {
+            name: "test",
             servers: vec![Server::Hyper, Server::Uring],
+            sinks: SinkMode::ALL.to_vec(),
+            repetitions: 3,
+            work: Work::Batches,
+        };
+        let runs: Vec<(usize, SinkMode, Server)> = phase
+            .runs()
+            .map(|slot| (slot.repetition, slot.sink, slot.server))
+            .collect();
+        use {Server::*, SinkMode::*};
+        assert_eq!(
+            runs,
+            vec![
+                (0, Null, Hyper),
+                (0, Null, Uring),
+                (0, Kafka, Hyper),
+                (0, Kafka, Uring),
+                (1, Null, Uring),
+                (1, Null, Hyper),
+                (1, Kafka, Uring),
+                (1, Kafka, Hyper),
+                (2, Null, Hyper),
+                (2, Null, Uring),
+                (2, Kafka, Hyper),
+                (2, Kafka, Uring),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_plan_counts_every_server_run_of_its_phases() {
+        let plan = Plan::full();
+        let names: Vec<&str> = plan.phases().iter().map(|phase| phase.name).collect();
+        assert_eq!(
+            names,
+            [
+                "saturation",
+                "open loop",
+                "ablation",
+                "batches",
+                "system calls"
+            ]
+        );
+        let servers = plan.servers.len();
+        let main = 2 * plan.repetitions * servers * 2;
+        let ablation = plan.ablation_repetitions * (1 + plan.ablation.len());
+        let batches = plan.batch_repetitions * plan.batch_servers.len() * 2;
+        let traced = servers * 2;
+        assert_eq!(plan.steps(), (main + ablation + batches + traced) as u64);
+
+        let ablation = &plan.phases()[2];
+        assert_eq!(ablation.sinks, [SinkMode::Null]);
+        assert_eq!(ablation.servers, plan.ablation_arms());
+
+        let bare = Plan {
+            ablation: Vec::new(),
+            batch_sizes: Vec::new(),
+            syscall_rate: None,
             ..Plan::quick()
         };
-        assert_eq!(plan.order(0), vec![Server::Hyper, Server::Uring]);
-        assert_eq!(plan.order(1), vec![Server::Uring, Server::Hyper]);
-        assert_eq!(plan.order(2), vec![Server::Hyper, Server::Uring]);
+        let names: Vec<&str> = bare.phases().iter().map(|phase| phase.name).collect();
+        assert_eq!(names, ["saturation", "open loop"]);
+    }
+
+    #[test]
+    fn fractions_are_of_the_slowest_saturation_and_never_zero() {
+        let plan = Plan::quick();
+        let (pacing, offered, duration) = plan.schedule(Load::Fraction(0.5), 30_000.0);
+        assert_eq!(pacing, Pacing::OpenLoop { rate: 15_000.0 });
+        assert_eq!((offered, duration), (Some(15_000.0), plan.point));
+        let (pacing, _, _) = plan.schedule(Load::Fraction(0.5), 0.0);
+        assert_eq!(pacing, Pacing::OpenLoop { rate: 1.0 });
+        let (pacing, offered, duration) = plan.schedule(Load::Saturation, 30_000.0);
+        assert_eq!(
+            (pacing, offered, duration),
+            (Pacing::ClosedLoop, None, plan.saturation)
+        );
     }
 }

@@ -70,6 +70,33 @@ impl LoadResult {
     pub fn percentile_ms(&self, percentile: f64) -> f64 {
         self.latency_us.value_at_percentile(percentile) as f64 / 1000.0
     }
+
+    /// The latency percentiles the report and the examples show.
+    pub fn latency(&self) -> Latency {
+        Latency {
+            p50_ms: self.percentile_ms(50.0),
+            p90_ms: self.percentile_ms(90.0),
+            p99_ms: self.percentile_ms(99.0),
+            p999_ms: self.percentile_ms(99.9),
+            max_ms: self.latency_us.max() as f64 / 1000.0,
+        }
+    }
+}
+
+/// Latency percentiles of one load run, in milliseconds (from the scheduled send time
+/// in open loop).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Latency {
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// 99.9th percentile.
+    pub p999_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
 }
 
 struct Window {
@@ -237,5 +264,28 @@ mod tests {
         let response = b"HTTP/1.1 200 OK\r\ncontent-length: 16\r\n\r\nPayload received";
         assert_eq!(parse_head(response), Some((200, response.len())));
         assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\ncontent-len"), None);
+    }
+
+    #[test]
+    fn latency_names_each_percentile() {
+        let mut latency_us = new_histogram();
+        // 1..=1000 ms: percentile p is p * 10 ms, within the histogram's 3 digits.
+        for ms in 1..=1000u64 {
+            latency_us.record(ms * 1000).unwrap();
+        }
+        let result = LoadResult {
+            requests: 1000,
+            non_2xx: 0,
+            errors: 0,
+            elapsed: Duration::from_secs(1),
+            latency_us,
+        };
+        let latency = result.latency();
+        let close = |value: f64, expected: f64| (value - expected).abs() <= expected * 0.002;
+        assert!(close(latency.p50_ms, 500.0), "{latency:?}");
+        assert!(close(latency.p90_ms, 900.0), "{latency:?}");
+        assert!(close(latency.p99_ms, 990.0), "{latency:?}");
+        assert!(close(latency.p999_ms, 999.0), "{latency:?}");
+        assert!(close(latency.max_ms, 1000.0), "{latency:?}");
     }
 }

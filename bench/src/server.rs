@@ -1,9 +1,12 @@
 //! A gateway under test: this bench binary re-executed with `--serve`, pinned to one
 //! core with `taskset`, and what it used read from `/proc`.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use e2e::GatewayProcess;
+
+use crate::Error;
 
 pub use runtime_loop::UringFeature;
 
@@ -184,11 +187,13 @@ fn user_and_system(stat: &str) -> Option<(Duration, Duration)> {
     ))
 }
 
-fn status_field(status: &str, name: &str) -> Option<u64> {
+/// A number field of a `/proc/PID/status` text: `Threads:\t7` is 7, `VmRSS:\t 1234 kB`
+/// is 1234 (the unit is always kB).
+pub(crate) fn status_field(status: &str, name: &str) -> Option<u64> {
     status
         .lines()
         .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
-        .and_then(|value| value.trim().parse().ok())
+        .and_then(|value| value.split_whitespace().next()?.parse().ok())
 }
 
 /// A running gateway under test.
@@ -201,7 +206,7 @@ pub struct ServerUnderTest {
 
 impl ServerUnderTest {
     /// Starts `server` pinned to `core` with the given gateway flags.
-    pub fn start(server: Server, core: usize, gateway_flags: &[String]) -> Result<Self, String> {
+    pub fn start(server: Server, core: usize, gateway_flags: &[String]) -> Result<Self, Error> {
         Self::start_wrapped(server, core, &[], gateway_flags)
     }
 
@@ -213,16 +218,19 @@ impl ServerUnderTest {
         core: usize,
         gateway_flags: &[String],
         output: &std::path::Path,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         let output = output.to_string_lossy().into_owned();
         let tracer = ["strace", "-f", "-c", "-o", output.as_str()];
         let mut sut = Self::start_wrapped(server, core, &tracer, gateway_flags)?;
-        let children = format!("/proc/{pid}/task/{pid}/children", pid = sut.process.pid());
+        let children = PathBuf::from(format!(
+            "/proc/{pid}/task/{pid}/children",
+            pid = sut.process.pid()
+        ));
         sut.traced_pid = std::fs::read_to_string(&children)
             .ok()
             .and_then(|text| text.split_whitespace().next()?.parse().ok());
         if sut.traced_pid.is_none() {
-            return Err(format!("no traced gateway under strace ({children})"));
+            return Err(Error::NotTraced { children });
         }
         Ok(sut)
     }
@@ -232,8 +240,8 @@ impl ServerUnderTest {
         core: usize,
         wrapper: &[&str],
         gateway_flags: &[String],
-    ) -> Result<Self, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    ) -> Result<Self, Error> {
+        let exe = std::env::current_exe().map_err(Error::file("find", "the bench binary"))?;
         let exe = exe.to_string_lossy().into_owned();
         let core = core.to_string();
         let mut args: Vec<&str> = vec!["-c", &core];
@@ -241,7 +249,11 @@ impl ServerUnderTest {
         let name = server.name();
         args.extend([exe.as_str(), "--serve", name.as_str()]);
         args.extend(gateway_flags.iter().map(String::as_str));
-        let process = GatewayProcess::start("taskset", &args)?;
+        let process =
+            GatewayProcess::start("taskset", &args).map_err(|log| Error::GatewayStart {
+                server: name.clone(),
+                log,
+            })?;
         Ok(Self {
             process,
             traced_pid: None,
@@ -301,15 +313,7 @@ impl ServerUnderTest {
     pub fn peak_rss_kib(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.pid()))
             .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find_map(|line| line.strip_prefix("VmHWM:"))?
-                    .split_whitespace()
-                    .next()?
-                    .parse()
-                    .ok()
-            })
+            .and_then(|status| status_field(&status, "VmHWM"))
             .unwrap_or(0)
     }
 
@@ -352,8 +356,9 @@ mod tests {
 
     #[test]
     fn status_fields_parse() {
-        let status = "Name:\tx\nThreads:\t7\nvoluntary_ctxt_switches:\t12\n";
+        let status = "Name:\tx\nVmHWM:\t  20480 kB\nThreads:\t7\nvoluntary_ctxt_switches:\t12\n";
         assert_eq!(status_field(status, "Threads"), Some(7));
+        assert_eq!(status_field(status, "VmHWM"), Some(20480));
         assert_eq!(status_field(status, "voluntary_ctxt_switches"), Some(12));
         assert_eq!(status_field(status, "nonvoluntary_ctxt_switches"), None);
     }

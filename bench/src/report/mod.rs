@@ -3,71 +3,23 @@
 //!
 //! The data are [`Results`]; [`crate::stats`] summarises repetitions; `environment`
 //! says what ran where; `charts` draws; `criterion` reads the layer benches of the same
-//! run. This module turns them into tables and pages.
+//! run. This module turns them into one `Document` of sections, which `document`'s
+//! Markdown and HTML writers render.
 
 mod charts;
 mod criterion;
+mod document;
 mod environment;
 
-use std::fmt::Write as _;
 use std::path::Path;
+
+pub(crate) use document::{markdown_row, Table};
 
 use crate::compare::{BatchSample, Load, Results, Sample, SinkMode};
 use crate::server::Server;
 use crate::stats::{self, Spread};
-
-/// A table rendered both as Markdown and as HTML.
-#[derive(Debug, Clone)]
-pub struct Table {
-    /// Column titles.
-    pub headers: Vec<String>,
-    /// Rows of cells.
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Table {
-    fn new(headers: &[&str]) -> Self {
-        Self {
-            headers: headers.iter().map(|h| (*h).to_owned()).collect(),
-            rows: Vec::new(),
-        }
-    }
-
-    fn markdown(&self) -> String {
-        let mut out = format!(
-            "| {} |\n|{}\n",
-            self.headers.join(" | "),
-            "---|".repeat(self.headers.len())
-        );
-        for row in &self.rows {
-            let _ = writeln!(out, "| {} |", row.join(" | "));
-        }
-        out
-    }
-
-    fn html(&self) -> String {
-        let mut out = String::from("<table><thead><tr>");
-        for header in &self.headers {
-            let _ = write!(out, "<th>{}</th>", escape(header));
-        }
-        out.push_str("</tr></thead><tbody>");
-        for row in &self.rows {
-            out.push_str("<tr>");
-            for cell in row {
-                let _ = write!(out, "<td>{}</td>", escape(cell));
-            }
-            out.push_str("</tr>");
-        }
-        out.push_str("</tbody></table>");
-        out
-    }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
+use crate::Error;
+use document::{Block, Chart, Document, Section};
 
 /// A ratio of CPU per request between two servers that differ in one thing.
 #[derive(Debug, Clone, Copy)]
@@ -266,7 +218,7 @@ fn saturation_table(results: &Results) -> Table {
         (|s| s.user_us_per_request, 2),
         (|s| s.system_us_per_request, 2),
         (|s| s.context_switches_per_request, 3),
-        (|s| s.latency_ms[2], 2),
+        (|s| s.latency.p99_ms, 2),
         (|s| s.peak_rss_kib as f64 / 1024.0, 1),
     ];
     for sink in SinkMode::ALL {
@@ -352,11 +304,15 @@ fn latency_table(results: &Results, sink: SinkMode) -> Table {
         open_loads(results),
         column,
         |server, load| {
-            let p = |index: usize| {
-                load_spread(results, server, sink, load, |s| s.latency_ms[index])
-                    .map_or(f64::NAN, |s| s.median)
+            let median = |metric: fn(&Sample) -> f64| {
+                load_spread(results, server, sink, load, metric).map_or(f64::NAN, |s| s.median)
             };
-            format!("{:.2} / {:.2} / {:.2}", p(0), p(2), p(3))
+            format!(
+                "{:.2} / {:.2} / {:.2}",
+                median(|s| s.latency.p50_ms),
+                median(|s| s.latency.p99_ms),
+                median(|s| s.latency.p999_ms)
+            )
         },
     )
 }
@@ -593,51 +549,73 @@ fn findings(results: &Results) -> Vec<String> {
 }
 
 /// A drawn chart, or a visible note saying why it could not be drawn (also printed).
-fn chart_or_note(name: &str, chart: anyhow::Result<String>) -> String {
-    chart.unwrap_or_else(|error| {
-        eprintln!("warning: chart {name:?} could not be drawn: {error:#}");
-        format!(
-            "<p><strong>Chart {} could not be drawn: {}</strong></p>",
-            escape(name),
-            escape(&format!("{error:#}"))
-        )
-    })
+fn chart_or_note(name: String, chart: anyhow::Result<String>) -> Chart {
+    chart.map_or_else(
+        |error| {
+            eprintln!("warning: chart {name:?} could not be drawn: {error:#}");
+            Chart::Failed {
+                name,
+                error: format!("{error:#}"),
+            }
+        },
+        Chart::Drawn,
+    )
 }
 
-/// Writes `summary.md` and `index.html` under `<target>/bench-report/` and returns the
-/// Markdown summary.
-pub fn write(results: &Results, target: &Path) -> std::io::Result<String> {
-    let dir = target.join("bench-report");
-    std::fs::create_dir_all(&dir)?;
-    let environment = environment::describe(results);
-    let findings = findings(results);
-    let mut sections: Vec<(String, Table)> = vec![
-        ("Servers".to_owned(), servers_table(results)),
-        (
+/// CPU per request and p99 latency against the offered load, for each sink.
+fn charts(results: &Results) -> Vec<Chart> {
+    let mut drawn = Vec::new();
+    for sink in SinkMode::ALL {
+        drawn.push(chart_or_note(
+            format!("CPU per request ({})", sink.name()),
+            charts::against_load(results, sink, "server CPU per request", "µs", cpu),
+        ));
+        drawn.push(chart_or_note(
+            format!("p99 latency ({})", sink.name()),
+            charts::against_load(results, sink, "p99 latency", "ms", |s| s.latency.p99_ms),
+        ));
+    }
+    drawn
+}
+
+/// The report: every section once, in order, for both writers.
+fn document(results: &Results, target: &Path) -> Document {
+    let table = |heading: String, table: Table| Section::new(heading, vec![Block::Table(table)]);
+    let mut sections = vec![
+        Section::untitled(vec![
+            Block::Bullets(findings(results)),
+            Block::Charts(charts(results)),
+        ]),
+        Section::new(
+            "Environment",
+            vec![Block::Bullets(environment::describe(results))],
+        ),
+        table("Servers".to_owned(), servers_table(results)),
+        table(
             "CPU per request ratios: what each difference costs, at every load".to_owned(),
             effects_table(results),
         ),
-        (
+        table(
             "Saturation (closed loop)".to_owned(),
             saturation_table(results),
         ),
     ];
     for sink in SinkMode::ALL {
-        sections.push((
+        sections.push(table(
             format!("CPU per request at fixed offered loads ({})", sink.name()),
             cpu_table(results, sink),
         ));
-        sections.push((
+        sections.push(table(
             format!("User and kernel time, context switches ({})", sink.name()),
             split_table(results, sink),
         ));
-        sections.push((
+        sections.push(table(
             format!("Latency at fixed offered loads ({})", sink.name()),
             latency_table(results, sink),
         ));
     }
     if !results.batches.is_empty() {
-        sections.push((
+        sections.push(table(
             format!(
                 "REST Proxy v2 batches of {}-byte records: records per server CPU-second",
                 results.plan.batch_record_bytes
@@ -646,71 +624,278 @@ pub fn write(results: &Results, target: &Path) -> std::io::Result<String> {
         ));
     }
     if !results.plan.ablation.is_empty() {
-        sections.push((
+        sections.push(table(
             "Ablation: the own io_uring loop with one feature off (null sink)".to_owned(),
             ablation_table(results),
         ));
     }
-    match &results.syscalls_skipped {
-        None => sections.push((
-            "System calls per request (strace -f -c, a separate untimed pass)".to_owned(),
-            syscalls_table(results),
-        )),
-        Some(why) => eprintln!("system-call pass skipped: {why}"),
-    }
-    sections.push(("Errors (should all be 0)".to_owned(), errors_table(results)));
+    let syscalls = "System calls per request (strace -f -c, a separate untimed pass)";
+    sections.push(match &results.syscalls_skipped {
+        None => table(syscalls.to_owned(), syscalls_table(results)),
+        Some(why) => {
+            eprintln!("system-call pass skipped: {why}");
+            Section::new(
+                syscalls,
+                vec![Block::Paragraph(format!(
+                    "System-call pass skipped: {why}."
+                ))],
+            )
+        }
+    });
+    sections.push(table(
+        "Errors (should all be 0)".to_owned(),
+        errors_table(results),
+    ));
     if let Some(layers) = criterion::table(target) {
-        sections.push(("Layers (criterion, this run)".to_owned(), layers));
+        sections.push(table("Layers (criterion, this run)".to_owned(), layers));
     }
+    Document {
+        title: "HTTP-to-Kafka gateways: CPU per request by layer and engine".to_owned(),
+        sections,
+    }
+}
 
-    let title = "HTTP-to-Kafka gateways: CPU per request by layer and engine";
-    let mut md = format!("# {title}\n\n");
-    for line in &findings {
-        let _ = writeln!(md, "- {line}");
+/// Writes `summary.md` and `index.html` under `<target>/bench-report/` and returns the
+/// Markdown summary.
+pub fn write(results: &Results, target: &Path) -> Result<String, Error> {
+    let dir = target.join("bench-report");
+    std::fs::create_dir_all(&dir).map_err(Error::file("create", &dir))?;
+    let document = document(results, target);
+    let md = document::markdown(&document);
+    let html = document::html(&document, "Gateway benchmark");
+    for (file, text) in [("summary.md", &md), ("index.html", &html)] {
+        let path = dir.join(file);
+        std::fs::write(&path, text).map_err(Error::file("write", &path))?;
     }
-    md.push_str("\n## Environment\n\n");
-    for line in &environment {
-        let _ = writeln!(md, "- {line}");
-    }
-    for (heading, table) in &sections {
-        let _ = write!(md, "\n## {heading}\n\n{}", table.markdown());
-    }
-    if let Some(why) = &results.syscalls_skipped {
-        let _ = write!(md, "\nSystem-call pass skipped: {why}.\n");
-    }
-
-    let mut html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Gateway benchmark</title><style>\
-         body{{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}}\
-         table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}\
-         th{{background:#f3f3f3}}td:first-child,td:nth-child(2){{text-align:left}}.charts svg{{margin:6px}}\
-         </style></head><body><h1>{title}</h1><ul>"
-    );
-    for line in &findings {
-        let _ = write!(html, "<li>{}</li>", escape(line));
-    }
-    html.push_str("</ul><div class=\"charts\">");
-    for sink in SinkMode::ALL {
-        html.push_str(&chart_or_note(
-            &format!("CPU per request ({})", sink.name()),
-            charts::against_load(results, sink, "server CPU per request", "µs", cpu),
-        ));
-        html.push_str(&chart_or_note(
-            &format!("p99 latency ({})", sink.name()),
-            charts::against_load(results, sink, "p99 latency", "ms", |s| s.latency_ms[2]),
-        ));
-    }
-    html.push_str("</div>");
-    for (heading, table) in &sections {
-        let _ = write!(html, "<h2>{}</h2>{}", escape(heading), table.html());
-    }
-    html.push_str("<h2>Environment</h2><ul>");
-    for line in &environment {
-        let _ = write!(html, "<li>{}</li>", escape(line));
-    }
-    html.push_str("</ul></body></html>\n");
-
-    std::fs::write(dir.join("summary.md"), &md)?;
-    std::fs::write(dir.join("index.html"), html)?;
     Ok(md)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Synthetic results covering every section of the report.
+    use std::collections::BTreeMap;
+
+    use crate::compare::{BatchSample, Load, Plan, Results, Sample, SinkMode, SyscallProfile};
+    use crate::server::{Server, UringFeature};
+
+    fn sample(
+        server: Server,
+        sink: SinkMode,
+        repetition: usize,
+        load: Load,
+        ablation: bool,
+        seed: f64,
+    ) -> Sample {
+        let offered = match load {
+            Load::Saturation => None,
+            Load::Rate(rate) => Some(rate),
+            Load::Fraction(fraction) => Some(40_000.0 * fraction),
+        };
+        Sample {
+            server,
+            sink,
+            repetition,
+            ablation,
+            load,
+            offered,
+            throughput: offered.map_or(40_000.0 + seed * 1000.0, |o| o * (0.9 + seed / 100.0)),
+            latency: crate::loadgen::Latency {
+                p50_ms: 0.1 * seed,
+                p90_ms: 0.2 * seed,
+                p99_ms: 0.3 * seed,
+                p999_ms: 0.4 * seed,
+                max_ms: 0.5 * seed,
+            },
+            cpu_us_per_request: 10.0 + seed,
+            user_us_per_request: 4.0 + seed / 2.0,
+            system_us_per_request: 6.0 + seed / 2.0,
+            context_switches_per_request: 0.01 * seed,
+            cpu_utilisation: 0.5,
+            peak_rss_kib: 10_240 + seed as u64 * 100,
+            threads: 3 + seed as u64 % 3,
+            non_2xx: seed as u64 % 2,
+            errors: 0,
+        }
+    }
+
+    pub(crate) fn results() -> Results {
+        let plan = Plan {
+            repetitions: 2,
+            ablation: vec![UringFeature::BufRing],
+            ablation_repetitions: 2,
+            external_brokers: None,
+            ..Plan::quick()
+        };
+        let mut samples = Vec::new();
+        let mut loads = vec![Load::Saturation];
+        loads.extend(plan.open_loads());
+        for repetition in 0..plan.repetitions {
+            for (s, sink) in SinkMode::ALL.into_iter().enumerate() {
+                for (i, &server) in plan.servers.iter().enumerate() {
+                    for (l, &load) in loads.iter().enumerate() {
+                        let seed = (repetition * 7 + s * 5 + i * 3 + l) as f64;
+                        samples.push(sample(server, sink, repetition, load, false, seed));
+                    }
+                }
+            }
+        }
+        for repetition in 0..plan.ablation_repetitions {
+            for (i, server) in plan.ablation_arms().into_iter().enumerate() {
+                for (l, &load) in plan.ablation_loads.iter().enumerate() {
+                    let seed = (repetition * 3 + i * 2 + l) as f64 + 0.5;
+                    samples.push(sample(server, SinkMode::Null, repetition, load, true, seed));
+                }
+            }
+        }
+        let mut batches = Vec::new();
+        for repetition in 0..plan.batch_repetitions {
+            for (s, sink) in SinkMode::ALL.into_iter().enumerate() {
+                for (i, &server) in plan.batch_servers.iter().enumerate() {
+                    for &records in &plan.batch_sizes {
+                        let seed = (repetition + s * 2 + i * 3) as f64 + 1.0;
+                        batches.push(BatchSample {
+                            server,
+                            sink,
+                            repetition,
+                            records_per_request: records,
+                            records_per_second: 1000.0 * records as f64 * seed,
+                            records_per_cpu_second: 2000.0 * records as f64 * seed,
+                            cpu_us_per_record: 50.0 / (records as f64 * seed),
+                            non_2xx: 0,
+                            errors: u64::from(i == 1),
+                        });
+                    }
+                }
+            }
+        }
+        let syscalls = vec![SyscallProfile {
+            server: Server::LoopUring,
+            sink: SinkMode::Null,
+            requests: 10_000,
+            per_request: BTreeMap::from([
+                ("io_uring_enter".to_owned(), 0.5),
+                ("write".to_owned(), 0.001),
+                ("epoll_wait".to_owned(), 0.25),
+            ]),
+        }];
+        Results {
+            plan,
+            broker: "embedded librdkafka MockCluster".to_owned(),
+            samples,
+            batches,
+            syscalls,
+            syscalls_skipped: None,
+        }
+    }
+
+    /// The `## ` headings of a Markdown text, in order.
+    fn markdown_headings(md: &str) -> Vec<String> {
+        md.lines()
+            .filter_map(|line| line.strip_prefix("## "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The `<h2>` headings of an HTML page, in order, unescaped.
+    fn html_headings(html: &str) -> Vec<String> {
+        html.split("<h2>")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("</h2>"))
+            .map(|(heading, _)| {
+                heading
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn both_files_have_every_section_in_the_same_order() {
+        let target = std::env::temp_dir().join(format!("report-sections-{}", std::process::id()));
+        let md = super::write(&results(), &target).expect("report");
+        let html = std::fs::read_to_string(target.join("bench-report/index.html")).expect("page");
+        let headings = markdown_headings(&md);
+        assert_eq!(headings, html_headings(&html));
+        for expected in [
+            "Environment",
+            "Servers",
+            "Saturation (closed loop)",
+            "Latency at fixed offered loads (Kafka)",
+            "REST Proxy v2 batches of 256-byte records: records per server CPU-second",
+            "Ablation: the own io_uring loop with one feature off (null sink)",
+            "System calls per request (strace -f -c, a separate untimed pass)",
+            "Errors (should all be 0)",
+        ] {
+            assert!(
+                headings.iter().any(|h| h == expected),
+                "{expected} in {headings:?}"
+            );
+        }
+        let bullets = md.lines().filter(|line| line.starts_with("- ")).count();
+        assert_eq!(bullets, html.matches("<li>").count());
+        let rows = md.lines().filter(|line| line.starts_with("| ")).count();
+        assert_eq!(rows, html.matches("<tr>").count());
+        assert_eq!(html.matches("<svg").count(), 4, "two charts per sink");
+        assert_eq!(
+            std::fs::read_to_string(target.join("bench-report/summary.md")).unwrap(),
+            md
+        );
+        let _ = std::fs::remove_dir_all(target);
+    }
+
+    #[test]
+    fn a_skipped_system_call_pass_says_why_in_its_section() {
+        let target = std::env::temp_dir().join(format!("report-skipped-{}", std::process::id()));
+        let mut results = results();
+        results.syscalls.clear();
+        results.syscalls_skipped = Some("strace is not installed".to_owned());
+        let md = super::write(&results, &target).expect("report");
+        let html = std::fs::read_to_string(target.join("bench-report/index.html")).expect("page");
+        assert!(md.contains(
+            "## System calls per request (strace -f -c, a separate untimed pass)\n\n\
+             System-call pass skipped: strace is not installed.\n"
+        ));
+        assert!(html.contains(
+            "<h2>System calls per request (strace -f -c, a separate untimed pass)</h2>\
+             <p>System-call pass skipped: strace is not installed.</p>"
+        ));
+        let _ = std::fs::remove_dir_all(target);
+    }
+
+    #[test]
+    fn latency_columns_are_the_named_percentiles() {
+        let results = results();
+        let table = super::latency_table(&results, SinkMode::Null);
+        let sample = results
+            .samples
+            .iter()
+            .find(|s| {
+                s.server == Server::Hyper
+                    && s.sink == SinkMode::Null
+                    && s.load == Load::Rate(10_000.0)
+            })
+            .expect("a hyper sample at 10k");
+        let others: Vec<&Sample> = results
+            .samples
+            .iter()
+            .filter(|s| {
+                s.server == sample.server
+                    && s.sink == sample.sink
+                    && s.load == sample.load
+                    && !s.ablation
+            })
+            .collect();
+        let median = |metric: fn(&Sample) -> f64| {
+            crate::stats::median(others.iter().map(|s| metric(s)).collect())
+        };
+        let expected = format!(
+            "{:.2} / {:.2} / {:.2}",
+            median(|s| s.latency.p50_ms),
+            median(|s| s.latency.p99_ms),
+            median(|s| s.latency.p999_ms)
+        );
+        assert_eq!(table.rows[0][0], "10k req/s");
+        assert_eq!(table.rows[0][1], expected);
+    }
 }
