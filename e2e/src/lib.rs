@@ -1,11 +1,12 @@
 //! End-to-end test support for the gateway binaries: start one as a child process
 //! against a test broker ([`GatewayProcess`]), talk raw HTTP/1.1 to it ([`Client`]),
-//! the suite both servers must pass ([`suite`], [`timeouts`]), and the fault and hostile-input
-//! scenarios ([`reliability`]) with the corpus in `e2e/corpus/hostile/`.
+//! the checks every server must pass ([`suite`], [`timeouts`], [`rest_proxy`]), and the
+//! fault and hostile-input scenarios ([`reliability`]) with the corpus in
+//! `e2e/corpus/hostile/`.
 //!
 //! A crate of its own because cargo gives `CARGO_BIN_EXE_*` only to a package's own
-//! tests: each server's `tests/e2e.rs` passes its binary here, so both face the same
-//! checks.
+//! tests: each server's `tests/e2e.rs` passes its binary here, so every server and
+//! engine faces the same checks.
 //!
 //! ```
 //! let request = e2e::post(br#"{"a":1}"#, &[]);
@@ -23,25 +24,33 @@ pub mod timeouts;
 pub use client::{post, Client, Response};
 pub use process::GatewayProcess;
 
-/// Defines one `#[test]` per [`suite`] and [`timeouts`] check against `$binary`, for a
-/// gateway crate's `tests/e2e.rs`: `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`.
+/// Defines one `#[test]` per [`suite`], [`timeouts`] and [`rest_proxy`] check against
+/// `$binary`, for a gateway crate's `tests/e2e.rs`:
+/// `e2e::suite_tests!(env!("CARGO_BIN_EXE_runtime-uring"));`.
 /// An optional `env: ["NAME" = "value", ...]` is given to every gateway process the
 /// tests start (one test binary per setting, e.g. `GATEWAY_ENGINE`); the test process's
 /// own environment is left alone.
 #[macro_export]
 macro_rules! suite_tests {
     ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
-        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], suite: load_with_bad_requests_mixed_in,
-            protocol_features, smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
-            unknown_topic_fails_at_startup, header_timeout_and_probes, connection_limit,
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], suite:
+            mixed_load_produces_every_200_once_and_nothing_rejected,
+            pipelined_split_chunked_continue_and_closing_requests_are_served,
+            smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
+            unknown_topic_fails_at_startup, probes_and_metrics_answer_while_a_stalled_head_is_cut,
+            connections_past_the_limit_get_503_and_are_counted,
             record_over_kafka_limit_is_413, deep_json_is_400_with_line_and_column,
             cross_site_writes_are_refused);
-        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], timeouts: stalled_body_gets_408_and_close,
-            slow_body_within_body_timeout_is_served, slow_head_is_closed_without_response,
-            idle_connection_outlives_header_timeout, idle_connection_is_closed_silently);
-        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], rest_proxy: rest_proxy_v2_documented_example,
-            rest_proxy_v2_binary_to_a_partition, rest_proxy_v3_records_and_batch,
-            rest_proxy_allowlist_and_unknown_topics, rest_proxy_timestamps_are_kept_or_refused);
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], timeouts:
+            stalled_body_gets_408_and_close, body_after_the_header_and_idle_timeouts_is_served,
+            stalled_head_is_closed_without_response,
+            connection_idle_past_the_header_timeout_is_served, idle_connection_is_closed_silently);
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], rest_proxy:
+            rest_proxy_v2_documented_example_lands_where_answered,
+            rest_proxy_v2_binary_records_land_decoded_in_the_path_partition,
+            rest_proxy_v3_records_and_batches_land_where_answered,
+            rest_proxy_unlisted_and_missing_topics_are_404_and_new_ones_appear,
+            rest_proxy_timestamps_are_kept_or_refused);
     };
 }
 
@@ -62,13 +71,18 @@ macro_rules! raw_tcp_tests {
 #[macro_export]
 macro_rules! reliability_tests {
     ($binary:expr $(, env: [$($key:literal = $value:literal),* $(,)?])?) => {
-        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], reliability: broker_restart_under_load,
-            readiness_recovers_after_broker_pause, sigkill_under_load_loses_nothing, overload_sheds_with_503, slowloris,
-            ten_thousand_idle_connections);
+        $crate::tests_calling!($binary, [$($(($key, $value)),*)?], reliability:
+            broker_restart_under_load_loses_nothing, readiness_recovers_after_broker_pause,
+            sigkill_under_load_loses_nothing, overload_sheds_with_503,
+            slowloris_connections_are_cut_while_others_are_served,
+            ten_thousand_idle_connections_are_answered_and_held);
         #[test]
-        fn hostile_input() {
+        fn hostile_input_is_refused_and_the_gateway_keeps_serving() {
             $crate::set_gateway_env(&[$($(($key, $value)),*)?]);
-            $crate::reliability::hostile_input($binary, &$crate::hostile_corpus());
+            $crate::reliability::hostile_input_is_refused_and_the_gateway_keeps_serving(
+                $binary,
+                &$crate::hostile_corpus(),
+            );
         }
     };
 }
