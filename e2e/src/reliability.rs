@@ -443,10 +443,8 @@ pub fn slowloris_connections_are_cut_while_others_are_served(binary: &str) {
 
 /// Every file of the hostile corpus, then random bytes, each on a new connection:
 /// never a 2xx, never a crash, and a normal request right after still succeeds.
-pub fn hostile_input_is_refused_and_the_gateway_keeps_serving(
-    binary: &str,
-    corpus_dir: &std::path::Path,
-) {
+pub fn hostile_input_is_refused_and_the_gateway_keeps_serving(binary: &str) {
+    let corpus_dir = crate::hostile_corpus();
     // Inputs that stop mid-request are closed by the header timeout, or answered
     // by the body timeout; the idle timeout covers connections that sent nothing.
     let setup = setup(
@@ -454,7 +452,7 @@ pub fn hostile_input_is_refused_and_the_gateway_keeps_serving(
         &["--header-timeout-ms", "500", "--idle-timeout-ms", "500"],
     );
     let address = setup.gateway.address;
-    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(corpus_dir)
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&corpus_dir)
         .expect("corpus dir")
         .flatten()
         .map(|entry| {
