@@ -20,7 +20,7 @@
 //! bytes, EOF) decides; read timeouts are hang guards. Where a check shows that a short
 //! timeout did *not* end a connection, no sleep stands for "long enough": the gateway's
 //! own header timeout, seen closing stalled heads on reference connections
-//! ([`outwait_two_header_timeouts`]), shows that it has passed.
+//! (`outwait_two_header_timeouts`), shows that it has passed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
