@@ -4,6 +4,9 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+/// How long a read may block by default before it fails (see [`Client::connect`]).
+const HANG_GUARD: Duration = Duration::from_secs(30);
+
 /// A response as received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -53,10 +56,33 @@ pub fn post(body: &[u8], headers: &[(&str, &str)]) -> Vec<u8> {
 }
 
 impl Client {
-    /// Connects, with a 10 s read timeout so a hung server fails the test instead of hanging it.
+    /// Connects, with a 30 s read timeout so a hung server fails the test instead of
+    /// hanging it: a hang guard, generous because many gateways and one broker share
+    /// a loaded machine while a test binary runs.
     pub fn connect(address: SocketAddr) -> std::io::Result<Self> {
         let stream = TcpStream::connect(address)?;
-        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_read_timeout(Some(HANG_GUARD))?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// Connects with a receive buffer of about `bytes` (set before the handshake, so
+    /// the window the client advertises stays that small): a client that reads slowly,
+    /// or not at all, with as little kernel memory as possible between it and the
+    /// server.
+    pub fn connect_with_receive_buffer(address: SocketAddr, bytes: usize) -> std::io::Result<Self> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(address),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_recv_buffer_size(bytes)?;
+        socket.connect(&address.into())?;
+        let stream = TcpStream::from(socket);
+        stream.set_read_timeout(Some(HANG_GUARD))?;
         stream.set_nodelay(true)?;
         Ok(Self {
             stream,
@@ -131,24 +157,32 @@ impl Client {
         self.stream.set_read_timeout(Some(timeout))
     }
 
+    /// Sets how long a write may block before it fails: a hang guard for a server that
+    /// stops reading without closing.
+    pub fn set_write_timeout(&self, timeout: Duration) -> std::io::Result<()> {
+        self.stream.set_write_timeout(Some(timeout))
+    }
+
     /// Reads until the server closes (EOF or reset) and returns every byte not yet
     /// consumed by [`Client::read_response`]; an error if the read timeout passes first.
     pub fn read_until_closed(&mut self) -> std::io::Result<Vec<u8>> {
-        let mut chunk = [0u8; 8192];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => return Ok(std::mem::take(&mut self.buf)),
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
-                Err(error)
-                    if matches!(
-                        error.kind(),
-                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
-                    ) =>
-                {
-                    return Ok(std::mem::take(&mut self.buf))
-                }
-                Err(error) => return Err(error),
-            }
+        match read_to_end_of_stream(&mut self.stream, &mut self.buf) {
+            Ok(End::Eof) | Ok(End::Reset) => Ok(std::mem::take(&mut self.buf)),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads until the server closes with a FIN and returns every byte not yet consumed
+    /// by [`Client::read_response`]; a `ConnectionReset` error if it reset the
+    /// connection instead (a reset can destroy a response the client has not read yet),
+    /// any other error if the read timeout passes first.
+    pub fn read_to_eof(&mut self) -> std::io::Result<Vec<u8>> {
+        match read_to_end_of_stream(&mut self.stream, &mut self.buf)? {
+            End::Eof => Ok(std::mem::take(&mut self.buf)),
+            End::Reset => Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                format!("reset by the server after {} unread bytes", self.buf.len()),
+            )),
         }
     }
 
@@ -169,5 +203,96 @@ impl Client {
                 ),
             };
         }
+    }
+}
+
+/// How a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// A FIN: every byte the server sent was received.
+    Eof,
+    /// A reset (or an abort).
+    Reset,
+}
+
+/// Appends everything `stream` yields to `buf` until it ends. A read interrupted by a
+/// signal (the test process spawns and kills gateways from other threads) is retried:
+/// it says nothing about the server.
+fn read_to_end_of_stream(stream: &mut impl Read, buf: &mut Vec<u8>) -> std::io::Result<End> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return Ok(End::Eof),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                return Ok(End::Reset)
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Error, ErrorKind};
+
+    use super::*;
+
+    /// Reads from a script: each step is bytes or an error.
+    struct Scripted(std::collections::VecDeque<std::io::Result<&'static [u8]>>);
+
+    impl Read for Scripted {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.pop_front() {
+                None => Ok(0),
+                Some(Err(error)) => Err(error),
+                Some(Ok(bytes)) => {
+                    out[..bytes.len()].copy_from_slice(bytes);
+                    Ok(bytes.len())
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_read_interrupted_by_a_signal_is_retried_not_reported() {
+        let mut stream = Scripted(
+            [
+                Ok(&b"HTTP/1.1 "[..]),
+                Err(Error::from(ErrorKind::Interrupted)),
+                Ok(&b"408"[..]),
+            ]
+            .into(),
+        );
+        let mut buf = Vec::new();
+        let end = read_to_end_of_stream(&mut stream, &mut buf).expect("not an error");
+        assert_eq!((end, &buf[..]), (End::Eof, &b"HTTP/1.1 408"[..]));
+    }
+
+    #[test]
+    fn a_reset_is_told_apart_from_a_fin() {
+        let mut stream = Scripted(
+            [
+                Ok(&b"HTTP/1.1 413"[..]),
+                Err(Error::from(ErrorKind::ConnectionReset)),
+            ]
+            .into(),
+        );
+        let mut buf = Vec::new();
+        let end = read_to_end_of_stream(&mut stream, &mut buf).unwrap();
+        assert_eq!((end, &buf[..]), (End::Reset, &b"HTTP/1.1 413"[..]));
+    }
+
+    #[test]
+    fn a_read_timeout_is_an_error() {
+        let mut stream = Scripted([Err(Error::from(ErrorKind::WouldBlock))].into());
+        let error = read_to_end_of_stream(&mut stream, &mut Vec::new()).unwrap_err();
+        assert_eq!(error.kind(), ErrorKind::WouldBlock);
     }
 }

@@ -1,5 +1,5 @@
-//! Faults and hostile input, for both gateways: each scenario asserts that nothing
-//! acknowledged is lost and prints a one-line tally for the record.
+//! Faults and hostile input, for every server and engine: each scenario asserts that
+//! nothing acknowledged is lost and prints a one-line tally for the record.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -75,6 +75,14 @@ fn clients(
                     shared.tally.lock().unwrap().sent += 1;
                     match open.request(&post(payload.as_bytes(), &[])) {
                         Ok(Some(response)) => {
+                            if response.status >= 500 {
+                                // A pause before the retry, far shorter than the
+                                // Retry-After it was given: the load stays far above any
+                                // bound, but 128 threads resending at once on a small
+                                // machine would starve the gateway and the broker of the
+                                // CPU the successes need.
+                                std::thread::sleep(Duration::from_millis(2));
+                            }
                             let mut tally = shared.tally.lock().unwrap();
                             match response.status {
                                 200 => {
@@ -142,7 +150,7 @@ fn verify(setup_broker: &TestBroker, topic: &str, shared: &Shared) -> Tally {
 
 /// The broker (tansu with sqlite storage, so its data survives) is killed and restarted
 /// while clients send: every 200 is in Kafka exactly once, every failure was a 5xx.
-pub fn broker_restart_under_load(binary: &str) {
+pub fn broker_restart_under_load_loses_nothing(binary: &str) {
     let scratch = scratch_dir("e2e-broker-restart");
     let mut broker = TestBroker::start_restartable(&scratch);
     let topic = TestBroker::unique_topic("e2e-restart");
@@ -316,7 +324,8 @@ pub fn sigkill_under_load_loses_nothing(binary: &str) {
 }
 
 /// Offered load far above a small in-flight bound: the excess gets 503 with
-/// Retry-After, memory stays bounded, and the gateway serves normally afterwards.
+/// Retry-After, nothing acknowledged is lost, and the gateway serves normally
+/// afterwards. (What the load costs in memory is the bench's probes' to measure.)
 pub fn overload_sheds_with_503(binary: &str) {
     let setup = setup(binary, &["--max-in-flight-records", "16"]);
     let stop = Arc::new(AtomicBool::new(false));
@@ -331,7 +340,6 @@ pub fn overload_sheds_with_503(binary: &str) {
     for thread in threads {
         thread.join().expect("client");
     }
-    let peak_kib = setup.gateway.status_kib("VmHWM");
     let mut client = Client::connect(setup.gateway.address).unwrap();
     let after = client
         .request(&post(br#"{"after":"overload"}"#, &[]))
@@ -345,19 +353,20 @@ pub fn overload_sheds_with_503(binary: &str) {
         .insert(r#"{"after":"overload"}"#.to_owned());
     let tally = verify(&setup.broker, &setup.topic, &shared);
     tally.print("overload (in-flight bound 16, 128 clients)", binary);
-    eprintln!("overload: peak RSS {peak_kib} KiB");
     assert!(tally.server_errors >= 200, "the bound was hit: {tally:?}");
     assert_eq!(
         tally.unavailable_without_retry_after, 0,
         "every 503 under load carried Retry-After: 1: {tally:?}"
     );
-    assert!(peak_kib < 256 * 1024, "peak RSS {peak_kib} KiB");
     assert_eq!((tally.lost, tally.duplicates), (0, 0), "{tally:?}");
 }
 
 /// 1,000 connections send their heads one byte at a time: they are closed at the
-/// header timeout while a normal client keeps being served.
-pub fn slowloris(binary: &str) {
+/// header timeout, and a normal client is served while they are open: the gateway's
+/// own count of open connections, in an answer to the normal client, included all
+/// 1,000 (an ordering between that answer and the slow connections' timeout, with the
+/// whole header timeout as margin, not a time measured).
+pub fn slowloris_connections_are_cut_while_others_are_served(binary: &str) {
     let setup: Setup = setup(binary, &["--header-timeout-ms", "1000"]);
     let address = setup.gateway.address;
     let mut slow: Vec<TcpStream> = (0..1000)
@@ -369,13 +378,17 @@ pub fn slowloris(binary: &str) {
         .collect();
     let head = b"POST / HTTP/1.1\r\nHost: slow\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     let mut client = Client::connect(address).unwrap();
+    client.set_read_timeout(Duration::from_secs(30)).unwrap();
     let mut served = 0;
-    let mut served_while_all_open = false;
+    let mut most_open = 0;
     let started = Instant::now();
     let guard = started + Duration::from_secs(120);
     let mut closed = vec![false; slow.len()];
     let mut byte = 0;
-    // Until every slow connection is closed; the deadline is a hang guard only.
+    // Until every slow connection is closed; the deadline is a hang guard only. Each
+    // round: a byte to every open slow connection (seeing which are closed), the
+    // gateway's count of open connections and one normal request, then a pause that
+    // paces the trickle.
     while closed.iter().any(|c| !c) {
         assert!(
             Instant::now() < guard,
@@ -401,31 +414,37 @@ pub fn slowloris(binary: &str) {
             }
         }
         byte += 1;
+        most_open = most_open.max(crate::suite::metric(
+            &mut client,
+            "gateway_connections_open",
+        ));
         let response = client
             .request(&post(br#"{"normal":"client"}"#, &[]))
             .unwrap()
             .unwrap();
         assert_eq!(response.status, 200);
         served += 1;
-        served_while_all_open |= closed.iter().all(|c| !c);
         std::thread::sleep(Duration::from_millis(100));
     }
     let closed_count = closed.iter().filter(|&&c| c).count();
     eprintln!(
-        "TALLY | slowloris | {} | 1000 slow connections, {closed_count} closed after {:.1} s; {served} normal requests served",
+        "TALLY | slowloris | {} | 1000 slow connections, {closed_count} closed after {:.1} s; {served} normal requests served, \
+         at most {most_open} connections open",
         binary.rsplit('/').next().unwrap_or(binary),
         started.elapsed().as_secs_f64()
     );
     assert_eq!(closed_count, 1000, "every slow connection closed");
     assert!(
-        served_while_all_open,
-        "a normal client was served while all 1,000 slow connections were open"
+        most_open > 1000,
+        "a normal client was served while all 1,000 slow connections were open \
+         (at most {most_open} open connections counted)"
     );
 }
 
 /// Every file of the hostile corpus, then random bytes, each on a new connection:
 /// never a 2xx, never a crash, and a normal request right after still succeeds.
-pub fn hostile_input(binary: &str, corpus_dir: &std::path::Path) {
+pub fn hostile_input_is_refused_and_the_gateway_keeps_serving(binary: &str) {
+    let corpus_dir = crate::hostile_corpus();
     // Inputs that stop mid-request are closed by the header timeout, or answered
     // by the body timeout; the idle timeout covers connections that sent nothing.
     let setup = setup(
@@ -433,7 +452,7 @@ pub fn hostile_input(binary: &str, corpus_dir: &std::path::Path) {
         &["--header-timeout-ms", "500", "--idle-timeout-ms", "500"],
     );
     let address = setup.gateway.address;
-    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(corpus_dir)
+    let mut inputs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&corpus_dir)
         .expect("corpus dir")
         .flatten()
         .map(|entry| {
@@ -493,7 +512,7 @@ pub fn hostile_input(binary: &str, corpus_dir: &std::path::Path) {
 
 /// 10,000 idle keep-alive connections are held without errors; reports memory per
 /// idle connection.
-pub fn ten_thousand_idle_connections(binary: &str) {
+pub fn ten_thousand_idle_connections_are_answered_and_held(binary: &str) {
     let setup = setup(binary, &[]);
     let before = setup.gateway.status_kib("VmRSS");
     let mut held = Vec::with_capacity(10_000);

@@ -56,7 +56,7 @@ fn at<'a>(
 
 /// The v2 produce example of the REST Proxy documentation, as a stock client sends it:
 /// a JSON key, an object, an array with an explicit partition, a number.
-pub fn rest_proxy_v2_documented_example(binary: &str) {
+pub fn rest_proxy_v2_documented_example_lands_where_answered(binary: &str) {
     let setup = setup(binary, &[]);
     let body = r#"{
   "records": [
@@ -108,7 +108,7 @@ pub fn rest_proxy_v2_documented_example(binary: &str) {
 }
 
 /// Binary (base64) records to a partition named in the path.
-pub fn rest_proxy_v2_binary_to_a_partition(binary: &str) {
+pub fn rest_proxy_v2_binary_records_land_decoded_in_the_path_partition(binary: &str) {
     let setup = setup(binary, &[]);
     let response = request(
         &setup,
@@ -133,7 +133,7 @@ pub fn rest_proxy_v2_binary_to_a_partition(binary: &str) {
 
 /// v3: the cluster id from `GET /v3/clusters`, a record with headers and typed key and
 /// value, streamed records, and a batch.
-pub fn rest_proxy_v3_records_and_batch(binary: &str) {
+pub fn rest_proxy_v3_records_and_batches_land_where_answered(binary: &str) {
     let setup = setup(binary, &[]);
     let clusters = json(&request(
         &setup,
@@ -216,7 +216,7 @@ pub fn rest_proxy_v3_records_and_batch(binary: &str) {
 
 /// Only allowed topics that exist are reachable: a missing topic and an existing one
 /// off the allowlist both get 404 with 40401, and nothing is produced.
-pub fn rest_proxy_allowlist_and_unknown_topics(binary: &str) {
+pub fn rest_proxy_unlisted_and_missing_topics_are_404_and_new_ones_appear(binary: &str) {
     let broker_topic = TestBroker::unique_topic("e2e-other");
     let setup = setup(
         binary,

@@ -77,7 +77,7 @@ impl Setup {
 /// 64 keep-alive connections x 500 requests, with invalid JSON, oversized bodies and
 /// smuggling shapes mixed in; then every 200 is in Kafka exactly once and nothing
 /// rejected is.
-pub fn load_with_bad_requests_mixed_in(binary: &str) {
+pub fn mixed_load_produces_every_200_once_and_nothing_rejected(binary: &str) {
     let setup = setup(binary, &["--max-body-bytes", "4096"]);
     let acknowledged = Arc::new(Mutex::new(HashSet::new()));
     let rejected = Arc::new(Mutex::new(HashSet::new()));
@@ -139,7 +139,7 @@ pub fn load_with_bad_requests_mixed_in(binary: &str) {
 
 /// Pipelining, bodies split across writes, chunked bodies, `Expect: 100-continue`,
 /// HTTP/1.0 and `Connection: close`.
-pub fn protocol_features(binary: &str) {
+pub fn pipelined_split_chunked_continue_and_closing_requests_are_served(binary: &str) {
     let setup = setup(binary, &[]);
     let address = setup.gateway.address;
     let mut acknowledged = HashSet::new();
@@ -244,11 +244,12 @@ pub fn protocol_features(binary: &str) {
     assert_eq!(keyed.headers, vec![("source".to_owned(), b"e2e".to_vec())]);
 }
 
-/// Request-smuggling and malformed-framing shapes that both servers answer with 400 and
-/// a closed connection.
+/// Request-smuggling and malformed-framing shapes that every server answers with 400
+/// and a closed connection.
 pub const SMUGGLING_CORPUS: &[(&str, &[u8])] = &[
     // hyper processes this one by Transfer-Encoding and closes (RFC 9112 §6.3); its 400
-    // comes from the empty body. The uring server refuses the framing itself.
+    // comes from the empty body. The servers framing with http-parse refuse the framing
+    // itself.
     ("CL and TE", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
     ("differing CL", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}x"),
     ("CL list", b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2, 2\r\n\r\n{}"),
@@ -378,7 +379,7 @@ pub fn unknown_topic_fails_at_startup(binary: &str) {
 
 /// A client that never finishes its head is closed at the header timeout, while other
 /// clients are served meanwhile; probes and metrics answer.
-pub fn header_timeout_and_probes(binary: &str) {
+pub fn probes_and_metrics_answer_while_a_stalled_head_is_cut(binary: &str) {
     let setup = setup(binary, &["--header-timeout-ms", "500"]);
     let mut slow = Client::connect(setup.gateway.address).unwrap();
     slow.send(b"POST / HTTP/1.1\r\nHost: t\r\n").unwrap();
@@ -443,7 +444,7 @@ pub fn wait_for_metric(client: &mut Client, name: &str, value: u64) {
 
 /// Past `--max-connections`, a new connection gets 503 with Retry-After and is closed,
 /// and the refusal is counted.
-pub fn connection_limit(binary: &str) {
+pub fn connections_past_the_limit_get_503_and_are_counted(binary: &str) {
     let setup = setup(binary, &["--max-connections", "2", "--workers", "1"]);
     let mut first = Client::connect(setup.gateway.address).unwrap();
     // The start-up probe's connection may not have been released yet: wait until the

@@ -408,8 +408,10 @@ fn v3_batch_answers_207_with_successes_and_failures_by_id() {
     assert_eq!(answer["failures"][0]["error_code"], 50002);
 }
 
+/// Each malformed, over-limit or unreachable v3 request gets its own status and a
+/// message, and nothing of it is produced.
 #[test]
-fn v3_errors() {
+fn v3_invalid_requests_get_their_status_and_a_message_and_produce_nothing() {
     let gateway = gateway();
     let batch = "/v3/clusters/cluster-1/topics/events/records:batch";
     let single = "/v3/clusters/cluster-1/topics/events/records";
@@ -476,8 +478,10 @@ fn v3_errors() {
     assert!(records(&gateway).is_empty(), "nothing produced");
 }
 
+/// `GET /topics` lists the existing topics the allowlist lets through (not `secret`),
+/// and `GET /v3/clusters` names the configured cluster.
 #[test]
-fn listings() {
+fn listings_show_only_allowed_topics_and_the_cluster_id() {
     let gateway = gateway();
     let reply = send(&gateway, "GET", "/topics", "", "");
     assert_eq!(body(&reply), json!(["events", "logs.app"]));

@@ -1,5 +1,6 @@
-//! The shared end-to-end suite ([`e2e::suite`]) against this crate's binary with its
-//! default engine, io_uring (`e2e_epoll.rs` runs it on epoll).
+//! The end-to-end checks every server runs ([`e2e::suite_tests!`]) and those of the
+//! servers on `http-conn`'s driver ([`e2e::raw_tcp_tests!`]), against this crate's binary
+//! with its default engine, io_uring (`e2e_epoll.rs` runs them on epoll).
 
 const BINARY: &str = env!("CARGO_BIN_EXE_runtime-loop");
 

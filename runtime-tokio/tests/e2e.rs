@@ -1,4 +1,5 @@
-//! The shared end-to-end suite ([`e2e::suite`]) against this crate's binary.
+//! The end-to-end checks every server runs ([`e2e::suite_tests!`]) and those of the
+//! servers on `http-conn`'s driver ([`e2e::raw_tcp_tests!`]), against this crate's binary.
 
 const BINARY: &str = env!("CARGO_BIN_EXE_runtime-tokio");
 
