@@ -11,8 +11,9 @@ use crate::Error;
 pub use runtime_loop::UringFeature;
 
 /// The features the ablation switches off one at a time: all of `runtime-loop`'s but
-/// `CoopTaskrun`, which is only used when `DEFER_TASKRUN` is off.
-pub const ABLATION: [UringFeature; 7] = [
+/// `CoopTaskrun`, which is only used when `DEFER_TASKRUN` is off. `OwnedSend` off is the
+/// arm that isolates the zero-copy transmit (each send copies the response first).
+pub const ABLATION: [UringFeature; 8] = [
     UringFeature::MultishotAccept,
     UringFeature::MultishotRecv,
     UringFeature::BufRing,
@@ -20,6 +21,7 @@ pub const ABLATION: [UringFeature; 7] = [
     UringFeature::DeferTaskrun,
     UringFeature::SingleIssuer,
     UringFeature::RegisteredFd,
+    UringFeature::OwnedSend,
 ];
 
 /// The `--uring-disable` value of `feature`, as `runtime-loop`'s command line spells it.

@@ -50,6 +50,10 @@ pub enum UringFeature {
     SingleIssuer,
     /// The registered ring file descriptor (`IORING_REGISTER_RING_FDS`).
     RegisteredFd,
+    /// Sends from the buffer the connection hands over; without it each send first
+    /// copies the bytes into a buffer of the engine's (what the engine did before the
+    /// connection lent its buffers): the arm that isolates the zero-copy transmit.
+    OwnedSend,
 }
 
 impl fmt::Display for UringFeature {
@@ -227,7 +231,7 @@ mod tests {
         assert_eq!(
             all,
             "multishot-accept,multishot-recv,buf-ring,incremental,defer-taskrun,coop-taskrun,\
-             single-issuer,registered-fd"
+             single-issuer,registered-fd,owned-send"
         );
         let args = LoopArgs::parse_from(["runtime-loop", "--uring-disable", all.as_str()]).unwrap();
         assert_eq!(args.uring_features(), UringFeatures::default());

@@ -69,20 +69,20 @@ impl EpollEngine {
     }
 
     /// One read into the driver's buffer if the socket is readable and the connection
-    /// wants bytes; whether it moved anything (bytes or EOF).
-    fn read(conn: &mut Conn<EpollConn>, now: Instant) -> bool {
+    /// wants bytes.
+    fn read(conn: &mut Conn<EpollConn>, now: Instant) -> ReadResult {
         if !conn.io.readable || conn.io.failed {
-            return false;
+            return ReadResult::Nothing;
         }
         let Some(buf) = conn.driver.read_buf() else {
-            return false;
+            return ReadResult::NoRoom;
         };
         let asked = buf.len();
         match (&conn.stream).read(buf) {
             Ok(0) => {
                 conn.io.readable = false;
                 conn.driver.handle_eof();
-                true
+                ReadResult::Moved
             }
             Ok(n) => {
                 conn.driver.commit_read(now, n);
@@ -93,19 +93,32 @@ impl EpollEngine {
                         conn.driver.handle_eof();
                     }
                 }
-                true
+                ReadResult::Moved
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                 conn.io.readable = false;
-                false
+                ReadResult::Nothing
             }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => true,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => ReadResult::Moved,
             Err(_) => {
                 conn.io.failed = true;
-                false
+                ReadResult::Nothing
             }
         }
     }
+}
+
+/// What one read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadResult {
+    /// Bytes or EOF came in: drive the connection again.
+    Moved,
+    /// The socket had nothing (or failed).
+    Nothing,
+    /// The driver lent no buffer although it asked to read: it refused to grow it (the
+    /// memory budget) or holds a whole request's worth, and answers that on its next
+    /// action.
+    NoRoom,
 }
 
 impl Io for EpollEngine {
@@ -219,7 +232,7 @@ impl Io for EpollEngine {
                 Action::Transmit(transmit) => {
                     // Not writable until the next edge; meanwhile read if wanted.
                     conn.driver.transmitted(now, transmit, 0);
-                    if !Self::read(conn, now) {
+                    if Self::read(conn, now) != ReadResult::Moved {
                         break;
                     }
                 }
@@ -227,7 +240,7 @@ impl Io for EpollEngine {
                     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
                 }
                 Action::Wait { read: true, .. } if conn.io.readable => {
-                    if !Self::read(conn, now) {
+                    if Self::read(conn, now) == ReadResult::Nothing {
                         break;
                     }
                 }

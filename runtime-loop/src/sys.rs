@@ -683,7 +683,9 @@ impl Ring {
                 .with(F::SingleIssuer, single_issuer)
                 .with(F::DeferTaskrun, defer_taskrun)
                 .with(F::CoopTaskrun, coop_taskrun)
-                .with(F::MultishotAccept, asked.has(F::MultishotAccept)),
+                .with(F::MultishotAccept, asked.has(F::MultishotAccept))
+                // The engine's choice, not the ring's: in effect whenever asked for.
+                .with(F::OwnedSend, asked.has(F::OwnedSend)),
             buffer_bytes: config.buffer_bytes,
             buf_ring: None,
             slots: Vec::new(),
@@ -1831,7 +1833,8 @@ mod tests {
                 F::MultishotAccept,
                 F::CoopTaskrun,
                 F::SingleIssuer,
-                F::RegisteredFd
+                F::RegisteredFd,
+                F::OwnedSend
             ])
             .to_string(),
             "multishot receive and incremental buffers need the buffer ring"

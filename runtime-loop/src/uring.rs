@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use http_conn::{Action, Transmit};
 
+use crate::args::UringFeature;
 use crate::sys::{self, Completion, Ring, RingConfig, RingError};
 use crate::wake::Notifier;
 use crate::worker::{Io, Worker};
@@ -24,6 +25,10 @@ use crate::worker::{Io, Worker};
 pub(crate) struct UringConn {
     eof: bool,
     failed: bool,
+    /// Without `owned-send`: the driver's transmit, held while the ring sends a copy.
+    held: Option<Transmit>,
+    /// Without `owned-send`: the engine's buffer the copies go into (reused).
+    copy: Vec<u8>,
 }
 
 /// Set up on the worker's thread (the ring is single-issuer) before it reports ready.
@@ -38,6 +43,8 @@ pub(crate) struct UringConn {
 pub(crate) struct UringEngine {
     ring: Ring,
     listener: Option<TcpListener>,
+    /// Send the driver's own buffers (`owned-send`), or copies of them.
+    owned_send: bool,
 }
 
 impl UringEngine {
@@ -61,6 +68,7 @@ impl UringEngine {
         let engine = Self {
             ring,
             listener: Some(listener),
+            owned_send: config.features.has(UringFeature::OwnedSend),
         };
         Ok((engine, Worker::new(shared, shutdown, notifier)))
     }
@@ -116,7 +124,15 @@ impl Io for UringEngine {
                 result,
             } => {
                 if let Some(conn) = worker.get(slot) {
-                    let transmit = Transmit::from_parts(buf, offset);
+                    let transmit = match conn.io.held.take() {
+                        // A copy went out: the engine's buffer comes back, and the
+                        // driver's own transmit with the count.
+                        Some(held) => {
+                            conn.io.copy = buf;
+                            held
+                        }
+                        None => Transmit::from_parts(buf, offset),
+                    };
                     match result {
                         Ok(n) => conn.driver.transmitted(now, transmit, n),
                         Err(_) => {
@@ -171,12 +187,24 @@ impl Io for UringEngine {
         while !conn.io.failed {
             match conn.poll_action(now) {
                 Action::Transmit(transmit) => {
-                    let (buf, offset) = transmit.into_parts();
+                    let (buf, offset) = if self.owned_send {
+                        transmit.into_parts()
+                    } else {
+                        let mut copy = std::mem::take(&mut conn.io.copy);
+                        copy.clear();
+                        copy.extend_from_slice(transmit.bytes());
+                        conn.io.held = Some(transmit);
+                        (copy, 0)
+                    };
                     if let Err(refused) = ring.send(index, fd, buf, offset) {
                         // The driver lends one transmit at a time, so the slot is free:
                         // a refusal is the ring's own trouble (a stuck queue).
-                        conn.driver
-                            .transmitted(now, Transmit::from_parts(refused.buf, offset), 0);
+                        let transmit = conn
+                            .io
+                            .held
+                            .take()
+                            .unwrap_or_else(|| Transmit::from_parts(refused.buf, offset));
+                        conn.driver.transmitted(now, transmit, 0);
                         return Err(refused.error);
                     }
                 }

@@ -30,6 +30,7 @@ fn every_ablation_arm_serves() {
         every_feature.as_str(),
         "multishot-recv",
         "incremental",
+        "owned-send",
         "defer-taskrun,registered-fd",
     ] {
         let setup = e2e::suite::setup(BINARY, &["--uring-disable", disabled]);
