@@ -1,8 +1,12 @@
-//! A blocking raw HTTP/1.1 client that sends exactly the bytes a test writes.
+//! A blocking raw HTTP/1.1 client that sends exactly the bytes a test writes, over TCP
+//! or over TLS.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 
 /// How long a read may block by default before it fails (see [`Client::connect`]).
 const HANG_GUARD: Duration = Duration::from_secs(30);
@@ -36,8 +40,49 @@ impl Response {
 /// One connection.
 #[derive(Debug)]
 pub struct Client {
-    stream: TcpStream,
+    stream: Transport,
     buf: Vec<u8>,
+}
+
+/// The bytes a client writes go over TCP as they are, or inside TLS records.
+#[derive(Debug)]
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Transport {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Self::Plain(stream) => stream,
+            Self::Tls(stream) => &stream.sock,
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.read(buf),
+            Self::Tls(stream) => stream.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Self::Plain(stream) => stream.write(buf),
+            Self::Tls(stream) => stream.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Self::Plain(stream) => stream.flush(),
+            Self::Tls(stream) => stream.flush(),
+        }
+    }
 }
 
 /// `POST /` with a JSON body and the given extra header lines.
@@ -64,9 +109,39 @@ impl Client {
         stream.set_read_timeout(Some(HANG_GUARD))?;
         stream.set_nodelay(true)?;
         Ok(Self {
-            stream,
+            stream: Transport::Plain(stream),
             buf: Vec::new(),
         })
+    }
+
+    /// Connects over TLS to `localhost` at `address`, as `config` says (trusted
+    /// roots, a client certificate), and completes the handshake: an error if the
+    /// server refuses it.
+    pub fn connect_tls(address: SocketAddr, config: Arc<ClientConfig>) -> std::io::Result<Self> {
+        let tcp = TcpStream::connect(address)?;
+        tcp.set_read_timeout(Some(HANG_GUARD))?;
+        tcp.set_nodelay(true)?;
+        let tls = ClientConnection::new(config, "localhost".try_into().expect("a valid name"))
+            .map_err(std::io::Error::other)?;
+        let mut stream = StreamOwned::new(tls, tcp);
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut stream.sock)?;
+        }
+        Ok(Self {
+            stream: Transport::Tls(Box::new(stream)),
+            buf: Vec::new(),
+        })
+    }
+
+    /// The server's certificate chain, over TLS.
+    pub fn peer_certificates(&self) -> Option<Vec<Vec<u8>>> {
+        match &self.stream {
+            Transport::Plain(_) => None,
+            Transport::Tls(stream) => stream
+                .conn
+                .peer_certificates()
+                .map(|chain| chain.iter().map(|cert| cert.to_vec()).collect()),
+        }
     }
 
     /// Connects with a receive buffer of about `bytes` (set before the handshake, so
@@ -85,7 +160,7 @@ impl Client {
         stream.set_read_timeout(Some(HANG_GUARD))?;
         stream.set_nodelay(true)?;
         Ok(Self {
-            stream,
+            stream: Transport::Plain(stream),
             buf: Vec::new(),
         })
     }
@@ -154,13 +229,13 @@ impl Client {
 
     /// Sets how long a read may block before it fails: a hang guard, never an assertion.
     pub fn set_read_timeout(&self, timeout: Duration) -> std::io::Result<()> {
-        self.stream.set_read_timeout(Some(timeout))
+        self.stream.tcp().set_read_timeout(Some(timeout))
     }
 
     /// Sets how long a write may block before it fails: a hang guard for a server that
     /// stops reading without closing.
     pub fn set_write_timeout(&self, timeout: Duration) -> std::io::Result<()> {
-        self.stream.set_write_timeout(Some(timeout))
+        self.stream.tcp().set_write_timeout(Some(timeout))
     }
 
     /// Reads until the server closes (EOF or reset) and returns every byte not yet

@@ -22,6 +22,7 @@ pub mod rest_proxy;
 pub mod shutdown;
 pub mod suite;
 pub mod timeouts;
+pub mod tls;
 
 pub use client::{post, Client, Response};
 pub use process::GatewayProcess;
@@ -60,6 +61,13 @@ macro_rules! suite_tests {
             rest_proxy_v3_records_and_batches_land_where_answered,
             rest_proxy_unlisted_and_missing_topics_are_404_and_new_ones_appear,
             rest_proxy_timestamps_are_kept_or_refused);
+        $crate::tests_calling!(__e2e_suite_test, $binary, [$($(($key, $value)),*)?], tls:
+            https_requests_are_served_and_produced,
+            broken_handshakes_are_closed_counted_and_others_served,
+            a_handshake_that_never_finishes_is_closed,
+            client_certificates_are_required_and_checked,
+            sighup_reloads_the_certificate_and_keeps_open_connections,
+            the_self_signed_demo_serves_https);
     };
 }
 

@@ -1,6 +1,6 @@
 //! A gateway binary as a child process on a free loopback port.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,6 +15,15 @@ pub struct GatewayProcess {
     /// Where it listens.
     pub address: SocketAddr,
     log: PathBuf,
+}
+
+/// Whether a client connected and `/healthz` answered 200.
+fn healthy(client: std::io::Result<Client>) -> bool {
+    client.is_ok_and(|mut client| {
+        client
+            .request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            .is_ok_and(|response| response.is_some_and(|response| response.status == 200))
+    })
 }
 
 /// The address in a gateway's "listening on ADDRESS, ..." start-up line.
@@ -32,6 +41,33 @@ impl GatewayProcess {
     /// gateway to bind could be taken meanwhile by another test's gateway, and with
     /// `SO_REUSEPORT` both would then share it and answer each other's clients.
     pub fn start(binary: &str, args: &[&str]) -> Result<Self, String> {
+        Self::start_with(binary, args, |address| healthy(Client::connect(address)))
+    }
+
+    /// [`GatewayProcess::start`] for a gateway that speaks HTTPS: `/healthz` is asked
+    /// over TLS, trusting what `config` trusts.
+    pub fn start_tls(
+        binary: &str,
+        args: &[&str],
+        config: &std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<Self, String> {
+        Self::start_with(binary, args, |address| {
+            healthy(Client::connect_tls(address, std::sync::Arc::clone(config)))
+        })
+    }
+
+    /// [`GatewayProcess::start`] that waits only for the "listening on" line and an
+    /// accepted TCP connection: for a gateway whose health cannot be asked yet (its
+    /// certificate is only known from its log).
+    pub fn start_until_listening(binary: &str, args: &[&str]) -> Result<Self, String> {
+        Self::start_with(binary, args, |address| TcpStream::connect(address).is_ok())
+    }
+
+    fn start_with(
+        binary: &str,
+        args: &[&str],
+        ready: impl Fn(SocketAddr) -> bool,
+    ) -> Result<Self, String> {
         static STARTED: AtomicUsize = AtomicUsize::new(0);
         let log = std::env::temp_dir().join(format!(
             "gateway-{}-{}.log",
@@ -63,16 +99,8 @@ impl GatewayProcess {
                     process.address = address;
                 }
             }
-            if process.address.port() != 0 {
-                if let Ok(mut client) = Client::connect(process.address) {
-                    if let Ok(Some(response)) =
-                        client.request(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
-                    {
-                        if response.status == 200 {
-                            return Ok(process);
-                        }
-                    }
-                }
+            if process.address.port() != 0 && ready(process.address) {
+                return Ok(process);
             }
             if Instant::now() > deadline {
                 return Err(format!("{binary} never became healthy:\n{}", process.log()));
