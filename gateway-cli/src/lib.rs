@@ -32,8 +32,9 @@ mod logging;
 mod startup;
 
 pub use args::{
-    AckModeArg, AcksArg, CompressionArg, Defaults, GatewayArgs, HttpArgs, KafkaArgs, RestProxyArgs,
-    RingArgs, RuntimeArgs, SinkKind,
+    AckModeArg, AcksArg, CompressionArg, Defaults, GatewayArgs, HttpArgs, KafkaArgs,
+    KafkaSecurityError, RestProxyArgs, RingArgs, RuntimeArgs, SaslMechanismArg,
+    SecurityProtocolArg, SinkKind,
 };
 pub use logging::init_tracing;
 pub use startup::{start, StartError, Started};

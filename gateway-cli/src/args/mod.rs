@@ -13,7 +13,10 @@ mod ring;
 mod runtime;
 
 pub use http::HttpArgs;
-pub use kafka::{AckModeArg, AcksArg, CompressionArg, KafkaArgs, SinkKind};
+pub use kafka::{
+    AckModeArg, AcksArg, CompressionArg, KafkaArgs, KafkaSecurityError, SaslMechanismArg,
+    SecurityProtocolArg, SinkKind,
+};
 pub use rest_proxy::RestProxyArgs;
 pub use ring::RingArgs;
 pub use runtime::RuntimeArgs;
@@ -404,8 +407,21 @@ mod tests {
     #[test]
     fn help_lists_every_flag_with_its_default() {
         // Flags whose default is not a value: said in words, or nothing unless given.
-        const DEFAULT_IN_WORDS: [&str; 3] = ["--workers", "--allow-topic", "--allow-origin"];
-        const EMPTY_UNLESS_GIVEN: [&str; 1] = ["--producer-property"];
+        const DEFAULT_IN_WORDS: [&str; 4] = [
+            "--workers",
+            "--allow-topic",
+            "--allow-origin",
+            "--kafka-ca-file",
+        ];
+        const EMPTY_UNLESS_GIVEN: [&str; 7] = [
+            "--producer-property",
+            "--kafka-sasl-mechanism",
+            "--kafka-sasl-username",
+            "--kafka-sasl-password-file",
+            "--kafka-cert-file",
+            "--kafka-key-file",
+            "--kafka-key-password-file",
+        ];
         // Repeatable KEY=VALUE pairs have no environment form yet.
         const NO_ENV: [&str; 1] = ["--producer-property"];
 
