@@ -25,7 +25,7 @@ pub fn setup(binary: &str, extra: &[&str]) -> Setup {
     let broker = TestBroker::start();
     let topic = TestBroker::unique_topic("e2e");
     broker.create_topic(&topic, 3);
-    let mut args = vec!["--brokers", broker.brokers(), "--topic", &topic];
+    let mut args = [broker.gateway_flags(), vec!["--topic", &topic]].concat();
     args.extend_from_slice(extra);
     let gateway = GatewayProcess::start(binary, &args).unwrap_or_else(|log| panic!("{log}"));
     eprintln!(
