@@ -92,6 +92,31 @@ macro_rules! raw_tcp_tests {
     };
 }
 
+/// Defines the checks of the Kafka path (the ones whose outcome depends on how records
+/// reach Kafka: SIGTERM and SIGKILL under load, overload, probes, the record limit, the
+/// REST Proxy paths, the shutdown order, a refused login) against `$binary`, for a
+/// crate's `tests/e2e_kafka_tls.rs`, whose gateways produce to the secured broker
+/// (`test_broker::secure_every_broker`): the one list every secured test binary runs.
+#[macro_export]
+macro_rules! kafka_path_tests {
+    ($binary:expr) => {
+        $crate::test_for_each_check!(($) __e2e_kafka_path_test, []);
+        $crate::tests_calling!(__e2e_kafka_path_test, $binary, [], suite:
+            sigterm_under_load_loses_nothing, probes_and_metrics_answer_while_a_stalled_head_is_cut,
+            record_over_kafka_limit_is_413, a_wrong_kafka_password_stops_start_up_naming_the_broker);
+        $crate::tests_calling!(__e2e_kafka_path_test, $binary, [], rest_proxy:
+            rest_proxy_v2_documented_example_lands_where_answered,
+            rest_proxy_v2_binary_records_land_decoded_in_the_path_partition,
+            rest_proxy_v3_records_and_batches_land_where_answered,
+            rest_proxy_unlisted_and_missing_topics_are_404_and_new_ones_appear,
+            rest_proxy_timestamps_are_kept_or_refused);
+        $crate::tests_calling!(__e2e_kafka_path_test, $binary, [], reliability:
+            sigkill_under_load_loses_nothing, overload_sheds_with_503);
+        $crate::tests_calling!(__e2e_kafka_path_test, $binary, [], shutdown:
+            records_queued_past_the_grace_period_are_refused_not_dropped);
+    };
+}
+
 /// Defines one `#[test]` per [`reliability`] scenario against `$binary`, for a gateway
 /// crate's `tests/reliability.rs`. Each prints a `TALLY` line (see `--nocapture`).
 /// Takes the same optional `env: [...]` and `ignore: [...]` as [`suite_tests!`].

@@ -25,7 +25,7 @@ pub fn setup(binary: &str, extra: &[&str]) -> Setup {
     let broker = TestBroker::start();
     let topic = TestBroker::unique_topic("e2e");
     broker.create_topic(&topic, 3);
-    let mut args = vec!["--brokers", broker.brokers(), "--topic", &topic];
+    let mut args = [broker.gateway_flags(), vec!["--topic", &topic]].concat();
     args.extend_from_slice(extra);
     let gateway = GatewayProcess::start(binary, &args).unwrap_or_else(|log| panic!("{log}"));
     eprintln!(
@@ -684,4 +684,18 @@ pub fn refused_ring_fails_start_up(binary: &str, also_names: &[&str]) {
         assert!(stderr.contains(needle), "no {needle:?} in {stderr}");
     }
     assert!(!stderr.contains("listening on"), "{stderr}");
+}
+
+/// Against the secured broker (`test_broker::secure_every_broker`): a wrong password
+/// stops start-up with a failure status, the broker and the cause named, and no
+/// password printed. Without a secured broker (plaintext binaries) there is nothing
+/// to check.
+pub fn a_wrong_kafka_password_stops_start_up_naming_the_broker(binary: &str) {
+    if let Some(broker) = TestBroker::start_secured(test_broker::Secured::EVERYTHING) {
+        broker.assert_gateway_refuses(
+            binary,
+            test_broker::Mistake::WrongPassword,
+            "cannot authenticate",
+        );
+    }
 }

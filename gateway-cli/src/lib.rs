@@ -34,7 +34,8 @@ mod tls;
 
 pub use args::{
     AckModeArg, AcksArg, ClientAuth, CompressionArg, Defaults, GatewayArgs, HttpArgs, KafkaArgs,
-    RestProxyArgs, RingArgs, RuntimeArgs, SinkKind, TlsArgs,
+    KafkaSecurityError, RestProxyArgs, RingArgs, RuntimeArgs, SaslMechanismArg,
+    SecurityProtocolArg, SinkKind, TlsArgs,
 };
 pub use logging::init_tracing;
 pub use startup::{start, StartError, Started};

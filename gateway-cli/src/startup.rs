@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ingest::{Gateway, GatewaySink};
 use kafka_sink::{EmbeddedBroker, KafkaSink, NullSink, Sink, SinkError};
 
-use crate::args::{GatewayArgs, SinkKind};
+use crate::args::{GatewayArgs, KafkaSecurityError, SinkKind};
 use crate::tls::{TlsError, TlsSetup};
 
 /// A started gateway and, with `--embedded-broker`, the mock cluster it produces to
@@ -88,6 +88,10 @@ pub enum StartError {
         /// What the operator can do about it.
         hint: &'static str,
     },
+    /// The secured-Kafka flags do not make a configuration (a secret file that cannot
+    /// be read, SASL settings given in part, ...).
+    #[error(transparent)]
+    KafkaSecurity(#[from] KafkaSecurityError),
 }
 
 fn sink_error(error: SinkError) -> StartError {
@@ -96,7 +100,17 @@ fn sink_error(error: SinkError) -> StartError {
             " (create it first, e.g. `tansu topic create --broker tcp://HOST:PORT --partitions 3 TOPIC`, \
              or pass --create-topic)"
         }
-        SinkError::BrokerUnreachable { .. } => " (is the broker running? see --brokers)",
+        SinkError::BrokerUnreachable { .. } => {
+            " (is the broker running? see --brokers; a broker that wants TLS or SASL: see \
+             --kafka-security-protocol)"
+        }
+        SinkError::Authentication { .. } => {
+            " (check --kafka-sasl-mechanism, --kafka-sasl-username and the password)"
+        }
+        SinkError::Tls { .. } => {
+            " (check --kafka-ca-file against the brokers' certificates, and --kafka-cert-file \
+             and --kafka-key-file if the brokers want a client certificate)"
+        }
         _ => "",
     };
     StartError::Sink { error, hint }
@@ -122,7 +136,9 @@ pub fn start(args: &GatewayArgs) -> Result<Started, StartError> {
             )
         }
         SinkKind::Kafka => {
-            let mut config = kafka.sink_config();
+            // The one place the secrets are read: from their files, or from the
+            // environment, never from the command line.
+            let mut config = kafka.sink_config_with_secrets(&|name| std::env::var(name).ok())?;
             let embedded = if kafka.embedded_broker {
                 let broker = EmbeddedBroker::start().map_err(sink_error)?;
                 broker

@@ -13,6 +13,16 @@ use rdkafka::error::RDKafkaErrorCode;
 
 use crate::{SinkConfig, SinkError};
 
+/// A topic needs a partition: checked before anything asks the cluster.
+pub(crate) fn check_partitions(topic: &str, partitions: i32) -> Result<(), SinkError> {
+    if partitions < 1 {
+        return Err(SinkError::Config {
+            reason: format!("cannot create topic `{topic}` with {partitions} partitions"),
+        });
+    }
+    Ok(())
+}
+
 /// Creates `topic` with `partitions` partitions (replication 1) unless it exists,
 /// blocking the calling thread until the cluster answered.
 pub(crate) fn create_topic(
@@ -20,11 +30,7 @@ pub(crate) fn create_topic(
     topic: &str,
     partitions: i32,
 ) -> Result<(), SinkError> {
-    if partitions < 1 {
-        return Err(SinkError::Config {
-            reason: format!("cannot create topic `{topic}` with {partitions} partitions"),
-        });
-    }
+    check_partitions(topic, partitions)?;
     let admin: AdminClient<DefaultClientContext> =
         config
             .admin_client_config()

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 
-use crate::{RetryPolicy, SinkError};
+use crate::security::extra_property_refusal;
+use crate::{RetryPolicy, Security, SinkError};
 
 /// Which replicas must acknowledge a record before it counts as delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,13 +95,22 @@ pub struct SinkConfig {
     pub metadata_timeout: Duration,
     /// How [`Sink::enqueue`](crate::Sink::enqueue) retries a full local queue.
     pub retry: RetryPolicy,
+    /// How the producer and the admin client reach the brokers: TLS, SASL, both or
+    /// neither (plaintext by default). Checked when the producer is built: a protocol
+    /// without what it needs, a setting the protocol would ignore, or a file that cannot
+    /// be read is a [`SinkError::Config`] naming it; a TLS or authentication failure
+    /// against the brokers is [`SinkError::Tls`] or [`SinkError::Authentication`] from
+    /// the first metadata request ([`KafkaSink::check_topic`](crate::KafkaSink::check_topic)).
+    pub security: Security,
     /// Extra librdkafka properties (names as in librdkafka's `CONFIGURATION.md`, e.g.
-    /// `security.protocol`), applied last, so they override the fields above. Plain
+    /// `client.id`), applied last, so they override the fields above. Plain
     /// strings rather than an rdkafka type: the crate's API stays its own, and any
     /// property librdkafka knows can still be set. An unknown name or bad value is a
     /// [`SinkError::Config`] when the producer is built, and so is a property the sink
     /// guards (see [`allow_unsafe_producer_properties`](Self::allow_unsafe_producer_properties))
-    /// unless that override is set.
+    /// unless that override is set. Never allowed here, see
+    /// [`check_extra_property`](Self::check_extra_property): the properties
+    /// [`security`](Self::security) sets, and librdkafka's other secrets.
     pub extra: Vec<(String, String)>,
     /// Lets [`extra`](Self::extra) set the properties the sink guards; each one set is
     /// logged as a warning naming it (never its value: some properties are secrets).
@@ -117,8 +127,10 @@ pub struct SinkConfig {
     /// | `queue.buffering.max.ms`, `linger.ms` | how long every record waits before it is sent ([`linger`](Self::linger)), kept below the delivery timeout |
     /// | `delivery.report.only.error` | every record's delivery is reported (without it, a delivered record is never answered and holds its in-flight slot for good) |
     ///
-    /// Everything else (security, `client.id`, `batch.size`, `compression.type`,
-    /// `message.max.bytes`, ...) may be set without it.
+    /// Everything else (`client.id`, `batch.size`, `compression.type`,
+    /// `message.max.bytes`, ...) may be set without it, but for what
+    /// [`check_extra_property`](Self::check_extra_property) refuses whatever this says:
+    /// the security properties (set with [`security`](Self::security)) and secrets.
     pub allow_unsafe_producer_properties: bool,
 }
 
@@ -191,6 +203,7 @@ impl Default for SinkConfig {
             max_in_flight_bytes: 256 * 1024 * 1024,
             metadata_timeout: Duration::from_secs(5),
             retry: RetryPolicy::default(),
+            security: Security::default(),
             extra: Vec::new(),
             allow_unsafe_producer_properties: false,
         }
@@ -219,6 +232,10 @@ impl SinkConfig {
         if self.max_in_flight_records == 0 || self.max_in_flight_bytes == 0 {
             return invalid("the in-flight bounds must admit at least one record and one byte");
         }
+        for (name, _) in &self.extra {
+            Self::check_extra_property(name)?;
+        }
+        self.security.validate()?;
         if !self.allow_unsafe_producer_properties {
             if let Some((name, guarantee)) = self.guarded_overrides().next() {
                 // The name only: a value may be a secret.
@@ -238,6 +255,35 @@ impl SinkConfig {
             );
         }
         Ok(())
+    }
+
+    /// Whether [`extra`](Self::extra) may set the librdkafka property `name` at all.
+    /// It may not set what [`security`](Self::security) sets (each setting has one
+    /// home), nor librdkafka's other secret-bearing properties (`ssl.keystore.password`,
+    /// `sasl.oauthbearer.client.secret`, `ssl.key.pem`, ...): `extra` is plain strings,
+    /// printed by `Debug` like any setting, and a secret belongs in a [`Secret`](crate::Secret).
+    /// Guarded properties are a separate check (they need
+    /// [`allow_unsafe_producer_properties`](Self::allow_unsafe_producer_properties)).
+    ///
+    /// For callers that take properties from users (a command line) and want to refuse
+    /// one before anything starts; [`KafkaSink::new`](crate::KafkaSink::new) checks
+    /// every property of `extra` this way.
+    ///
+    /// # Errors
+    ///
+    /// [`SinkError::Config`] naming the property (never a value) and why.
+    ///
+    /// ```
+    /// use kafka_sink::SinkConfig;
+    ///
+    /// assert!(SinkConfig::check_extra_property("client.id").is_ok());
+    /// assert!(SinkConfig::check_extra_property("sasl.password").is_err());
+    /// ```
+    pub fn check_extra_property(name: &str) -> Result<(), SinkError> {
+        match extra_property_refusal(name) {
+            Some(reason) => Err(SinkError::Config { reason }),
+            None => Ok(()),
+        }
     }
 
     /// The largest record the producer takes: librdkafka's `message.max.bytes`, as set in
@@ -277,6 +323,7 @@ impl SinkConfig {
     pub(crate) fn admin_client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers);
+        self.security.apply(&mut config);
         for (key, value) in &self.extra {
             config.set(key, value);
         }
@@ -338,6 +385,7 @@ impl SinkConfig {
                 queue_max_records.to_string(),
             )
             .set("queue.buffering.max.kbytes", queue_max_kbytes.to_string());
+        self.security.apply(&mut config);
         for (key, value) in &self.extra {
             config.set(key, value);
         }
@@ -383,6 +431,48 @@ mod tests {
             ..SinkConfig::default()
         };
         assert_eq!(unguarded.validate(), Ok(()));
+    }
+
+    #[test]
+    fn security_properties_and_secrets_are_refused_in_extra_naming_only_the_property() {
+        for name in [
+            "security.protocol",
+            "sasl.password",
+            "ssl.keystore.password",
+        ] {
+            let config = SinkConfig {
+                extra: vec![(name.into(), "secret-value".into())],
+                // Not even the override lets them through: it is for guarded properties.
+                allow_unsafe_producer_properties: true,
+                ..SinkConfig::default()
+            };
+            let Err(SinkError::Config { reason }) = config.validate() else {
+                panic!("`{name}` accepted in extra");
+            };
+            assert!(reason.contains(&format!("`{name}`")), "{reason}");
+            assert!(!reason.contains("secret-value"), "{reason}");
+            assert!(SinkConfig::check_extra_property(name).is_err());
+        }
+    }
+
+    #[test]
+    fn the_producer_and_the_admin_client_both_get_the_security_settings() {
+        let mut config = SinkConfig::new("kafka:9093");
+        config.security.protocol = crate::SecurityProtocol::SaslSsl;
+        config.security.sasl = Some(crate::SaslCredentials::new(
+            crate::SaslMechanism::ScramSha256,
+            "gateway",
+            crate::Secret::new("pa55word"),
+        ));
+        assert_eq!(config.validate(), Ok(()));
+        for client in [config.client_config(), config.admin_client_config()] {
+            assert_eq!(client.get("security.protocol"), Some("sasl_ssl"));
+            assert_eq!(client.get("sasl.mechanism"), Some("SCRAM-SHA-256"));
+            assert_eq!(client.get("sasl.username"), Some("gateway"));
+            assert_eq!(client.get("sasl.password"), Some("pa55word"));
+        }
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("pa55word"), "{shown}");
     }
 
     #[test]

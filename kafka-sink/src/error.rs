@@ -51,6 +51,28 @@ pub enum SinkError {
         /// librdkafka's explanation.
         reason: String,
     },
+    /// The brokers refused the client's SASL credentials (wrong password, unknown user,
+    /// a mechanism the broker does not offer), seen when a metadata request got no
+    /// answer. The reason is librdkafka's, naming the broker it tried; it never
+    /// contains the password.
+    #[error("cannot authenticate to Kafka at {brokers}: {reason}")]
+    Authentication {
+        /// The bootstrap servers.
+        brokers: String,
+        /// librdkafka's explanation, with the broker it concerns.
+        reason: String,
+    },
+    /// TLS with the brokers failed: the broker's certificate is not signed by the CA
+    /// trusted (or names another host), the broker refused the client's certificate
+    /// (or wanted one), or the broker does not speak TLS. Seen when a metadata request
+    /// got no answer; the reason is librdkafka's (OpenSSL's), naming the broker.
+    #[error("TLS with Kafka at {brokers} failed: {reason}")]
+    Tls {
+        /// The bootstrap servers.
+        brokers: String,
+        /// librdkafka's explanation, with the broker it concerns.
+        reason: String,
+    },
     /// Kafka or librdkafka refused the record for another, non-retriable reason.
     #[error("Kafka rejected the record: {reason}")]
     Rejected {

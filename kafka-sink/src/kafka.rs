@@ -1,7 +1,7 @@
 //! [`KafkaSink`]: the one shared rdkafka producer of a process.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::{FromClientConfigAndContext, RDKafkaLogLevel};
@@ -55,6 +55,11 @@ struct SinkContext {
     /// Set by librdkafka's "all brokers down" error (the fast way down) and by a failed
     /// metadata request; cleared by metadata that came back or by a delivery.
     brokers_down: Arc<AtomicBool>,
+    /// The last broker connection that failed for a reason the security settings
+    /// decide (TLS, SASL), as the error a failed metadata request reports instead of
+    /// its own "timed out": librdkafka tells the cause only to the error callback.
+    /// Cleared by metadata that came back.
+    security_failure: Mutex<Option<SinkError>>,
 }
 
 impl SinkContext {
@@ -87,12 +92,62 @@ impl SinkContext {
             },
         }
     }
+
+    /// The sink's error for a broker connection librdkafka reports failed with
+    /// `reason`, when the cause is TLS or SASL; `None` for any other cause.
+    fn security_failure(&self, error: &KafkaError, reason: &str) -> Option<SinkError> {
+        let (brokers, reason) = (self.brokers.clone(), reason.to_owned());
+        match error.rdkafka_error_code()? {
+            RDKafkaErrorCode::Authentication | RDKafkaErrorCode::SaslAuthenticationFailed => {
+                Some(SinkError::Authentication { brokers, reason })
+            }
+            RDKafkaErrorCode::SSL => Some(SinkError::Tls { brokers, reason }),
+            // In TLS 1.3 the server checks the client's certificate after the client has
+            // finished its side of the handshake, so a refused (or missing) client
+            // certificate arrives as the server's alert on the first read: librdkafka
+            // reports it as a transport failure carrying OpenSSL's error.
+            RDKafkaErrorCode::BrokerTransportFailure if is_openssl_error(&reason) => {
+                Some(SinkError::Tls { brokers, reason })
+            }
+            _ => None,
+        }
+    }
+
+    /// The error for a failed metadata request: the security failure behind it, if a
+    /// broker connection failed for one, else `unreachable` as it is.
+    fn explain(&self, unreachable: SinkError) -> SinkError {
+        self.security_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .unwrap_or(unreachable)
+    }
+
+    fn metadata_came_back(&self) {
+        *self
+            .security_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+    }
+}
+
+/// Whether librdkafka's `reason` carries an OpenSSL error ("error:0A00045C:SSL
+/// routines::tlsv13 alert certificate required: SSL alert number 116"), librdkafka's only
+/// sign that a transport failure was TLS's.
+fn is_openssl_error(reason: &str) -> bool {
+    reason.contains("SSL routines") || reason.contains("SSL alert")
 }
 
 impl ClientContext for SinkContext {
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
             self.brokers_down.store(true, Ordering::Relaxed);
+        }
+        if let Some(failure) = self.security_failure(&error, reason) {
+            *self
+                .security_failure
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(failure);
         }
         tracing::error!(target: "librdkafka", "{error}: {reason}");
     }
@@ -223,6 +278,7 @@ impl KafkaSink {
             brokers_down: Arc::clone(&brokers_down),
             delivery_timeout_ms: config.delivery_timeout.as_millis() as u64,
             brokers: config.brokers.clone(),
+            security_failure: Mutex::new(None),
         };
         let producer = ThreadedProducer::from_config_and_context(&config.client_config(), context)
             .map_err(|error| SinkError::Config {
@@ -252,7 +308,8 @@ impl KafkaSink {
     /// # Errors
     ///
     /// [`SinkError::UnknownTopic`] when the topic does not exist,
-    /// [`SinkError::BrokerUnreachable`] when no metadata came.
+    /// [`SinkError::BrokerUnreachable`] when no metadata came, [`SinkError::Tls`] or
+    /// [`SinkError::Authentication`] when none came because TLS or SASL failed.
     pub fn check_topic(&self, topic: &str) -> Result<usize, SinkError> {
         find_topic(&self.metadata()?, &self.config.brokers, topic)
     }
@@ -269,14 +326,17 @@ impl KafkaSink {
     ///
     /// # Errors
     ///
-    /// [`SinkError::BrokerUnreachable`] when no metadata came.
+    /// [`SinkError::BrokerUnreachable`] when no metadata came, [`SinkError::Tls`] or
+    /// [`SinkError::Authentication`] when none came because TLS or SASL failed.
     pub fn topic_partitions(&self) -> Result<TopicListing, SinkError> {
         Ok(TopicListing::of(&self.metadata()?))
     }
 
     /// Metadata for every topic. Every metadata request of the sink goes through here,
     /// so that reachability is what the cluster last answered: metadata back means a
-    /// broker answers, no metadata within the timeout means none does.
+    /// broker answers, no metadata within the timeout means none does. No metadata
+    /// because TLS or SASL failed is reported as that failure
+    /// ([`SinkError::Tls`], [`SinkError::Authentication`]).
     fn metadata(&self) -> Result<Metadata, SinkError> {
         let outcome = fetch_metadata(
             self.producer.client(),
@@ -284,7 +344,14 @@ impl KafkaSink {
             self.config.metadata_timeout,
         );
         self.brokers_down.store(outcome.is_err(), Ordering::Relaxed);
-        outcome
+        let context = self.producer.context();
+        match outcome {
+            Ok(metadata) => {
+                context.metadata_came_back();
+                Ok(metadata)
+            }
+            Err(unreachable) => Err(context.explain(unreachable)),
+        }
     }
 
     /// The cluster's id as the brokers report it (blocking, up to
@@ -297,16 +364,24 @@ impl KafkaSink {
 
     /// Creates `topic` with `partitions` partitions (replication factor 1) through the
     /// Kafka admin API unless it exists. Blocking, like [`KafkaSink::check_topic`]: a
-    /// start-up call. Uses [`SinkConfig::brokers`] and [`SinkConfig::extra`] (so security
-    /// settings apply), through a separate short-lived admin client.
+    /// start-up call. Uses [`SinkConfig::brokers`], [`SinkConfig::security`] and
+    /// [`SinkConfig::extra`], through a separate short-lived admin client. It asks the
+    /// producer for metadata first, so that brokers that cannot be reached, or refuse
+    /// TLS or the credentials, are reported as such within
+    /// [`SinkConfig::metadata_timeout`] (an admin request would only time out, after a
+    /// minute).
     ///
     /// # Errors
     ///
-    /// [`SinkError::Config`] for `partitions < 1`, [`SinkError::BrokerUnreachable`] when
-    /// the request failed, [`SinkError::Rejected`] when the cluster refused (librdkafka's
-    /// mock cluster has no admin API: use
+    /// [`SinkError::Config`] for `partitions < 1`; [`SinkError::BrokerUnreachable`],
+    /// [`SinkError::Tls`] or [`SinkError::Authentication`] as for
+    /// [`check_topic`](Self::check_topic), and [`SinkError::BrokerUnreachable`] when the
+    /// admin request failed; [`SinkError::Rejected`] when the cluster refused
+    /// (librdkafka's mock cluster has no admin API: use
     /// [`EmbeddedBroker::create_topic`](crate::EmbeddedBroker::create_topic) there).
     pub fn create_topic(&self, topic: &str, partitions: i32) -> Result<(), SinkError> {
+        crate::admin::check_partitions(topic, partitions)?;
+        self.metadata()?;
         crate::admin::create_topic(&self.config, topic, partitions)
     }
 
@@ -690,6 +765,7 @@ mod tests {
             delivery_timeout_ms: 1500,
             brokers: "kafka:9092".into(),
             brokers_down: Arc::default(),
+            security_failure: Mutex::new(None),
         };
         let unknown_topic = SinkError::UnknownTopic {
             topic: "t".into(),
@@ -731,6 +807,66 @@ mod tests {
             );
             assert!(!error.is_retriable(), "{code:?}: may have been written");
         }
+    }
+
+    #[test]
+    fn tls_and_sasl_failures_are_told_apart_from_other_connection_failures() {
+        let context = SinkContext {
+            in_flight: InFlight::new(1, 1),
+            delivery_timeout_ms: 1,
+            brokers: "kafka:9093".into(),
+            brokers_down: Arc::default(),
+            security_failure: Mutex::new(None),
+        };
+        let global = |code| KafkaError::Global(code);
+        let failure = |code, reason| context.security_failure(&global(code), reason);
+        let sasl = "sasl_ssl://kafka:9093/bootstrap: SASL authentication error: SASL SCRAM \
+                    authentication failed: broker responded with invalid-proof";
+        assert_eq!(
+            failure(RDKafkaErrorCode::Authentication, sasl),
+            Some(SinkError::Authentication {
+                brokers: "kafka:9093".into(),
+                reason: sasl.into(),
+            })
+        );
+        let handshake = "ssl://kafka:9093/bootstrap: SSL handshake failed: \
+                         error:0A000086:SSL routines::certificate verify failed";
+        assert!(matches!(
+            failure(RDKafkaErrorCode::SSL, handshake),
+            Some(SinkError::Tls { .. })
+        ));
+        let refused_certificate = "ssl://kafka:9093/bootstrap: Receive failed: \
+            error:0A00045C:SSL routines::tlsv13 alert certificate required: SSL alert number 116";
+        assert!(matches!(
+            failure(
+                RDKafkaErrorCode::BrokerTransportFailure,
+                refused_certificate
+            ),
+            Some(SinkError::Tls { .. })
+        ));
+        let refused_connection = "kafka:9093/bootstrap: Connect to ipv4#10.0.0.1:9093 failed: \
+                                  Connection refused";
+        for code in [
+            RDKafkaErrorCode::BrokerTransportFailure,
+            RDKafkaErrorCode::AllBrokersDown,
+        ] {
+            assert_eq!(failure(code, refused_connection), None, "{code:?}");
+        }
+
+        // A metadata request that failed reports the security failure behind it, until
+        // metadata comes back.
+        let unreachable = SinkError::BrokerUnreachable {
+            brokers: "kafka:9093".into(),
+            reason: "Local: Timed out".into(),
+        };
+        assert_eq!(context.explain(unreachable.clone()), unreachable);
+        context.error(global(RDKafkaErrorCode::Authentication), sasl);
+        assert!(matches!(
+            context.explain(unreachable.clone()),
+            SinkError::Authentication { .. }
+        ));
+        context.metadata_came_back();
+        assert_eq!(context.explain(unreachable.clone()), unreachable);
     }
 
     /// Polls `future` on this thread until it is ready (the delivery callback wakes it);

@@ -50,6 +50,7 @@ mod kafka;
 mod memory;
 mod metadata;
 mod retry;
+mod security;
 mod sink;
 
 pub use any::AnySink;
@@ -61,6 +62,7 @@ pub use kafka::{FlushReport, KafkaSink};
 pub use memory::{MemorySink, StoredRecord};
 pub use metadata::TopicListing;
 pub use retry::RetryPolicy;
+pub use security::{SaslCredentials, SaslMechanism, Secret, Security, SecurityProtocol, TlsFiles};
 pub use sink::{Delivery, NullSink, Pending, Record, Sink};
 
 /// The README's example, compiled and run as a doctest.

@@ -14,7 +14,10 @@ mod runtime;
 mod tls;
 
 pub use http::HttpArgs;
-pub use kafka::{AckModeArg, AcksArg, CompressionArg, KafkaArgs, SinkKind};
+pub use kafka::{
+    AckModeArg, AcksArg, CompressionArg, KafkaArgs, KafkaSecurityError, SaslMechanismArg,
+    SecurityProtocolArg, SinkKind,
+};
 pub use rest_proxy::RestProxyArgs;
 pub use ring::RingArgs;
 pub use runtime::RuntimeArgs;
@@ -409,15 +412,24 @@ mod tests {
     #[test]
     fn help_lists_every_flag_with_its_default() {
         // Flags whose default is not a value: said in words, or nothing unless given.
-        const DEFAULT_IN_WORDS: [&str; 6] = [
+        const DEFAULT_IN_WORDS: [&str; 7] = [
             "--workers",
             "--allow-topic",
             "--allow-origin",
+            "--kafka-ca-file",
             "--tls-cert",
             "--tls-key",
             "--tls-client-ca",
         ];
-        const EMPTY_UNLESS_GIVEN: [&str; 1] = ["--producer-property"];
+        const EMPTY_UNLESS_GIVEN: [&str; 7] = [
+            "--producer-property",
+            "--kafka-sasl-mechanism",
+            "--kafka-sasl-username",
+            "--kafka-sasl-password-file",
+            "--kafka-cert-file",
+            "--kafka-key-file",
+            "--kafka-key-password-file",
+        ];
         // Repeatable KEY=VALUE pairs have no environment form yet.
         const NO_ENV: [&str; 1] = ["--producer-property"];
 
