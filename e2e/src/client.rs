@@ -2,7 +2,7 @@
 //! or over TLS.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,13 +105,7 @@ impl Client {
     /// hanging it: a hang guard, generous because many gateways and one broker share
     /// a loaded machine while a test binary runs.
     pub fn connect(address: SocketAddr) -> std::io::Result<Self> {
-        let stream = TcpStream::connect(address)?;
-        stream.set_read_timeout(Some(HANG_GUARD))?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream: Transport::Plain(stream),
-            buf: Vec::new(),
-        })
+        Self::connect_socket(Self::socket_for(address)?, address)
     }
 
     /// Connects over TLS to `localhost` at `address`, as `config` says (trusted
@@ -149,12 +143,30 @@ impl Client {
     /// or not at all, with as little kernel memory as possible between it and the
     /// server.
     pub fn connect_with_receive_buffer(address: SocketAddr, bytes: usize) -> std::io::Result<Self> {
-        let socket = socket2::Socket::new(
+        let socket = Self::socket_for(address)?;
+        socket.set_recv_buffer_size(bytes)?;
+        Self::connect_socket(socket, address)
+    }
+
+    /// Connects from the local address `source` (any port): on loopback, every
+    /// `127.0.0.0/8` address is this host's, so one test can be several clients.
+    pub fn connect_from(source: IpAddr, address: SocketAddr) -> std::io::Result<Self> {
+        let socket = Self::socket_for(address)?;
+        socket.bind(&SocketAddr::new(source, 0).into())?;
+        Self::connect_socket(socket, address)
+    }
+
+    /// A TCP socket of `address`'s family, to prepare before it connects.
+    fn socket_for(address: SocketAddr) -> std::io::Result<socket2::Socket> {
+        socket2::Socket::new(
             socket2::Domain::for_address(address),
             socket2::Type::STREAM,
             Some(socket2::Protocol::TCP),
-        )?;
-        socket.set_recv_buffer_size(bytes)?;
+        )
+    }
+
+    /// Connects a prepared `socket` to `address`, as [`Client::connect`] does.
+    fn connect_socket(socket: socket2::Socket, address: SocketAddr) -> std::io::Result<Self> {
         socket.connect(&address.into())?;
         let stream = TcpStream::from(socket);
         stream.set_read_timeout(Some(HANG_GUARD))?;

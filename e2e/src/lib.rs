@@ -49,7 +49,9 @@ macro_rules! suite_tests {
             pipelined_split_chunked_continue_and_closing_requests_are_served,
             smuggling_corpus_is_rejected, sigterm_under_load_loses_nothing,
             unknown_topic_fails_at_startup, probes_and_metrics_answer_while_a_stalled_head_is_cut,
-            connections_past_the_limit_get_503_and_are_counted, record_over_kafka_limit_is_413,
+            connections_past_the_limit_get_503_and_are_counted,
+            one_client_past_its_connection_bound_gets_503_and_others_are_served,
+            record_over_kafka_limit_is_413,
             deep_json_is_400_with_line_and_column, cross_site_writes_are_refused);
         $crate::tests_calling!(__e2e_suite_test, $binary, [$($(($key, $value)),*)?], timeouts:
             stalled_body_gets_408_and_close, body_after_the_header_and_idle_timeouts_is_served,

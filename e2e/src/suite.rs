@@ -445,7 +445,17 @@ pub fn wait_for_metric(client: &mut Client, name: &str, value: u64) {
 /// Past `--max-connections`, a new connection gets 503 with Retry-After and is closed,
 /// and the refusal is counted.
 pub fn connections_past_the_limit_get_503_and_are_counted(binary: &str) {
-    let setup = setup(binary, &["--max-connections", "2", "--workers", "1"]);
+    let setup = setup(
+        binary,
+        &[
+            "--max-connections",
+            "2",
+            "--max-connections-per-client",
+            "0",
+            "--workers",
+            "1",
+        ],
+    );
     let mut first = Client::connect(setup.gateway.address).unwrap();
     // The start-up probe's connection may not have been released yet: wait until the
     // server counts this connection alone.
@@ -467,8 +477,56 @@ pub fn connections_past_the_limit_get_503_and_are_counted(binary: &str) {
     assert_eq!(refused.status, 503);
     assert_eq!(refused.header("retry-after"), Some("1"));
     assert!(third.is_closed());
-    assert_eq!(metric(&mut first, "gateway_connections_refused_total"), 1);
+    assert_eq!(
+        metric(
+            &mut first,
+            "gateway_connections_refused_total{reason=\"limit\"}"
+        ),
+        1
+    );
     assert_eq!(metric(&mut first, "gateway_connections_open"), 2);
+}
+
+/// Past `--max-connections-per-client`, a new connection from the same address gets
+/// 503 with Retry-After and is closed, counted as a per-client refusal, while another
+/// address is still served.
+pub fn one_client_past_its_connection_bound_gets_503_and_others_are_served(binary: &str) {
+    let setup = setup(
+        binary,
+        &["--max-connections-per-client", "2", "--workers", "1"],
+    );
+    let (this, other) = ([127, 0, 0, 1].into(), [127, 0, 0, 2].into());
+    let address = setup.gateway.address;
+    let mut first = Client::connect_from(this, address).unwrap();
+    // The start-up probe's connection (also from 127.0.0.1) may not have been released
+    // yet: wait until the server counts this connection alone.
+    wait_for_metric(&mut first, "gateway_connections_open", 1);
+    let mut second = Client::connect_from(this, address).unwrap();
+    let health = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
+    assert_eq!(second.request(health).unwrap().unwrap().status, 200);
+    let mut third = Client::connect_from(this, address).unwrap();
+    let refused = third
+        .read_response()
+        .unwrap()
+        .expect("a refusal, not a silent close");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(
+        refused.text().contains("from your address"),
+        "{}",
+        refused.text()
+    );
+    assert!(third.is_closed());
+    let mut elsewhere = Client::connect_from(other, address).unwrap();
+    assert_eq!(elsewhere.request(health).unwrap().unwrap().status, 200);
+    assert_eq!(
+        metric(
+            &mut first,
+            "gateway_connections_refused_total{reason=\"per_client\"}"
+        ),
+        1
+    );
+    assert_eq!(metric(&mut first, "gateway_connections_open"), 3);
 }
 
 /// Shapes hyper tolerates or answers with a plain 400, which the servers framing with

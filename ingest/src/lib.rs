@@ -64,7 +64,7 @@ mod rest_proxy;
 mod sink;
 mod topics;
 
-pub use connections::{ConnectionLimit, ConnectionSlot};
+pub use connections::{ConnectionLimit, ConnectionSlot, Refused};
 pub use cross_site::{parse_origin, Cors};
 pub use date::DateCache;
 pub use dispatch::{Dispatcher, DEFAULT_MAX_RECORDS_PER_CONNECTION};

@@ -20,6 +20,13 @@ struct ReasonLabel {
     reason: &'static str,
 }
 
+/// The handles [`crate::ConnectionLimit`] counts with.
+pub(crate) struct ConnectionHandles {
+    pub(crate) open: Gauge,
+    pub(crate) refused_limit: Counter,
+    pub(crate) refused_per_client: Counter,
+}
+
 /// The gateway's metrics. Handles are cheap clones of shared atomics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -30,7 +37,7 @@ pub struct Metrics {
     in_flight: Gauge,
     acked_before_delivery: Counter,
     connections_open: Gauge,
-    connections_refused: Counter,
+    connections_refused: Family<ReasonLabel, Counter>,
     tls_failures: Family<ReasonLabel, Counter>,
 }
 
@@ -44,7 +51,7 @@ impl Default for Metrics {
         let in_flight = Gauge::default();
         let acked_before_delivery = Counter::default();
         let connections_open = Gauge::default();
-        let connections_refused = Counter::default();
+        let connections_refused = Family::<ReasonLabel, Counter>::default();
         let tls_failures = Family::<ReasonLabel, Counter>::default();
         registry.register(
             "http_requests",
@@ -78,7 +85,7 @@ impl Default for Metrics {
         );
         registry.register(
             "gateway_connections_refused",
-            "Client connections refused with 503 over --max-connections",
+            "Client connections refused with 503, by the bound that refused them (limit: --max-connections, per_client: --max-connections-per-client)",
             connections_refused.clone(),
         );
         registry.register(
@@ -126,11 +133,17 @@ impl Metrics {
         self.acked_before_delivery.inc();
     }
 
-    pub(crate) fn connection_handles(&self) -> (Gauge, Counter) {
-        (
-            self.connections_open.clone(),
-            self.connections_refused.clone(),
-        )
+    pub(crate) fn connection_handles(&self) -> ConnectionHandles {
+        let refused = |reason| {
+            self.connections_refused
+                .get_or_create(&ReasonLabel { reason })
+                .clone()
+        };
+        ConnectionHandles {
+            open: self.connections_open.clone(),
+            refused_limit: refused("limit"),
+            refused_per_client: refused("per_client"),
+        }
     }
 
     pub(crate) fn in_flight(&self) -> &Gauge {

@@ -96,6 +96,14 @@ pub enum Rejection {
         /// The configured limit.
         limit: usize,
     },
+    /// The client's address holds as many connections as one client may
+    /// (`--max-connections-per-client`); the new one is answered and closed. The
+    /// limit is for the logs, not the client.
+    #[error("too many connections from your address; retry later")]
+    TooManyClientConnections {
+        /// The configured limit per client.
+        limit: usize,
+    },
     /// A REST Proxy request named a topic that does not exist or is not on the
     /// allowlist (the two are answered alike).
     #[error("topic `{topic}` not found")]
@@ -244,9 +252,10 @@ impl Rejection {
             }
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::ShuttingDown | Self::TooManyConnections { .. } | Self::OutOfBufferSpace => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::ShuttingDown
+            | Self::TooManyConnections { .. }
+            | Self::TooManyClientConnections { .. }
+            | Self::OutOfBufferSpace => StatusCode::SERVICE_UNAVAILABLE,
             Self::Sink(error) => match error {
                 SinkError::Overloaded { .. } | SinkError::QueueFull { .. } | SinkError::Closed => {
                     StatusCode::SERVICE_UNAVAILABLE
@@ -291,6 +300,7 @@ impl Rejection {
             | Self::BodyTooLarge { .. }
             | Self::BodyTimeout { .. }
             | Self::TooManyConnections { .. }
+            | Self::TooManyClientConnections { .. }
             | Self::OutOfBufferSpace => true,
             _ => false,
         }
@@ -373,6 +383,12 @@ mod tests {
                 false,
             ),
             (Rejection::TooManyConnections { limit: 1 }, 503, 503, true),
+            (
+                Rejection::TooManyClientConnections { limit: 1 },
+                503,
+                503,
+                true,
+            ),
             (Rejection::OutOfBufferSpace, 503, 503, true),
             (
                 Rejection::UnknownTopic { topic: "t".into() },

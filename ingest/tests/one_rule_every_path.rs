@@ -355,8 +355,13 @@ fn clients_hear_no_broker_address_or_counter_and_the_log_has_the_whole_error() {
             }
         }
     });
-    let reply = Reply::rejected(&ingest::Rejection::TooManyConnections { limit: 12345 });
-    assert!(!String::from_utf8_lossy(&reply.body).contains("12345"));
+    for rejection in [
+        ingest::Rejection::TooManyConnections { limit: 12345 },
+        ingest::Rejection::TooManyClientConnections { limit: 12345 },
+    ] {
+        let reply = Reply::rejected(&rejection);
+        assert!(!String::from_utf8_lossy(&reply.body).contains("12345"));
+    }
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     for internal in ["10.1.2.3:9092", "12345 records", "67890 bytes"] {
         assert!(logs.contains(internal), "{internal} not logged:\n{logs}");

@@ -16,6 +16,9 @@ pub struct ServeSettings {
     /// Most simultaneous client connections, across every worker; more get the `503`
     /// refusal and are closed.
     pub max_connections: usize,
+    /// Most simultaneous connections from one client address (an IPv4 address or an
+    /// IPv6 /64), or `None` for no bound; more get the `503` refusal and are closed.
+    pub max_connections_per_client: Option<usize>,
     /// How long in-flight connections get to finish after shutdown begins.
     pub grace_period: Duration,
     /// Each connection's framing limits, client timeouts and output bounds.

@@ -3,13 +3,14 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{ServeSettings, Shutdown};
 use http_conn::{Driver, MemoryBudget, ServerConnection};
-use ingest::{ConnectionLimit, ConnectionSlot, Dispatcher, Gateway, Rejection, Reply};
+use ingest::{ConnectionLimit, ConnectionSlot, Dispatcher, Gateway, Refused, Reply};
 
 /// What every connection of every worker shares.
 #[derive(Debug)]
@@ -27,6 +28,8 @@ pub struct Shared {
     connections: Arc<ConnectionLimit>,
     /// `503 Too many connections`, encoded once.
     refusal: Vec<u8>,
+    /// `503 Too many connections from your address`, encoded once.
+    client_refusal: Vec<u8>,
 }
 
 impl Shared {
@@ -36,19 +39,32 @@ impl Shared {
         gateway: Arc<Gateway>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
-        let mut refusal = Vec::new();
-        Reply::rejected(&Rejection::TooManyConnections {
-            limit: settings.max_connections,
-        })
-        .encode_http1(false, ingest::HttpVersion::Http11, None, &mut refusal);
+        let connections = ConnectionLimit::new(
+            settings.max_connections,
+            settings.max_connections_per_client,
+            gateway.metrics(),
+        );
+        let encode = |why: Refused| {
+            let mut wire = Vec::new();
+            Reply::rejected(&why.rejection(connections.bound(why))).encode_http1(
+                false,
+                ingest::HttpVersion::Http11,
+                None,
+                &mut wire,
+            );
+            wire
+        };
+        let refusal = encode(Refused::Limit);
+        let client_refusal = encode(Refused::PerClient);
         Self {
-            connections: ConnectionLimit::new(settings.max_connections, gateway.metrics()),
+            connections,
             gateway,
             connection: settings.connection,
             budget: MemoryBudget::new(settings.max_buffered_request_bytes),
             max_records_per_connection: settings.max_records_per_connection,
             tls,
             refusal,
+            client_refusal,
         }
     }
 
@@ -71,17 +87,28 @@ impl Shared {
         self.tls.is_some()
     }
 
-    /// The response a connection over the limit gets before it is closed (`503`,
+    /// The response a connection refused for `why` gets before it is closed (`503`,
     /// `Retry-After`, `Connection: close`).
-    pub fn refusal(&self) -> &[u8] {
-        &self.refusal
+    pub fn refusal(&self, why: Refused) -> &[u8] {
+        match why {
+            Refused::Limit => &self.refusal,
+            Refused::PerClient => &self.client_refusal,
+        }
     }
 
-    /// A slot in the process-wide connection limit, or `None` at the limit (then
-    /// write [`Shared::refusal`] and close). For an engine that admits connections
-    /// itself rather than through [`accept_loop`].
-    pub fn try_admit(&self) -> Option<ConnectionSlot> {
-        self.connections.try_admit()
+    /// A slot in the connection limits for a connection from `peer`, or which bound
+    /// refused it (then write [`Shared::refusal`] and close). For an engine that
+    /// admits connections itself rather than through [`accept_loop`]; `peer` may be
+    /// `None` when [`Shared::admits_per_client`] is false (nothing needs it then).
+    pub fn try_admit(&self, peer: Option<SocketAddr>) -> Result<ConnectionSlot, Refused> {
+        self.connections.try_admit(peer.map(|peer| peer.ip()))
+    }
+
+    /// Whether admission counts connections per client address, so an engine needs
+    /// each connection's peer address (one more system call per accept for an engine
+    /// whose accept does not return it).
+    pub fn admits_per_client(&self) -> bool {
+        self.connections.per_client().is_some()
     }
 }
 
@@ -93,8 +120,9 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 pub trait Accept {
     /// An accepted connection.
     type Stream;
-    /// The next connection. Cancel-safe (the accept loop races it with shutdown).
-    fn accept(&mut self) -> impl Future<Output = std::io::Result<Self::Stream>>;
+    /// The next connection and its peer's address. Cancel-safe (the accept loop races
+    /// it with shutdown).
+    fn accept(&mut self) -> impl Future<Output = std::io::Result<(Self::Stream, SocketAddr)>>;
 }
 
 /// What the accept loop hands the engine for each accepted connection.
@@ -107,10 +135,12 @@ pub enum Accepted<S> {
         /// Its slot in the connection limit and in the worker's drain count.
         guard: ConnectionGuard,
     },
-    /// Over the limit: write [`Shared::refusal`] and close it.
+    /// Over a limit: write [`Shared::refusal`] for `why` and close it.
     Refused {
         /// The connection.
         stream: S,
+        /// Which bound refused it.
+        why: Refused,
     },
 }
 
@@ -143,7 +173,7 @@ pub struct Worker {
 
 /// A worker's accept loop: accepts on `listener` (the worker's listener in the
 /// engine's form) until `shutdown` asks to drain, admits each connection against the
-/// connection limit and hands it to `spawn`; then stops accepting and waits for the
+/// connection limits and hands it to `spawn`; then stops accepting and waits for the
 /// admitted connections to close, or for the shutdown to ask to stop (what is still
 /// open is then dropped with the engine's tasks).
 pub async fn accept_loop<L: Accept>(
@@ -159,8 +189,8 @@ pub async fn accept_loop<L: Accept>(
             () = shutdown.requested() => break,
             accepted = listener.accept() => accepted,
         };
-        let stream = match accepted {
-            Ok(stream) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(error) => {
                 // Out of file descriptors and the like: back off instead of spinning.
                 tracing::warn!(%error, "accept failed");
@@ -168,8 +198,8 @@ pub async fn accept_loop<L: Accept>(
                 continue;
             }
         };
-        match shared.connections.try_admit() {
-            Some(slot) => {
+        match shared.try_admit(Some(peer)) {
+            Ok(slot) => {
                 active.set(active.get() + 1);
                 let guard = ConnectionGuard {
                     _slot: slot,
@@ -177,7 +207,7 @@ pub async fn accept_loop<L: Accept>(
                 };
                 spawn(Accepted::Admitted { stream, guard });
             }
-            None => spawn(Accepted::Refused { stream }),
+            Err(why) => spawn(Accepted::Refused { stream, why }),
         }
     }
     drop(listener);
@@ -213,29 +243,30 @@ mod tests {
 
     use super::*;
 
-    /// Hands out `count` numbered connections, then none.
+    /// Hands out one numbered connection from each of `peers`, then none.
     struct FakeListener {
-        next: u32,
-        count: u32,
+        peers: Vec<SocketAddr>,
+        next: usize,
     }
 
     impl Accept for FakeListener {
-        type Stream = u32;
+        type Stream = usize;
 
-        async fn accept(&mut self) -> std::io::Result<u32> {
-            if self.next == self.count {
-                std::future::pending::<()>().await;
-            }
+        async fn accept(&mut self) -> std::io::Result<(usize, SocketAddr)> {
+            let Some(&peer) = self.peers.get(self.next) else {
+                return std::future::pending().await;
+            };
             self.next += 1;
-            Ok(self.next - 1)
+            Ok((self.next - 1, peer))
         }
     }
 
-    fn shared(max_connections: usize) -> Shared {
+    fn shared(max_connections: usize, max_connections_per_client: Option<usize>) -> Shared {
         let settings = ServeSettings {
             listen: ([127, 0, 0, 1], 0).into(),
             workers: std::num::NonZeroUsize::MIN,
             max_connections,
+            max_connections_per_client,
             grace_period: Duration::from_millis(1),
             connection: http_conn::Config::default(),
             max_buffered_request_bytes: usize::MAX,
@@ -252,9 +283,9 @@ mod tests {
         Shared::new(&settings, Arc::new(gateway), None)
     }
 
-    #[test]
-    fn connections_past_the_limit_are_refused_and_shutdown_stops_accepting() {
-        let shared = shared(2);
+    /// Runs the accept loop over connections from `peers` until it has handed out
+    /// every one, then shuts it down: the admitted and the refused connections.
+    fn accept_all(shared: &Shared, peers: &[&str]) -> (Vec<usize>, Vec<(usize, Refused)>) {
         let (trigger, shutdown) = Shutdown::channel();
         let admitted = RefCell::new(Vec::new());
         let refused = RefCell::new(Vec::new());
@@ -263,10 +294,13 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let listener = FakeListener { next: 0, count: 3 };
-            let serving = accept_loop(&shared, shutdown, listener, |accepted| match accepted {
+            let listener = FakeListener {
+                peers: peers.iter().map(|peer| peer.parse().unwrap()).collect(),
+                next: 0,
+            };
+            let serving = accept_loop(shared, shutdown, listener, |accepted| match accepted {
                 Accepted::Admitted { stream, guard } => admitted.borrow_mut().push((stream, guard)),
-                Accepted::Refused { stream } => refused.borrow_mut().push(stream),
+                Accepted::Refused { stream, why } => refused.borrow_mut().push((stream, why)),
             });
             let stopping = async {
                 tokio::task::yield_now().await;
@@ -278,13 +312,35 @@ mod tests {
             };
             tokio::join!(serving, stopping);
         });
-        let admitted: Vec<u32> = admitted.into_inner().into_iter().map(|(s, _)| s).collect();
+        let admitted = admitted.into_inner().into_iter().map(|(s, _)| s).collect();
+        (admitted, refused.into_inner())
+    }
+
+    #[test]
+    fn connections_past_the_limit_are_refused_and_shutdown_stops_accepting() {
+        let shared = shared(2, None);
+        let peers = ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.2:1"];
+        let (admitted, refused) = accept_all(&shared, &peers);
         assert_eq!(admitted, [0, 1]);
-        assert_eq!(refused.into_inner(), [2]);
+        assert_eq!(refused, [(2, Refused::Limit)]);
         assert_eq!(shared.connections.open(), 0, "guards dropped, slots freed");
-        let refusal = String::from_utf8_lossy(shared.refusal()).into_owned();
+        let refusal = String::from_utf8_lossy(shared.refusal(Refused::Limit)).into_owned();
         assert!(refusal.starts_with("HTTP/1.1 503 "), "{refusal}");
         assert!(refusal.contains("retry-after: 1\r\n"), "{refusal}");
+        assert!(refusal.contains("connection: close\r\n"), "{refusal}");
+    }
+
+    #[test]
+    fn a_client_past_its_bound_is_refused_while_another_is_admitted() {
+        let shared = shared(10, Some(1));
+        assert!(shared.admits_per_client());
+        let peers = ["10.0.0.1:1", "10.0.0.1:2", "10.0.0.2:1"];
+        let (admitted, refused) = accept_all(&shared, &peers);
+        assert_eq!(admitted, [0, 2]);
+        assert_eq!(refused, [(1, Refused::PerClient)]);
+        let refusal = String::from_utf8_lossy(shared.refusal(Refused::PerClient)).into_owned();
+        assert!(refusal.starts_with("HTTP/1.1 503 "), "{refusal}");
+        assert!(refusal.contains("from your address"), "{refusal}");
         assert!(refusal.contains("connection: close\r\n"), "{refusal}");
     }
 }

@@ -46,7 +46,7 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
     let timeouts = args.http.timeouts();
     let graceful = GracefulShutdown::new();
     loop {
-        let (stream, _) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(error) => {
@@ -58,9 +58,12 @@ pub(crate) async fn serve(args: &GatewayArgs, started: &Started) -> anyhow::Resu
             },
             () = signals.recv(|| started.reload()) => break,
         };
-        let Some(slot) = shared.try_admit() else {
-            let _ = stream.try_write(shared.refusal());
-            continue;
+        let slot = match shared.try_admit(Some(peer)) {
+            Ok(slot) => slot,
+            Err(why) => {
+                let _ = stream.try_write(shared.refusal(why));
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let metrics_gateway = Arc::clone(&gateway);

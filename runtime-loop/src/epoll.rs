@@ -161,9 +161,9 @@ impl Io for EpollEngine {
                 break;
             };
             match listener.accept() {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     let epoll = &self.epoll;
-                    worker.admit(stream, now, |index, stream| {
+                    worker.admit(stream, Some(peer), now, |index, stream| {
                         stream.set_nonblocking(true)?;
                         epoll.add(stream.as_raw_fd(), index as u64)?;
                         Ok(EpollConn {

@@ -90,7 +90,9 @@ impl Io for UringEngine {
     fn dispatch(&mut self, worker: &mut Worker<UringConn>, now: Instant) -> Result<(), RingError> {
         self.ring.complete(|completion| match completion {
             Completion::Accepted(Ok(stream)) => {
-                worker.admit(stream, now, |_, _| Ok(UringConn::default()));
+                // The multishot accept returns no peer address: `admit` asks the
+                // socket for it when it needs it.
+                worker.admit(stream, None, now, |_, _| Ok(UringConn::default()));
             }
             Completion::Accepted(Err(error)) => {
                 tracing::warn!(%error, "accept failed; pausing accepts briefly");

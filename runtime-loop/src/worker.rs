@@ -3,7 +3,7 @@
 //! An engine ([`Io`]) adds only how it waits and how bytes move.
 
 use std::io::Write;
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::task::{Context, Waker};
 use std::time::{Duration, Instant};
@@ -203,24 +203,34 @@ impl<E> Worker<E> {
         }
     }
 
-    /// Admits an accepted socket, or answers `503` and closes it when the process is at
-    /// its connection limit (or the worker is draining: then it is dropped). `io` makes
-    /// the engine state for the slot index.
+    /// Admits an accepted socket from `peer`, or answers `503` and closes it when the
+    /// process or that client is at its connection limit (or the worker is draining:
+    /// then it is dropped). `peer` is `None` when the engine's accept did not return
+    /// it; it is then asked of the socket, only if admission counts per client. `io`
+    /// makes the engine state for the slot index.
     pub(crate) fn admit(
         &mut self,
         stream: TcpStream,
+        peer: Option<SocketAddr>,
         now: Instant,
         io: impl FnOnce(usize, &TcpStream) -> std::io::Result<E>,
     ) -> Option<usize> {
         if self.draining() {
             return None;
         }
-        let Some(slot) = self.shared.try_admit() else {
-            // The refusal is a few hundred bytes into an empty socket buffer: one
-            // non-blocking write, then close.
-            let _ = stream.set_nonblocking(true);
-            let _ = (&stream).write(self.shared.refusal());
-            return None;
+        let peer = match peer {
+            None if self.shared.admits_per_client() => stream.peer_addr().ok(),
+            peer => peer,
+        };
+        let slot = match self.shared.try_admit(peer) {
+            Ok(slot) => slot,
+            Err(why) => {
+                // The refusal is a few hundred bytes into an empty socket buffer: one
+                // non-blocking write, then close.
+                let _ = stream.set_nonblocking(true);
+                let _ = (&stream).write(self.shared.refusal(why));
+                return None;
+            }
         };
         let _ = stream.set_nodelay(true);
         let index = self.free.pop().unwrap_or_else(|| {

@@ -54,10 +54,10 @@ impl Engine for Epoll {
                             drop(guard);
                         });
                     }
-                    Accepted::Refused { mut stream } => {
+                    Accepted::Refused { mut stream, why } => {
                         let shared = std::sync::Arc::clone(&shared);
                         tokio::task::spawn_local(async move {
-                            let _ = stream.write_all(shared.refusal()).await;
+                            let _ = stream.write_all(shared.refusal(why)).await;
                         });
                     }
                 },
@@ -72,7 +72,7 @@ struct Listener(tokio::net::TcpListener);
 impl Accept for Listener {
     type Stream = tokio::net::TcpStream;
 
-    async fn accept(&mut self) -> std::io::Result<Self::Stream> {
-        self.0.accept().await.map(|(stream, _)| stream)
+    async fn accept(&mut self) -> std::io::Result<(Self::Stream, std::net::SocketAddr)> {
+        self.0.accept().await
     }
 }

@@ -52,8 +52,8 @@ impl Engine for Uring {
                             drop(guard);
                         });
                     }
-                    Accepted::Refused { stream } => {
-                        let refusal = shared.refusal().to_vec();
+                    Accepted::Refused { stream, why } => {
+                        let refusal = shared.refusal(why).to_vec();
                         tokio_uring::spawn(async move {
                             let _ = stream.write_all(refusal).await;
                         });
@@ -70,7 +70,7 @@ struct Listener(tokio_uring::net::TcpListener);
 impl Accept for Listener {
     type Stream = tokio_uring::net::TcpStream;
 
-    async fn accept(&mut self) -> std::io::Result<Self::Stream> {
-        self.0.accept().await.map(|(stream, _)| stream)
+    async fn accept(&mut self) -> std::io::Result<(Self::Stream, std::net::SocketAddr)> {
+        self.0.accept().await
     }
 }

@@ -139,6 +139,7 @@ impl GatewayArgs {
             listen: self.runtime.listen,
             workers: self.runtime.worker_count(),
             max_connections: self.runtime.max_connections,
+            max_connections_per_client: self.runtime.max_connections_per_client(),
             grace_period: self.runtime.grace_period(),
             connection: self.http.connection_config(),
             max_buffered_request_bytes: self.runtime.max_buffered_request_bytes,
@@ -315,6 +316,24 @@ mod tests {
     }
 
     #[test]
+    fn the_per_client_bound_defaults_to_a_quarter_of_the_limit_and_zero_turns_it_off() {
+        let bound = |flags: &[&str]| {
+            parse(flags)
+                .unwrap()
+                .serve_settings()
+                .max_connections_per_client
+        };
+        assert_eq!(
+            bound(&[]),
+            Some(RuntimeArgs::DEFAULT_MAX_CONNECTIONS / RuntimeArgs::PER_CLIENT_SHARE_DIVISOR)
+        );
+        assert_eq!(bound(&["--max-connections", "100"]), Some(25));
+        assert_eq!(bound(&["--max-connections", "2"]), Some(1), "never 0");
+        assert_eq!(bound(&["--max-connections-per-client", "7"]), Some(7));
+        assert_eq!(bound(&["--max-connections-per-client", "0"]), None);
+    }
+
+    #[test]
     fn origin_and_depth_flags_reach_the_policy_and_bad_values_are_refused() {
         let args = parse(&[
             "--allow-origin",
@@ -412,8 +431,9 @@ mod tests {
     #[test]
     fn help_lists_every_flag_with_its_default() {
         // Flags whose default is not a value: said in words, or nothing unless given.
-        const DEFAULT_IN_WORDS: [&str; 7] = [
+        const DEFAULT_IN_WORDS: [&str; 8] = [
             "--workers",
+            "--max-connections-per-client",
             "--allow-topic",
             "--allow-origin",
             "--kafka-ca-file",
