@@ -71,8 +71,17 @@ impl TlsFailure {
 
 /// The plain answer to a plaintext HTTP request on the HTTPS port (nginx answers the
 /// same situation with a 400 too): the client learns its mistake instead of a reset.
-const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
-content-length: 62\r\nconnection: close\r\n\r\n{\"error\":\"this port speaks HTTPS; send the request over TLS\"}";
+fn plain_http_answer(out: &mut Vec<u8>) {
+    const BODY: &str = r#"{"error":"this port speaks HTTPS; send the request over TLS"}"#;
+    // The length is the body's own: a hand-written one drifted once (62 for 61 bytes).
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        BODY.len()
+    );
+    out.extend_from_slice(head.as_bytes());
+    out.extend_from_slice(BODY.as_bytes());
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -219,7 +228,7 @@ impl Tls {
             if self.incoming[0].is_ascii_uppercase() {
                 // A TLS record starts with its content type (22 for a ClientHello); an
                 // upper-case letter is a plaintext request line.
-                self.outgoing.buffer().extend_from_slice(PLAIN_HTTP_ANSWER);
+                plain_http_answer(self.outgoing.buffer());
                 self.state = State::Failed(TlsFailure::PlainHttp);
                 self.received = 0;
                 return;

@@ -285,6 +285,12 @@ fn plaintext_http_on_the_tls_port_is_answered_400_in_plaintext_and_closed() {
     let wire = String::from_utf8(engine.written()).unwrap();
     assert!(wire.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{wire}");
     assert!(wire.contains("HTTPS"), "{wire}");
+    let (head, body) = wire.split_once("\r\n\r\n").expect("a head and a body");
+    let length = head
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length: "))
+        .expect("a content-length");
+    assert_eq!(length.parse::<usize>().unwrap(), body.len(), "{wire}");
     assert!(engine.closed);
     assert_eq!(engine.driver.tls_failure(), Some(TlsFailure::PlainHttp));
     assert_eq!(engine.driver.service().failures, [TlsFailure::PlainHttp]);
