@@ -3,45 +3,92 @@
 //! ```text
 //! cargo run --release -p bench --example loadgen -- ADDRESS [--connections N]
 //!     [--rate REQ_PER_S (open loop; omit for closed loop)] [--seconds S] [--body-bytes B]
-//!     [--core C]
+//!     [--core C] [--tls-ca PEM [--server-name NAME] [--no-resumption]]
+//!     [--new-connection-per-request]
 //! ```
 //!
-//! Prints throughput and latency percentiles (from the scheduled send time in open loop).
+//! Prints throughput and latency percentiles (from the scheduled send time in open loop),
+//! and over TLS the handshakes by kind.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use bench::loadgen::{self, LoadSpec, Pacing};
+use anyhow::Context;
+use bench::loadgen::{self, LoadSpec, Pacing, Resumption, Reuse, Tls};
+use clap::Parser;
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let flag = |name: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map(|v| {
-                v.parse::<f64>()
-                    .unwrap_or_else(|_| panic!("{name} takes a number"))
-            })
-    };
-    let Some(address) = args.first().and_then(|a| a.parse().ok()) else {
-        eprintln!("usage: loadgen ADDRESS [--connections N] [--rate R] [--seconds S] [--body-bytes B] [--core C]");
-        std::process::exit(2);
-    };
-    if let Some(core) = flag("--core") {
-        core_affinity::set_for_current(core_affinity::CoreId { id: core as usize });
+/// Offers `POST /` with a JSON body to a gateway and prints what came back.
+#[derive(Debug, Parser)]
+#[command(name = "loadgen")]
+struct Args {
+    /// The gateway's address, e.g. 127.0.0.1:8081.
+    address: SocketAddr,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Open loop at this many requests per second in total; omit for a closed loop.
+    #[arg(long, value_name = "REQ_PER_S")]
+    rate: Option<f64>,
+    /// Seconds measured, after one second of warm-up.
+    #[arg(long, default_value_t = 5.0)]
+    seconds: f64,
+    /// Bytes of each request's JSON body.
+    #[arg(long, default_value_t = 256)]
+    body_bytes: usize,
+    /// Pin the generator to this core.
+    #[arg(long)]
+    core: Option<usize>,
+    /// Speak HTTPS, trusting the certificates of this PEM file: the server's CA, or the
+    /// certificate of a gateway started with --tls-self-signed (its log names the file).
+    #[arg(long, value_name = "PEM")]
+    tls_ca: Option<PathBuf>,
+    /// With --tls-ca: the name the server's certificate must carry.
+    #[arg(long, default_value = "localhost", requires = "tls_ca")]
+    server_name: String,
+    /// With --tls-ca: no session store, so every handshake is full (by default every
+    /// connection shares one store and resumes).
+    #[arg(long, requires = "tls_ca")]
+    no_resumption: bool,
+    /// Connect (and handshake), send one request, close; instead of keep-alive.
+    #[arg(long)]
+    new_connection_per_request: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(core) = args.core {
+        core_affinity::set_for_current(core_affinity::CoreId { id: core });
     }
+    let resumption = if args.no_resumption {
+        Resumption::Off
+    } else {
+        Resumption::On
+    };
+    let tls = args
+        .tls_ca
+        .as_deref()
+        .map(|pem| Tls::trusting_pem_file(pem, &args.server_name, resumption))
+        .transpose()
+        .context("cannot set up HTTPS")?;
     let spec = LoadSpec {
-        address,
-        connections: flag("--connections").unwrap_or(64.0) as usize,
-        request: bench::corpus::post(&bench::corpus::json_payload(
-            flag("--body-bytes").unwrap_or(256.0) as usize,
-        )),
-        pacing: match flag("--rate") {
-            Some(rate) => Pacing::OpenLoop { rate },
-            None => Pacing::ClosedLoop,
-        },
-        duration: Duration::from_secs_f64(flag("--seconds").unwrap_or(5.0)),
         warmup: Duration::from_secs(1),
+        tls,
+        reuse: if args.new_connection_per_request {
+            Reuse::NewConnectionPerRequest
+        } else {
+            Reuse::KeepAlive
+        },
+        ..LoadSpec::keep_alive(
+            args.address,
+            args.connections,
+            bench::corpus::post(&bench::corpus::json_payload(args.body_bytes)),
+            match args.rate {
+                Some(rate) => Pacing::OpenLoop { rate },
+                None => Pacing::ClosedLoop,
+            },
+            Duration::from_secs_f64(args.seconds),
+        )
     };
     let result = loadgen::run(&spec);
     let latency = result.latency();
@@ -56,4 +103,13 @@ fn main() {
         result.errors,
         result.requests
     );
+    if let Some(negotiated) = &result.negotiated {
+        println!(
+            "{:.0} handshakes/s: {} full, {} resumed ({negotiated})",
+            result.handshakes_per_second(),
+            result.handshakes.full,
+            result.handshakes.resumed
+        );
+    }
+    Ok(())
 }

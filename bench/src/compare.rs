@@ -491,14 +491,13 @@ struct Run<'a> {
 impl Run<'_> {
     /// Offers `request` with `pacing` for `duration`, unmeasured by the server side.
     fn offer(&self, plan: &Plan, request: &[u8], pacing: Pacing, duration: Duration) -> LoadResult {
-        loadgen::run(&LoadSpec {
-            address: self.server.address(),
-            connections: plan.connections(self.slot.sink),
-            request: request.to_vec(),
+        loadgen::run(&LoadSpec::keep_alive(
+            self.server.address(),
+            plan.connections(self.slot.sink),
+            request.to_vec(),
             pacing,
             duration,
-            warmup: Duration::ZERO,
-        })
+        ))
     }
 
     /// One measurement: an unmeasured warm-up, then `duration` of load with the
@@ -549,7 +548,7 @@ impl<F: FnMut(&str)> Runner<'_, F> {
             });
             let server = match &trace_output {
                 Some(output) => ServerUnderTest::start_traced(slot.server, core, &flags, output)?,
-                None => ServerUnderTest::start(slot.server, core, &flags)?,
+                None => ServerUnderTest::start(slot.server, core, &flags, None)?,
             };
             let done = work(&Run {
                 slot,

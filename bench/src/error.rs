@@ -73,6 +73,21 @@ pub enum Error {
         /// The answer's body, or why there was none.
         body: String,
     },
+    /// The load generator was given a TLS server name that is neither a DNS name nor an
+    /// IP address.
+    #[error("{name:?} is not a TLS server name (a DNS name or an IP address)")]
+    ServerName {
+        /// The name as given.
+        name: String,
+    },
+    /// A PEM file the load generator was to trust holds no certificate rustls takes.
+    #[error("cannot trust the certificates in {path}: {reason}")]
+    TrustAnchor {
+        /// The PEM file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {

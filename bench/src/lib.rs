@@ -8,7 +8,7 @@
 //! [`report`] to `target/bench-report/`. `-- --quick` runs everything briefly (CI).
 //!
 //! [`corpus`] holds the request streams the parse benches share; [`loadgen`] is the
-//! load generator; [`probe`] measures memory and readiness of any gateway binary
+//! load generator (plaintext or HTTPS, keep-alive or a connection per request); [`probe`] measures memory and readiness of any gateway binary
 //! (`examples/probe.rs`).
 //!
 //! ```

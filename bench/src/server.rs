@@ -2,6 +2,7 @@
 //! core with `taskset`, and what it used read from `/proc`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use e2e::GatewayProcess;
@@ -207,9 +208,16 @@ pub struct ServerUnderTest {
 }
 
 impl ServerUnderTest {
-    /// Starts `server` pinned to `core` with the given gateway flags.
-    pub fn start(server: Server, core: usize, gateway_flags: &[String]) -> Result<Self, Error> {
-        Self::start_wrapped(server, core, &[], gateway_flags)
+    /// Starts `server` pinned to `core` with the given gateway flags. With `tls` (the
+    /// flags then name a certificate), it is ready when `/healthz` answers over HTTPS,
+    /// trusting what `tls` trusts.
+    pub fn start(
+        server: Server,
+        core: usize,
+        gateway_flags: &[String],
+        tls: Option<&Arc<rustls::ClientConfig>>,
+    ) -> Result<Self, Error> {
+        Self::start_wrapped(server, core, &[], gateway_flags, tls)
     }
 
     /// Starts `server` under `strace -f -c`, which writes its per-system-call counts
@@ -223,7 +231,7 @@ impl ServerUnderTest {
     ) -> Result<Self, Error> {
         let output = output.to_string_lossy().into_owned();
         let tracer = ["strace", "-f", "-c", "-o", output.as_str()];
-        let mut sut = Self::start_wrapped(server, core, &tracer, gateway_flags)?;
+        let mut sut = Self::start_wrapped(server, core, &tracer, gateway_flags, None)?;
         let children = PathBuf::from(format!(
             "/proc/{pid}/task/{pid}/children",
             pid = sut.process.pid()
@@ -242,6 +250,7 @@ impl ServerUnderTest {
         core: usize,
         wrapper: &[&str],
         gateway_flags: &[String],
+        tls: Option<&Arc<rustls::ClientConfig>>,
     ) -> Result<Self, Error> {
         let exe = std::env::current_exe().map_err(Error::file("find", "the bench binary"))?;
         let exe = exe.to_string_lossy().into_owned();
@@ -251,11 +260,14 @@ impl ServerUnderTest {
         let name = server.name();
         args.extend([exe.as_str(), "--serve", name.as_str()]);
         args.extend(gateway_flags.iter().map(String::as_str));
-        let process =
-            GatewayProcess::start("taskset", &args).map_err(|log| Error::GatewayStart {
-                server: name.clone(),
-                log,
-            })?;
+        let started = match tls {
+            Some(trust) => GatewayProcess::start_tls("taskset", &args, trust),
+            None => GatewayProcess::start("taskset", &args),
+        };
+        let process = started.map_err(|log| Error::GatewayStart {
+            server: name.clone(),
+            log,
+        })?;
         Ok(Self {
             process,
             traced_pid: None,
