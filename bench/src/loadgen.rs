@@ -324,6 +324,14 @@ fn new_histogram() -> Histogram<u64> {
 
 /// Runs the load on the calling thread (build a fresh single-threaded runtime).
 pub fn run(spec: &LoadSpec) -> LoadResult {
+    run_with(spec, || {})
+}
+
+/// [`run`], calling `at_window_start` once when the measured window begins, after the
+/// warm-up: to read what the server used so far, so that a measurement leaves out the
+/// warm-up and the connections it opened (keep-alive connections, and their TLS
+/// handshakes, are all made in the warm-up).
+pub fn run_with(spec: &LoadSpec, at_window_start: impl FnOnce()) -> LoadResult {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -346,26 +354,34 @@ pub fn run(spec: &LoadSpec) -> LoadResult {
                 })
             })
             .collect();
-        let mut total = LoadResult {
-            requests: 0,
-            non_2xx: 0,
-            errors: 0,
-            handshakes: Handshakes::default(),
-            negotiated: None,
-            elapsed: spec.duration,
-            latency_us: new_histogram(),
+        let observe = async {
+            tokio::time::sleep_until(window.start.into()).await;
+            at_window_start();
         };
-        for task in tasks {
-            let result = task.await.expect("connection task");
-            total.requests += result.requests;
-            total.non_2xx += result.non_2xx;
-            total.errors += result.errors;
-            total.handshakes.add(result.handshakes);
-            total.negotiated = total.negotiated.or(result.negotiated);
-            if let Some(histogram) = result.latency_us {
-                total.latency_us.add(histogram).expect("same bounds");
+        let collect = async {
+            let mut total = LoadResult {
+                requests: 0,
+                non_2xx: 0,
+                errors: 0,
+                handshakes: Handshakes::default(),
+                negotiated: None,
+                elapsed: spec.duration,
+                latency_us: new_histogram(),
+            };
+            for task in tasks {
+                let result = task.await.expect("connection task");
+                total.requests += result.requests;
+                total.non_2xx += result.non_2xx;
+                total.errors += result.errors;
+                total.handshakes.add(result.handshakes);
+                total.negotiated = total.negotiated.or(result.negotiated);
+                if let Some(histogram) = result.latency_us {
+                    total.latency_us.add(histogram).expect("same bounds");
+                }
             }
-        }
+            total
+        };
+        let ((), mut total) = tokio::join!(observe, collect);
         // A server that cannot keep up answers the requests due in the window later:
         // the window is then as long as it took, so throughput shows the shortfall.
         total.elapsed = window.start.elapsed().max(spec.duration);
