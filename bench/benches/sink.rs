@@ -71,7 +71,7 @@ fn sink(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    // Short windows keep the whole main job under 15 minutes; these layers are steady.
+    // Short windows keep the whole main job short; these layers are steady.
     config = bench::criterion_config();
     targets = sink
 }

@@ -5,16 +5,21 @@
 //! open-loop rates to every server: fixed rates (10k, 25k, 50k req/s) and fractions of
 //! the *slowest* server's median saturation. Every run starts a fresh server (and a
 //! fresh embedded broker) pinned to the server core; the load generator and the broker
-//! share the other core. A third, untimed pass counts system calls per request under
-//! `strace -f -c`.
+//! share the other core. The HTTPS phases run every server with a certificate made for
+//! the run: keep-alive at the same loads with its plaintext arm beside it, and a new
+//! connection per request to count what handshakes cost. A last, untimed pass counts
+//! system calls per request under `strace -f -c`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_sink::{EmbeddedBroker, KafkaSink, SinkConfig};
 
-use crate::loadgen::{self, Latency, LoadResult, LoadSpec, Pacing};
+use crate::loadgen::{
+    self, Handshakes, Latency, LoadResult, LoadSpec, Pacing, Resumption, Reuse, Tls,
+};
 use crate::server::{Server, ServerUnderTest, UringFeature, Usage, ABLATION};
 use crate::stats::median;
 use crate::Error;
@@ -39,6 +44,37 @@ impl SinkMode {
             Self::Kafka => "Kafka",
         }
     }
+}
+
+/// Plaintext HTTP or HTTPS between the load generator and the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// HTTP/1.1 over TCP.
+    Plain,
+    /// HTTP/1.1 over TLS (the server started with `--tls-cert`/`--tls-key`).
+    Tls,
+}
+
+impl Transport {
+    /// Short name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "plaintext",
+            Self::Tls => "TLS",
+        }
+    }
+}
+
+/// The set of samples a sample is compared within: each is a phase of its own, so its
+/// samples never enter another's cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// The main comparison: saturation and open loop, plaintext.
+    Main,
+    /// The ablation of the own io_uring loop's features.
+    Ablation,
+    /// The HTTPS phase: every server with TLS and its plaintext arm beside it.
+    Tls,
 }
 
 /// The offered load of one measurement.
@@ -100,8 +136,16 @@ pub struct Plan {
     /// Repetitions of the batch phase.
     pub batch_repetitions: usize,
     /// The servers of the batch phase: fewer than the comparison's, to keep the main
-    /// job under 15 minutes.
+    /// job short.
     pub batch_servers: Vec<Server>,
+    /// Repetitions of the HTTPS phase (keep-alive, null sink, every server with TLS and
+    /// without, at saturation and every fixed open-loop rate); 0 to skip it.
+    pub tls_repetitions: usize,
+    /// Repetitions of the handshake phase (a new TLS connection per request, with
+    /// resumption and without, closed loop); 0 to skip it.
+    pub handshake_repetitions: usize,
+    /// Concurrent connections of the handshake phase, each one request long.
+    pub handshake_connections: usize,
     /// Rate of the untimed system-call pass (req/s), `None` to skip it.
     pub syscall_rate: Option<f64>,
     /// Length of the system-call pass.
@@ -137,6 +181,11 @@ impl Plan {
             batch_record_bytes: 256,
             batch_repetitions: 2,
             batch_servers: vec![Server::Hyper, Server::Tokio, Server::LoopUring],
+            tls_repetitions: 3,
+            handshake_repetitions: 3,
+            // rustls's client keeps at most 8 TLS 1.3 tickets per server name: with more
+            // connections than that, bursts of new ones find none and do full handshakes.
+            handshake_connections: 8,
             syscall_rate: Some(5_000.0),
             syscall_duration: Duration::from_secs(2),
             payload: crate::corpus::json_payload(256),
@@ -156,11 +205,14 @@ impl Plan {
             point: Duration::from_millis(500),
             rates: vec![10_000.0],
             fractions: vec![0.5],
-            ablation: vec![UringFeature::BufRing],
+            // OwnedSend too: the report's zero-copy line is then exercised by CI.
+            ablation: vec![UringFeature::BufRing, UringFeature::OwnedSend],
             ablation_repetitions: 1,
             ablation_loads: vec![Load::Rate(10_000.0), Load::Saturation],
             batch_sizes: vec![1, 100],
             batch_repetitions: 1,
+            tls_repetitions: 1,
+            handshake_repetitions: 1,
             syscall_duration: Duration::from_millis(500),
             ..Self::full()
         }
@@ -173,24 +225,39 @@ impl Plan {
         rates.chain(fractions).collect()
     }
 
+    /// The loads of the HTTPS phase: saturation, then every fixed open-loop rate (not
+    /// the fractions of the slowest, which are of the plaintext saturation).
+    pub fn tls_loads(&self) -> Vec<Load> {
+        std::iter::once(Load::Saturation)
+            .chain(self.rates.iter().map(|&rate| Load::Rate(rate)))
+            .collect()
+    }
+
     /// The phases of the run, in order: saturation, open loop, ablation, batches,
-    /// system calls (the last three when the plan asks for them).
+    /// HTTPS, handshakes, system calls (the last five when the plan asks for them).
+    ///
+    /// The HTTPS phases run with the null sink only: TLS is a cost of the HTTP side,
+    /// the produce path behind it is the same with and without, and Kafka's delivery
+    /// latency and the broker sharing the client core would only blur the ratio.
     pub fn phases(&self) -> Vec<Phase> {
-        let loads = |loads: Vec<Load>, ablation| Work::Loads { loads, ablation };
+        let loads = |loads: Vec<Load>, group| Work::Loads { loads, group };
+        let plain = vec![Transport::Plain];
         let mut phases = vec![
             Phase {
                 name: "saturation",
                 servers: self.servers.clone(),
                 sinks: SinkMode::ALL.to_vec(),
+                transports: plain.clone(),
                 repetitions: self.repetitions,
-                work: loads(vec![Load::Saturation], false),
+                work: loads(vec![Load::Saturation], Group::Main),
             },
             Phase {
                 name: "open loop",
                 servers: self.servers.clone(),
                 sinks: SinkMode::ALL.to_vec(),
+                transports: plain.clone(),
                 repetitions: self.repetitions,
-                work: loads(self.open_loads(), false),
+                work: loads(self.open_loads(), Group::Main),
             },
         ];
         if !self.ablation.is_empty() {
@@ -198,8 +265,9 @@ impl Plan {
                 name: "ablation",
                 servers: self.ablation_arms(),
                 sinks: vec![SinkMode::Null],
+                transports: plain.clone(),
                 repetitions: self.ablation_repetitions,
-                work: loads(self.ablation_loads.clone(), true),
+                work: loads(self.ablation_loads.clone(), Group::Ablation),
             });
         }
         if !self.batch_sizes.is_empty() {
@@ -207,8 +275,29 @@ impl Plan {
                 name: "batches",
                 servers: self.batch_servers.clone(),
                 sinks: SinkMode::ALL.to_vec(),
+                transports: plain.clone(),
                 repetitions: self.batch_repetitions,
                 work: Work::Batches,
+            });
+        }
+        if self.tls_repetitions > 0 {
+            phases.push(Phase {
+                name: "HTTPS",
+                servers: self.servers.clone(),
+                sinks: vec![SinkMode::Null],
+                transports: vec![Transport::Tls, Transport::Plain],
+                repetitions: self.tls_repetitions,
+                work: loads(self.tls_loads(), Group::Tls),
+            });
+        }
+        if self.handshake_repetitions > 0 {
+            phases.push(Phase {
+                name: "handshakes",
+                servers: self.servers.clone(),
+                sinks: vec![SinkMode::Null],
+                transports: vec![Transport::Tls],
+                repetitions: self.handshake_repetitions,
+                work: Work::Handshakes,
             });
         }
         if let Some(rate) = self.syscall_rate {
@@ -216,6 +305,7 @@ impl Plan {
                 name: "system calls",
                 servers: self.servers.clone(),
                 sinks: SinkMode::ALL.to_vec(),
+                transports: plain,
                 repetitions: 1,
                 work: Work::SystemCalls { rate },
             });
@@ -268,16 +358,20 @@ impl Plan {
 /// What a phase does with each server it starts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Work {
-    /// Offers each load in turn (`POST /` with the plan's payload), with a warm-up
-    /// before each, and samples the server around each.
+    /// Offers each load in turn (`POST /` with the plan's payload) on keep-alive
+    /// connections, with a warm-up before each, and samples the server around each.
     Loads {
         /// The loads, in order.
         loads: Vec<Load>,
-        /// Whether the samples belong to the ablation.
-        ablation: bool,
+        /// The samples' group.
+        group: Group,
     },
     /// REST Proxy v2 requests of each of the plan's batch sizes, closed loop.
     Batches,
+    /// A new TLS connection per request (`POST /`), closed loop at the plan's
+    /// handshake concurrency, with resumption on and off (the order alternating each
+    /// repetition), each with a warm-up.
+    Handshakes,
     /// One untimed open-loop pass at `rate` req/s under `strace -f -c`.
     SystemCalls {
         /// Offered rate, req/s.
@@ -285,9 +379,9 @@ pub enum Work {
     },
 }
 
-/// One phase of a comparison run: which servers with which sinks, how often, doing
-/// what. Every phase is run by the same runner: a fresh broker and server per run,
-/// the servers' order rotated each repetition.
+/// One phase of a comparison run: which servers with which sinks and transports, how
+/// often, doing what. Every phase is run by the same runner: a fresh broker and server
+/// per run, the servers' order rotated each repetition.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Phase {
     /// Name, for the progress bar.
@@ -296,6 +390,9 @@ pub struct Phase {
     pub servers: Vec<Server>,
     /// The sinks, each run with every server.
     pub sinks: Vec<SinkMode>,
+    /// The transports, each run with every server and sink, one right after the
+    /// other so that ratios between them compare runs close in time.
+    pub transports: Vec<Transport>,
     /// Repetitions.
     pub repetitions: usize,
     /// What each run does.
@@ -309,34 +406,42 @@ pub struct Slot {
     pub server: Server,
     /// Which sink.
     pub sink: SinkMode,
+    /// Plaintext or TLS.
+    pub transport: Transport,
     /// Which repetition (0-based).
     pub repetition: usize,
 }
 
 impl Phase {
     /// Every run of the phase, in run order: by repetition, then by sink, then by
-    /// server, the servers rotated by one each repetition so that no server always
-    /// runs first (or right after another's warm caches).
+    /// server, then by transport; the servers (and the transports) rotated by one each
+    /// repetition so that no server always runs first (or right after another's warm
+    /// caches), and no transport always first.
     pub fn runs(&self) -> impl Iterator<Item = Slot> + '_ {
         (0..self.repetitions).flat_map(move |repetition| {
             self.sinks.iter().flat_map(move |&sink| {
                 rotated(&self.servers, repetition)
                     .into_iter()
-                    .map(move |server| Slot {
-                        server,
-                        sink,
-                        repetition,
+                    .flat_map(move |server| {
+                        rotated(&self.transports, repetition)
+                            .into_iter()
+                            .map(move |transport| Slot {
+                                server,
+                                sink,
+                                transport,
+                                repetition,
+                            })
                     })
             })
         })
     }
 }
 
-/// `servers` rotated left by `repetition`.
-fn rotated(servers: &[Server], repetition: usize) -> Vec<Server> {
-    let mut order = servers.to_vec();
+/// `items` rotated left by `repetition`.
+fn rotated<T: Clone>(items: &[T], repetition: usize) -> Vec<T> {
+    let mut order = items.to_vec();
     if !order.is_empty() {
-        order.rotate_left(repetition % servers.len());
+        order.rotate_left(repetition % items.len());
     }
     order
 }
@@ -348,10 +453,12 @@ pub struct Sample {
     pub server: Server,
     /// Which sink.
     pub sink: SinkMode,
+    /// Plaintext or TLS.
+    pub transport: Transport,
     /// Which repetition (0-based): samples of one repetition were taken side by side.
     pub repetition: usize,
-    /// Whether the sample belongs to the ablation (a phase of its own).
-    pub ablation: bool,
+    /// The phase's group the sample is compared within.
+    pub group: Group,
     /// The offered load.
     pub load: Load,
     /// Offered rate (open loop), requests/s.
@@ -378,6 +485,9 @@ pub struct Sample {
     pub non_2xx: u64,
     /// Connection errors.
     pub errors: u64,
+    /// What the TLS connections negotiated (version, cipher suite, key exchange);
+    /// `None` for plaintext.
+    pub negotiated: Option<String>,
 }
 
 /// One server answering REST Proxy v2 batches of one size, closed loop.
@@ -401,6 +511,34 @@ pub struct BatchSample {
     pub non_2xx: u64,
     /// Connection errors.
     pub errors: u64,
+}
+
+/// One server answering a new TLS connection per request, closed loop.
+#[derive(Debug, Clone)]
+pub struct HandshakeSample {
+    /// Which server.
+    pub server: Server,
+    /// Which repetition (0-based).
+    pub repetition: usize,
+    /// Whether the client resumed sessions.
+    pub resumption: Resumption,
+    /// Handshakes begun in the window, by kind.
+    pub handshakes: Handshakes,
+    /// Handshakes per second (each carried one request).
+    pub handshakes_per_second: f64,
+    /// Handshakes per second of server CPU time: what one fully busy core would do.
+    pub handshakes_per_cpu_second: f64,
+    /// Server CPU time per handshake (its request and the connection included), µs.
+    pub cpu_us_per_handshake: f64,
+    /// Server CPU utilisation over the window (1.0 = one core): below 1, the client
+    /// (one core, doing its side of every handshake) was the limit.
+    pub cpu_utilisation: f64,
+    /// Non-2xx answers.
+    pub non_2xx: u64,
+    /// Connection and handshake errors.
+    pub errors: u64,
+    /// What the TLS connections negotiated (version, cipher suite, key exchange).
+    pub negotiated: Option<String>,
 }
 
 /// System calls per request of one server and sink, by call, from `strace -f -c`.
@@ -427,6 +565,8 @@ pub struct Results {
     pub samples: Vec<Sample>,
     /// The batch phase.
     pub batches: Vec<BatchSample>,
+    /// The handshake phase.
+    pub handshakes: Vec<HandshakeSample>,
     /// The system-call pass (empty when skipped or when strace is missing).
     pub syscalls: Vec<SyscallProfile>,
     /// Why the system-call pass did not run, if it did not.
@@ -479,29 +619,61 @@ fn gateway_flags(sink: SinkMode, broker: &Broker) -> Vec<String> {
     flags
 }
 
+/// The run's certificate, made once: a test CA's certificate for `localhost` and its
+/// key in a scratch directory (removed when dropped), and a client configuration that
+/// trusts the CA.
+struct Certificate {
+    files: e2e::tls::ServerFiles,
+    trust: Arc<rustls::ClientConfig>,
+}
+
+impl Certificate {
+    /// Made with rcgen by the e2e suites' helpers (ECDSA P-256 keys).
+    fn new() -> Self {
+        let pki = e2e::tls::Pki::new("bench CA");
+        Self {
+            files: e2e::tls::ServerFiles::new(&pki),
+            trust: pki.client_config(None),
+        }
+    }
+}
+
+/// The name the run's certificate is for.
+const SERVER_NAME: &str = "localhost";
+
 /// One server run, as the phase runner hands it to a phase's work.
 struct Run<'a> {
     slot: Slot,
     broker: &'a Broker,
     server: &'a ServerUnderTest,
+    /// The HTTPS client of a TLS run, resumption on; one session store for the run.
+    tls: Option<Tls>,
     /// Where `strace -c` writes its counts when the server exits (system-call phase).
     trace_output: Option<&'a Path>,
 }
 
 impl Run<'_> {
-    /// Offers `request` with `pacing` for `duration`, unmeasured by the server side.
-    fn offer(&self, plan: &Plan, request: &[u8], pacing: Pacing, duration: Duration) -> LoadResult {
-        loadgen::run(&LoadSpec::keep_alive(
-            self.server.address(),
-            plan.connections(self.slot.sink),
-            request.to_vec(),
-            pacing,
-            duration,
-        ))
+    /// The run's keep-alive load: its sink's connections, its transport.
+    fn spec(&self, plan: &Plan, request: &[u8], pacing: Pacing, duration: Duration) -> LoadSpec {
+        LoadSpec {
+            tls: self.tls.clone(),
+            ..LoadSpec::keep_alive(
+                self.server.address(),
+                plan.connections(self.slot.sink),
+                request.to_vec(),
+                pacing,
+                duration,
+            )
+        }
     }
 
-    /// One measurement: an unmeasured warm-up, then `duration` of load with the
-    /// server's usage read around it.
+    /// Offers `request` with `pacing` for `duration`, unmeasured by the server side.
+    fn offer(&self, plan: &Plan, request: &[u8], pacing: Pacing, duration: Duration) -> LoadResult {
+        loadgen::run(&self.spec(plan, request, pacing, duration))
+    }
+
+    /// One keep-alive measurement: an unmeasured warm-up, then `duration` of load with
+    /// the server's usage read around it.
     fn measure(
         &self,
         plan: &Plan,
@@ -509,9 +681,19 @@ impl Run<'_> {
         pacing: Pacing,
         duration: Duration,
     ) -> (LoadResult, Usage) {
-        self.offer(plan, request, pacing, plan.warmup);
-        let before = self.server.usage();
-        let result = self.offer(plan, request, pacing, duration);
+        self.measure_spec(plan, self.spec(plan, request, pacing, duration))
+    }
+
+    /// One measurement of `spec`: the plan's warm-up, then `spec`'s duration with the
+    /// server's usage read around it, in one load run: the connections (and their TLS
+    /// handshakes) are opened in the warm-up, so a keep-alive window holds none.
+    fn measure_spec(&self, plan: &Plan, spec: LoadSpec) -> (LoadResult, Usage) {
+        let mut before = Usage::default();
+        let spec = LoadSpec {
+            warmup: plan.warmup,
+            ..spec
+        };
+        let result = loadgen::run_with(&spec, || before = self.server.usage());
         (result, self.server.usage().since(&before))
     }
 }
@@ -524,6 +706,8 @@ struct Runner<'a, F> {
     runs: usize,
     /// Where traced servers write their counts.
     trace_dir: PathBuf,
+    /// Made when the first TLS run starts, then used by every one.
+    certificate: Option<Certificate>,
     step: F,
 }
 
@@ -540,26 +724,40 @@ impl<F: FnMut(&str)> Runner<'_, F> {
         for slot in phase.runs() {
             self.runs += 1;
             let broker = broker_for(self.plan, self.runs)?;
-            let flags = gateway_flags(slot.sink, &broker);
+            let mut flags = gateway_flags(slot.sink, &broker);
             let core = self.plan.server_core;
             let trace_output = traced.then(|| {
                 self.trace_dir
                     .join(format!("{}-{}.txt", slot.server.name(), self.runs))
             });
+            let (trust, tls) = match slot.transport {
+                Transport::Plain => (None, None),
+                Transport::Tls => {
+                    let certificate = self.certificate.get_or_insert_with(Certificate::new);
+                    flags.extend(certificate.files.flags());
+                    let tls = Tls::new(&certificate.trust, SERVER_NAME, Resumption::On)?;
+                    (Some(&certificate.trust), Some(tls))
+                }
+            };
             let server = match &trace_output {
                 Some(output) => ServerUnderTest::start_traced(slot.server, core, &flags, output)?,
-                None => ServerUnderTest::start(slot.server, core, &flags, None)?,
+                None => ServerUnderTest::start(slot.server, core, &flags, trust)?,
             };
             let done = work(&Run {
                 slot,
                 broker: &broker,
                 server: &server,
+                tls,
                 trace_output: trace_output.as_deref(),
             });
             server.stop();
             out.push(done?);
+            let transport = match slot.transport {
+                Transport::Plain => "",
+                Transport::Tls => " TLS",
+            };
             (self.step)(&format!(
-                "{} {} {} #{}",
+                "{} {} {}{transport} #{}",
                 phase.name,
                 slot.server.name(),
                 slot.sink.name(),
@@ -584,6 +782,7 @@ pub fn run(plan: &Plan, step: impl FnMut(&str)) -> Result<Results, Error> {
         broker,
         samples: Vec::new(),
         batches: Vec::new(),
+        handshakes: Vec::new(),
         syscalls: Vec::new(),
         syscalls_skipped: Some("not asked for".to_owned()),
     };
@@ -591,11 +790,12 @@ pub fn run(plan: &Plan, step: impl FnMut(&str)) -> Result<Results, Error> {
         plan,
         runs: 0,
         trace_dir: std::env::temp_dir().join(format!("bench-strace-{}", std::process::id())),
+        certificate: None,
         step,
     };
     for phase in plan.phases() {
         match &phase.work {
-            Work::Loads { loads, ablation } => {
+            Work::Loads { loads, group } => {
                 // From the saturation phase, which runs first: what fractions are of.
                 let slowest: BTreeMap<SinkMode, f64> = SinkMode::ALL
                     .into_iter()
@@ -610,7 +810,7 @@ pub fn run(plan: &Plan, step: impl FnMut(&str)) -> Result<Results, Error> {
                     let slowest = slowest[&run.slot.sink];
                     Ok(loads
                         .iter()
-                        .map(|&load| load_sample(plan, run, load, slowest, *ablation))
+                        .map(|&load| load_sample(plan, run, load, slowest, *group))
                         .collect::<Vec<_>>())
                 })?;
                 results.samples.extend(samples.into_iter().flatten());
@@ -618,6 +818,10 @@ pub fn run(plan: &Plan, step: impl FnMut(&str)) -> Result<Results, Error> {
             Work::Batches => {
                 let batches = runner.phase(&phase, |run| Ok(batch_samples(plan, run)))?;
                 results.batches.extend(batches.into_iter().flatten());
+            }
+            Work::Handshakes => {
+                let handshakes = runner.phase(&phase, |run| Ok(handshake_samples(plan, run)))?;
+                results.handshakes.extend(handshakes.into_iter().flatten());
             }
             Work::SystemCalls { rate } => match strace_missing() {
                 Some(why) => results.syscalls_skipped = Some(why),
@@ -632,7 +836,7 @@ pub fn run(plan: &Plan, step: impl FnMut(&str)) -> Result<Results, Error> {
 }
 
 /// `load` offered to one server run, sampled.
-fn load_sample(plan: &Plan, run: &Run<'_>, load: Load, slowest: f64, ablation: bool) -> Sample {
+fn load_sample(plan: &Plan, run: &Run<'_>, load: Load, slowest: f64, group: Group) -> Sample {
     let (pacing, offered, duration) = plan.schedule(load, slowest);
     let request = crate::corpus::post(&plan.payload);
     let (result, usage) = run.measure(plan, &request, pacing, duration);
@@ -641,8 +845,9 @@ fn load_sample(plan: &Plan, run: &Run<'_>, load: Load, slowest: f64, ablation: b
     Sample {
         server: run.slot.server,
         sink: run.slot.sink,
+        transport: run.slot.transport,
         repetition: run.slot.repetition,
-        ablation,
+        group,
         load,
         offered,
         throughput: result.throughput(),
@@ -656,7 +861,55 @@ fn load_sample(plan: &Plan, run: &Run<'_>, load: Load, slowest: f64, ablation: b
         threads: run.server.threads(),
         non_2xx: result.non_2xx,
         errors: result.errors,
+        negotiated: result.negotiated,
     }
+}
+
+/// A new TLS connection per request on one server run, closed loop, with resumption
+/// on and off; handshakes per server CPU-second is the figure. The order of the two
+/// alternates each repetition.
+fn handshake_samples(plan: &Plan, run: &Run<'_>) -> Vec<HandshakeSample> {
+    let tls = run
+        .tls
+        .as_ref()
+        .expect("the handshake phase runs its servers with TLS");
+    let mut order = Resumption::ALL.to_vec();
+    if run.slot.repetition % 2 == 1 {
+        order.reverse();
+    }
+    let request = crate::corpus::post(&plan.payload);
+    order
+        .into_iter()
+        .map(|resumption| {
+            let spec = LoadSpec {
+                tls: Some(tls.with_resumption(resumption)),
+                reuse: Reuse::NewConnectionPerRequest,
+                ..LoadSpec::keep_alive(
+                    run.server.address(),
+                    plan.handshake_connections,
+                    request.clone(),
+                    Pacing::ClosedLoop,
+                    plan.saturation,
+                )
+            };
+            let (result, usage) = run.measure_spec(plan, spec);
+            let cpu = usage.cpu.as_secs_f64();
+            let handshakes = result.handshakes.total().max(1) as f64;
+            HandshakeSample {
+                server: run.slot.server,
+                repetition: run.slot.repetition,
+                resumption,
+                handshakes: result.handshakes,
+                handshakes_per_second: result.handshakes_per_second(),
+                handshakes_per_cpu_second: handshakes / cpu.max(1e-9),
+                cpu_us_per_handshake: cpu * 1e6 / handshakes,
+                cpu_utilisation: cpu / result.elapsed.as_secs_f64(),
+                non_2xx: result.non_2xx,
+                errors: result.errors,
+                negotiated: result.negotiated,
+            }
+        })
+        .collect()
 }
 
 /// REST Proxy v2 requests of every batch size, closed loop, on one server run;
@@ -698,7 +951,7 @@ pub fn slowest_saturation(samples: &[Sample], servers: &[Server], sink: SinkMode
                         s.server == server
                             && s.sink == sink
                             && s.load == Load::Saturation
-                            && !s.ablation
+                            && s.group == Group::Main
                     })
                     .map(|s| s.throughput)
                     .collect(),
@@ -798,6 +1051,7 @@ mod tests {
             name: "test",
             servers: vec![Server::Hyper, Server::Uring],
             sinks: SinkMode::ALL.to_vec(),
+            transports: vec![Transport::Plain],
             repetitions: 3,
             work: Work::Batches,
         };
@@ -826,6 +1080,36 @@ mod tests {
     }
 
     #[test]
+    fn each_server_runs_with_tls_and_in_plaintext_side_by_side_the_order_alternating() {
+        let phase = Phase {
+            name: "test",
+            servers: vec![Server::Hyper, Server::LoopUring],
+            sinks: vec![SinkMode::Null],
+            transports: vec![Transport::Tls, Transport::Plain],
+            repetitions: 2,
+            work: Work::Handshakes,
+        };
+        let runs: Vec<(usize, Server, Transport)> = phase
+            .runs()
+            .map(|slot| (slot.repetition, slot.server, slot.transport))
+            .collect();
+        use {Server::*, Transport::*};
+        assert_eq!(
+            runs,
+            vec![
+                (0, Hyper, Tls),
+                (0, Hyper, Plain),
+                (0, LoopUring, Tls),
+                (0, LoopUring, Plain),
+                (1, LoopUring, Plain),
+                (1, LoopUring, Tls),
+                (1, Hyper, Plain),
+                (1, Hyper, Tls),
+            ]
+        );
+    }
+
+    #[test]
     fn the_plan_counts_every_server_run_of_its_phases() {
         let plan = Plan::full();
         let names: Vec<&str> = plan.phases().iter().map(|phase| phase.name).collect();
@@ -836,6 +1120,8 @@ mod tests {
                 "open loop",
                 "ablation",
                 "batches",
+                "HTTPS",
+                "handshakes",
                 "system calls"
             ]
         );
@@ -843,8 +1129,14 @@ mod tests {
         let main = 2 * plan.repetitions * servers * 2;
         let ablation = plan.ablation_repetitions * (1 + plan.ablation.len());
         let batches = plan.batch_repetitions * plan.batch_servers.len() * 2;
+        // Null sink only; every server with TLS and in plaintext.
+        let https = plan.tls_repetitions * servers * 2;
+        let handshakes = plan.handshake_repetitions * servers;
         let traced = servers * 2;
-        assert_eq!(plan.steps(), (main + ablation + batches + traced) as u64);
+        assert_eq!(
+            plan.steps(),
+            (main + ablation + batches + https + handshakes + traced) as u64
+        );
 
         let ablation = &plan.phases()[2];
         assert_eq!(ablation.sinks, [SinkMode::Null]);
@@ -853,11 +1145,66 @@ mod tests {
         let bare = Plan {
             ablation: Vec::new(),
             batch_sizes: Vec::new(),
+            tls_repetitions: 0,
+            handshake_repetitions: 0,
             syscall_rate: None,
             ..Plan::quick()
         };
         let names: Vec<&str> = bare.phases().iter().map(|phase| phase.name).collect();
         assert_eq!(names, ["saturation", "open loop"]);
+    }
+
+    #[test]
+    fn the_https_phases_run_every_server_with_the_null_sink_at_the_fixed_loads() {
+        let plan = Plan::full();
+        let phases = plan.phases();
+        let https = phases.iter().find(|p| p.name == "HTTPS").expect("HTTPS");
+        assert_eq!(https.servers, Server::ALL);
+        assert_eq!(https.sinks, [SinkMode::Null]);
+        assert_eq!(https.transports, [Transport::Tls, Transport::Plain]);
+        assert_eq!(
+            https.work,
+            Work::Loads {
+                loads: vec![
+                    Load::Saturation,
+                    Load::Rate(10_000.0),
+                    Load::Rate(25_000.0),
+                    Load::Rate(50_000.0)
+                ],
+                group: Group::Tls,
+            }
+        );
+        let handshakes = phases
+            .iter()
+            .find(|p| p.name == "handshakes")
+            .expect("handshakes");
+        assert_eq!(handshakes.servers, Server::ALL);
+        assert_eq!(handshakes.sinks, [SinkMode::Null]);
+        assert_eq!(handshakes.transports, [Transport::Tls]);
+        assert_eq!(handshakes.work, Work::Handshakes);
+        // Every other phase is plaintext.
+        for phase in phases
+            .iter()
+            .filter(|p| p.name != "HTTPS" && p.name != "handshakes")
+        {
+            assert_eq!(phase.transports, [Transport::Plain], "{}", phase.name);
+        }
+
+        // The quick run covers both, once each, and the zero-copy arm of the ablation.
+        let quick = Plan::quick();
+        let quick_phases = quick.phases();
+        let names: Vec<&str> = quick_phases.iter().map(|p| p.name).collect();
+        assert!(
+            names.contains(&"HTTPS") && names.contains(&"handshakes"),
+            "{names:?}"
+        );
+        for phase in quick_phases
+            .iter()
+            .filter(|p| p.name == "HTTPS" || p.name == "handshakes")
+        {
+            assert_eq!(phase.repetitions, 1, "{}", phase.name);
+        }
+        assert!(quick.ablation.contains(&UringFeature::OwnedSend));
     }
 
     #[test]

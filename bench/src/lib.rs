@@ -4,7 +4,8 @@
 //! policy, criterion), `parse` (raw httparse vs http-parse, criterion), `sink`
 //! (NullSink, mock cluster, a real broker when `KAFKA_BROKERS` is set; criterion) and
 //! `whole_path` ([`compare`]: every server, pinned, interleaved, null sink and Kafka,
-//! closed and open loop, the ablation, batches and system calls), which writes
+//! closed and open loop, the ablation, batches, HTTPS against plaintext, TLS handshakes
+//! and system calls), which writes
 //! [`report`] to `target/bench-report/`. `-- --quick` runs everything briefly (CI).
 //!
 //! [`corpus`] holds the request streams the parse benches share; [`loadgen`] is the
@@ -31,7 +32,7 @@ pub mod stats;
 pub use error::Error;
 
 /// The criterion settings of the layer benches: 1 s of warm-up and 2 s of measurement
-/// per benchmark, so that the main job (`cargo bench -p bench`) stays under 15 minutes.
+/// per benchmark, so that the main job (`cargo bench -p bench`) stays short (about 20 minutes).
 pub fn criterion_config() -> criterion::Criterion {
     criterion::Criterion::default()
         .warm_up_time(std::time::Duration::from_secs(1))

@@ -30,7 +30,18 @@ pub(crate) fn describe(results: &Results) -> Vec<String> {
             .map_or("?".to_owned(), |v| v.trim_matches('"').to_owned())
     };
     let plan = &results.plan;
-    vec![
+    let negotiated = results
+        .samples
+        .iter()
+        .filter_map(|s| s.negotiated.as_deref())
+        .chain(
+            results
+                .handshakes
+                .iter()
+                .filter_map(|h| h.negotiated.as_deref()),
+        )
+        .next();
+    let mut lines = vec![
         format!(
             "Kernel {}, CPU {cpu}, {cores} cores.",
             read("/proc/sys/kernel/osrelease").trim()
@@ -75,5 +86,15 @@ pub(crate) fn describe(results: &Results) -> Vec<String> {
          ticks, so they are coarser than the total; context switches are summed over every \
          thread's voluntary and involuntary switches."
             .to_owned(),
-    ]
+    ];
+    if let Some(negotiated) = negotiated {
+        lines.push(format!(
+            "HTTPS runs: rustls {} with aws-lc-rs in the load generator and in every server \
+             (tokio-rustls for hyper, http-conn's TLS layer for the others); a certificate for \
+             localhost (ECDSA P-256) signed by a test CA, both made with rcgen for this run; \
+             negotiated: {negotiated}. Kernel TLS was not measured.",
+            version("rustls")
+        ));
+    }
+    lines
 }

@@ -10,12 +10,13 @@ mod charts;
 mod criterion;
 mod document;
 mod environment;
+mod tls;
 
 use std::path::Path;
 
 pub(crate) use document::{markdown_row, Table};
 
-use crate::compare::{BatchSample, Load, Results, Sample, SinkMode};
+use crate::compare::{BatchSample, Group, Load, Results, Sample, SinkMode, Transport};
 use crate::server::Server;
 use crate::stats::{self, Spread};
 use crate::Error;
@@ -86,16 +87,58 @@ fn effects(results: &Results) -> Vec<Effect> {
         .collect()
 }
 
+/// The samples of one group, transport, server, sink and load (one per repetition).
+fn selected(
+    results: &Results,
+    group: Group,
+    transport: Transport,
+    server: Server,
+    sink: SinkMode,
+    load: Load,
+) -> impl Iterator<Item = &Sample> + Clone {
+    results.samples.iter().filter(move |s| {
+        s.group == group
+            && s.transport == transport
+            && s.server == server
+            && s.sink == sink
+            && s.load == load
+    })
+}
+
+/// The main comparison's samples of one server, sink and load.
 fn samples(
     results: &Results,
     server: Server,
     sink: SinkMode,
     load: Load,
-) -> impl Iterator<Item = &Sample> {
-    results
-        .samples
-        .iter()
-        .filter(move |s| !s.ablation && s.server == server && s.sink == sink && s.load == load)
+) -> impl Iterator<Item = &Sample> + Clone {
+    selected(results, Group::Main, Transport::Plain, server, sink, load)
+}
+
+/// The ratio `metric(changed) / metric(baseline)` of measurements taken in the same
+/// repetition (side by side), summarised over the repetitions.
+fn within_repetition<'a, T: 'a>(
+    changed: impl Iterator<Item = &'a T>,
+    baseline: impl Iterator<Item = &'a T>,
+    repetition: fn(&T) -> usize,
+    metric: impl Fn(&T) -> f64,
+) -> Option<Spread> {
+    let baseline: Vec<&T> = baseline.collect();
+    let ratios = changed
+        .filter_map(|changed| {
+            let base = baseline
+                .iter()
+                .find(|b| repetition(b) == repetition(changed))?;
+            let denominator = metric(base);
+            (denominator > 0.0).then(|| metric(changed) / denominator)
+        })
+        .collect();
+    Spread::of(ratios)
+}
+
+/// The repetition of a sample, for [`within_repetition`].
+fn repetition(sample: &Sample) -> usize {
+    sample.repetition
 }
 
 /// `metric` over the repetitions of one server, sink and load.
@@ -118,15 +161,12 @@ fn effect_spread(
     load: Load,
     metric: fn(&Sample) -> f64,
 ) -> Option<Spread> {
-    let ratios = samples(results, effect.changed, sink, load)
-        .filter_map(|changed| {
-            let baseline = samples(results, effect.baseline, sink, load)
-                .find(|b| b.repetition == changed.repetition)?;
-            let denominator = metric(baseline);
-            (denominator > 0.0).then(|| metric(changed) / denominator)
-        })
-        .collect();
-    Spread::of(ratios)
+    within_repetition(
+        samples(results, effect.changed, sink, load),
+        samples(results, effect.baseline, sink, load),
+        repetition,
+        metric,
+    )
 }
 
 /// Open-loop loads in plan order.
@@ -163,19 +203,29 @@ fn cpu(sample: &Sample) -> f64 {
 
 /// A CPU-per-request cell; marks points the server could not keep up with.
 fn cpu_cell(results: &Results, server: Server, sink: SinkMode, load: Load) -> String {
-    let cell = stats::format(load_spread(results, server, sink, load, cpu), 2);
-    let answered = load_spread(results, server, sink, load, |s| {
-        s.throughput / s.offered.unwrap_or(s.throughput).max(1.0)
-    });
-    match answered {
-        Some(answered) if load != Load::Saturation && answered.median < 0.95 => {
-            format!(
-                "{cell} (overloaded: {:.0}% answered)",
-                answered.median * 100.0
-            )
-        }
-        _ => cell,
+    cpu_cell_of(samples(results, server, sink, load), load)
+}
+
+/// The CPU-per-request cell of `samples` (one load's repetitions), marked when the
+/// server answered less than 95% of what an open-loop load offered.
+fn cpu_cell_of<'a>(samples: impl Iterator<Item = &'a Sample> + Clone, load: Load) -> String {
+    let cell = stats::format(Spread::of(samples.clone().map(cpu).collect()), 2);
+    match overloaded(samples, load) {
+        Some(note) => format!("{cell} ({note})"),
+        None => cell,
     }
+}
+
+/// "overloaded: 80% answered" when the median server answered less than 95% of an
+/// open-loop load it was offered.
+fn overloaded<'a>(samples: impl Iterator<Item = &'a Sample>, load: Load) -> Option<String> {
+    let answered = Spread::of(
+        samples
+            .map(|s| s.throughput / s.offered.unwrap_or(s.throughput).max(1.0))
+            .collect(),
+    )?;
+    (load != Load::Saturation && answered.median < 0.95)
+        .then(|| format!("overloaded: {:.0}% answered", answered.median * 100.0))
 }
 
 fn servers_table(results: &Results) -> Table {
@@ -343,6 +393,56 @@ fn effects_table(results: &Results) -> Table {
     table
 }
 
+/// The ablation's samples of one arm at one load.
+fn ablation_samples(
+    results: &Results,
+    server: Server,
+    load: Load,
+) -> impl Iterator<Item = &Sample> + Clone {
+    selected(
+        results,
+        Group::Ablation,
+        Transport::Plain,
+        server,
+        SinkMode::Null,
+        load,
+    )
+}
+
+/// CPU per request of `arm` over the own io_uring loop with every feature on, taken
+/// within each repetition.
+fn ablation_ratio(results: &Results, arm: Server, load: Load) -> Option<Spread> {
+    within_repetition(
+        ablation_samples(results, arm, load),
+        ablation_samples(results, Server::LoopUring, load),
+        repetition,
+        cpu,
+    )
+}
+
+/// The zero-copy transmit, one line per ablation load: the own loop with `OwnedSend`
+/// off (each send copies the response first) over the same loop with every feature
+/// on. Empty when the ablation did not switch `OwnedSend` off.
+fn zero_copy_lines(results: &Results) -> Vec<String> {
+    let arm = Server::LoopUringWithout(crate::server::UringFeature::OwnedSend);
+    if !results.plan.ablation_arms().contains(&arm) {
+        return Vec::new();
+    }
+    results
+        .plan
+        .ablation_loads
+        .iter()
+        .map(|&load| {
+            format!(
+                "OwnedSend off / all features on, CPU per request, {}: {} (the zero-copy \
+                 transmit; above 1, it saves CPU).",
+                load.label(),
+                stats::format(ablation_ratio(results, arm, load), 2)
+            )
+        })
+        .collect()
+}
+
 /// CPU per request of the own io_uring loop with one feature switched off, over the
 /// same loop with every feature on, taken within each repetition (above 1: the feature
 /// saves CPU).
@@ -358,27 +458,15 @@ fn ablation_table(results: &Results) -> Table {
         headers,
         rows: Vec::new(),
     };
-    let of = |server: Server, load: Load| {
-        results
-            .samples
-            .iter()
-            .filter(move |s| s.ablation && s.server == server && s.load == load)
-    };
+    let of = |server: Server, load: Load| ablation_samples(results, server, load);
     let baseline = Server::LoopUring;
     for arm in results.plan.ablation_arms().into_iter().skip(1) {
         let mut row = vec![arm.name()];
         for &load in loads {
-            let ratios = of(arm, load)
-                .filter_map(|without| {
-                    let with = of(baseline, load).find(|s| s.repetition == without.repetition)?;
-                    (with.cpu_us_per_request > 0.0)
-                        .then(|| without.cpu_us_per_request / with.cpu_us_per_request)
-                })
-                .collect();
             let absolute = Spread::of(of(arm, load).map(cpu).collect());
             row.push(format!(
                 "{} ({} µs)",
-                stats::format(Spread::of(ratios), 2),
+                stats::format(ablation_ratio(results, arm, load), 2),
                 absolute.map_or("n/a".to_owned(), |a| format!("{:.2}", a.median))
             ));
         }
@@ -510,11 +598,20 @@ fn errors_table(results: &Results) -> Table {
                     .map(f)
                     .sum()
             };
+            let handshake = |f: fn(&crate::compare::HandshakeSample) -> u64| -> u64 {
+                let null_sink = sink == SinkMode::Null;
+                results
+                    .handshakes
+                    .iter()
+                    .filter(|h| null_sink && h.server == server)
+                    .map(f)
+                    .sum()
+            };
             table.rows.push(vec![
                 server.name(),
                 sink.name().to_owned(),
-                (of(|s| s.non_2xx) + batch(|b| b.non_2xx)).to_string(),
-                (of(|s| s.errors) + batch(|b| b.errors)).to_string(),
+                (of(|s| s.non_2xx) + batch(|b| b.non_2xx) + handshake(|h| h.non_2xx)).to_string(),
+                (of(|s| s.errors) + batch(|b| b.errors) + handshake(|h| h.errors)).to_string(),
             ]);
         }
     }
@@ -624,11 +721,17 @@ fn document(results: &Results, target: &Path) -> Document {
         ));
     }
     if !results.plan.ablation.is_empty() {
-        sections.push(table(
-            "Ablation: the own io_uring loop with one feature off (null sink)".to_owned(),
-            ablation_table(results),
+        let mut blocks = vec![Block::Table(ablation_table(results))];
+        let zero_copy = zero_copy_lines(results);
+        if !zero_copy.is_empty() {
+            blocks.push(Block::Bullets(zero_copy));
+        }
+        sections.push(Section::new(
+            "Ablation: the own io_uring loop with one feature off (null sink)",
+            blocks,
         ));
     }
+    sections.extend(tls::sections(results));
     let syscalls = "System calls per request (strace -f -c, a separate untimed pass)";
     sections.push(match &results.syscalls_skipped {
         None => table(syscalls.to_owned(), syscalls_table(results)),
@@ -675,7 +778,11 @@ mod tests {
     //! Synthetic results covering every section of the report.
     use std::collections::BTreeMap;
 
-    use crate::compare::{BatchSample, Load, Plan, Results, Sample, SinkMode, SyscallProfile};
+    use crate::compare::{
+        BatchSample, Group, HandshakeSample, Load, Plan, Results, Sample, SinkMode, SyscallProfile,
+        Transport,
+    };
+    use crate::loadgen::{Handshakes, Resumption};
     use crate::server::{Server, UringFeature};
 
     fn sample(
@@ -683,7 +790,7 @@ mod tests {
         sink: SinkMode,
         repetition: usize,
         load: Load,
-        ablation: bool,
+        group: Group,
         seed: f64,
     ) -> Sample {
         let offered = match load {
@@ -694,8 +801,9 @@ mod tests {
         Sample {
             server,
             sink,
+            transport: Transport::Plain,
             repetition,
-            ablation,
+            group,
             load,
             offered,
             throughput: offered.map_or(40_000.0 + seed * 1000.0, |o| o * (0.9 + seed / 100.0)),
@@ -715,14 +823,30 @@ mod tests {
             threads: 3 + seed as u64 % 3,
             non_2xx: seed as u64 % 2,
             errors: 0,
+            negotiated: None,
+        }
+    }
+
+    /// CPU per request with TLS of the HTTPS phase's samples (plaintext: 10 µs for
+    /// every server): loop-uring is 1.2x its plaintext and 0.4x hyper, loop-epoll 1.4x
+    /// its plaintext (missing the target) and 0.47x hyper.
+    fn tls_cpu(server: Server) -> f64 {
+        match server {
+            Server::Hyper => 30.0,
+            Server::LoopUring => 12.0,
+            Server::LoopEpoll => 14.0,
+            _ => 20.0,
         }
     }
 
     pub(crate) fn results() -> Results {
         let plan = Plan {
             repetitions: 2,
-            ablation: vec![UringFeature::BufRing],
+            rates: vec![10_000.0, 25_000.0],
+            ablation: vec![UringFeature::BufRing, UringFeature::OwnedSend],
             ablation_repetitions: 2,
+            tls_repetitions: 2,
+            handshake_repetitions: 2,
             external_brokers: None,
             ..Plan::quick()
         };
@@ -734,7 +858,7 @@ mod tests {
                 for (i, &server) in plan.servers.iter().enumerate() {
                     for (l, &load) in loads.iter().enumerate() {
                         let seed = (repetition * 7 + s * 5 + i * 3 + l) as f64;
-                        samples.push(sample(server, sink, repetition, load, false, seed));
+                        samples.push(sample(server, sink, repetition, load, Group::Main, seed));
                     }
                 }
             }
@@ -743,7 +867,71 @@ mod tests {
             for (i, server) in plan.ablation_arms().into_iter().enumerate() {
                 for (l, &load) in plan.ablation_loads.iter().enumerate() {
                     let seed = (repetition * 3 + i * 2 + l) as f64 + 0.5;
-                    samples.push(sample(server, SinkMode::Null, repetition, load, true, seed));
+                    let group = Group::Ablation;
+                    samples.push(sample(
+                        server,
+                        SinkMode::Null,
+                        repetition,
+                        load,
+                        group,
+                        seed,
+                    ));
+                }
+            }
+        }
+        let mut handshakes = Vec::new();
+        for repetition in 0..plan.tls_repetitions {
+            for &server in &plan.servers {
+                for load in plan.tls_loads() {
+                    for (transport, cpu) in
+                        [(Transport::Plain, 10.0), (Transport::Tls, tls_cpu(server))]
+                    {
+                        samples.push(Sample {
+                            transport,
+                            cpu_us_per_request: cpu,
+                            // Every offered request answered: no cell is marked overloaded.
+                            throughput: match load {
+                                Load::Rate(rate) => rate,
+                                _ => 40_000.0,
+                            },
+                            negotiated: (transport == Transport::Tls).then(|| {
+                                "TLSv1_3, TLS13_AES_256_GCM_SHA384, X25519MLKEM768".to_owned()
+                            }),
+                            ..sample(server, SinkMode::Null, repetition, load, Group::Tls, 1.0)
+                        });
+                    }
+                }
+            }
+        }
+        for repetition in 0..plan.handshake_repetitions {
+            for (i, &server) in plan.servers.iter().enumerate() {
+                for resumption in Resumption::ALL {
+                    let cpu_us = match resumption {
+                        Resumption::On => 100.0,
+                        Resumption::Off => 250.0,
+                    } + i as f64;
+                    handshakes.push(HandshakeSample {
+                        server,
+                        repetition,
+                        resumption,
+                        handshakes: match resumption {
+                            Resumption::On => Handshakes {
+                                full: 16,
+                                resumed: 9000,
+                            },
+                            Resumption::Off => Handshakes {
+                                full: 4000,
+                                resumed: 0,
+                            },
+                        },
+                        handshakes_per_second: 4000.0,
+                        handshakes_per_cpu_second: 1e6 / cpu_us,
+                        cpu_us_per_handshake: cpu_us,
+                        cpu_utilisation: 0.8,
+                        non_2xx: 0,
+                        errors: 0,
+                        negotiated: None,
+                    });
                 }
             }
         }
@@ -783,6 +971,7 @@ mod tests {
             broker: "embedded librdkafka MockCluster".to_owned(),
             samples,
             batches,
+            handshakes,
             syscalls,
             syscalls_skipped: None,
         }
@@ -824,6 +1013,11 @@ mod tests {
             "Latency at fixed offered loads (Kafka)",
             "REST Proxy v2 batches of 256-byte records: records per server CPU-second",
             "Ablation: the own io_uring loop with one feature off (null sink)",
+            "HTTPS (keep-alive, null sink): CPU per request with TLS / without",
+            "HTTPS: the own loop over hyper, and its io_uring engine over its epoll engine, \
+             all with TLS (CPU per request)",
+            "TLS handshakes: a new connection per request (null sink, closed loop, 8 \
+             connections)",
             "System calls per request (strace -f -c, a separate untimed pass)",
             "Errors (should all be 0)",
         ] {
@@ -874,6 +1068,7 @@ mod tests {
                 s.server == Server::Hyper
                     && s.sink == SinkMode::Null
                     && s.load == Load::Rate(10_000.0)
+                    && s.group == Group::Main
             })
             .expect("a hyper sample at 10k");
         let others: Vec<&Sample> = results
@@ -883,7 +1078,7 @@ mod tests {
                 s.server == sample.server
                     && s.sink == sample.sink
                     && s.load == sample.load
-                    && !s.ablation
+                    && s.group == Group::Main
             })
             .collect();
         let median = |metric: fn(&Sample) -> f64| {
@@ -897,5 +1092,76 @@ mod tests {
         );
         assert_eq!(table.rows[0][0], "10k req/s");
         assert_eq!(table.rows[0][1], expected);
+    }
+
+    #[test]
+    fn the_tls_targets_say_which_engine_meets_which() {
+        let md = super::document::markdown(&super::document(&results(), std::path::Path::new("")));
+        assert!(
+            md.contains(
+                "- Target: with TLS, the own loop costs at most 1.3x its own plaintext CPU per \
+                 request at 25k req/s: loop-uring 1.20 [1.20-1.20], met; loop-epoll 1.40 \
+                 [1.40-1.40], NOT met.\n"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "- Target: with TLS, the own loop costs at most 0.6x hyper's TLS CPU per request \
+                 at every load; loop-uring / hyper: saturation 0.40 [0.40-0.40], met; 10k req/s \
+                 0.40 [0.40-0.40], met; 25k req/s 0.40 [0.40-0.40], met. Overall: met at every \
+                 load.\n"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("loop-epoll / hyper: saturation 0.47 [0.47-0.47], met;"));
+    }
+
+    #[test]
+    fn tls_cells_are_ratios_within_a_repetition_with_the_tls_figure() {
+        let results = results();
+        let table = super::tls::sections(&results)
+            .into_iter()
+            .flat_map(|section| section.blocks)
+            .find_map(|block| match block {
+                super::Block::Table(table) => Some(table),
+                _ => None,
+            })
+            .expect("the TLS / plaintext table");
+        assert_eq!(table.headers[1], "hyper: TLS / plaintext (TLS µs/req)");
+        assert_eq!(table.rows[0][0], "saturation");
+        assert_eq!(table.rows[0][1], "3.00 [3.00-3.00] (30.00 [30.00-30.00])");
+    }
+
+    #[test]
+    fn handshake_rows_give_rates_counts_and_the_resumed_over_full_cost() {
+        let results = results();
+        let table = super::tls::handshake_table(&results);
+        let hyper_on = &table.rows[0];
+        assert_eq!(hyper_on[..2], ["hyper", "resumption on"]);
+        assert_eq!(hyper_on[3], "10000 [10000-10000]");
+        assert_eq!(hyper_on[6], "32 / 18000");
+        assert_eq!(hyper_on[7], "0.40 [0.40-0.40]");
+        let hyper_off = &table.rows[1];
+        assert_eq!(hyper_off[..2], ["hyper", "resumption off"]);
+        assert_eq!(hyper_off[6], "8000 / 0");
+    }
+
+    #[test]
+    fn the_zero_copy_transmit_has_one_line_per_ablation_load() {
+        let results = results();
+        let lines = super::zero_copy_lines(&results);
+        assert_eq!(lines.len(), results.plan.ablation_loads.len());
+        assert!(
+            lines[0].starts_with("OwnedSend off / all features on, CPU per request, 10k req/s: ")
+        );
+        let without_it = crate::compare::Results {
+            plan: Plan {
+                ablation: vec![UringFeature::BufRing],
+                ..results.plan.clone()
+            },
+            ..results
+        };
+        assert!(super::zero_copy_lines(&without_it).is_empty());
     }
 }
