@@ -30,29 +30,37 @@ pub fn validate_json(body: &[u8], max_depth: usize) -> Result<(), Rejection> {
 /// the first bracket too deep.
 ///
 /// A value with no more brackets than `max_depth` cannot be too deep, so most bodies
-/// are decided by one count of bracket bytes (which vectorises) and never walked.
+/// are decided by a vectorised search for brackets that stops at the first one past
+/// `max_depth`, and never walked. The walk jumps over string contents the same way.
+/// (Counting every bracket byte by byte was 44% of a 16 KiB request's CPU.)
 pub(crate) fn check_depth(body: &[u8], value: &[u8], max_depth: usize) -> Result<(), Rejection> {
-    let openers = value.iter().filter(|&&b| b == b'[' || b == b'{').count();
-    if openers <= max_depth {
+    if memchr::memchr2_iter(b'[', b'{', value)
+        .nth(max_depth)
+        .is_none()
+    {
         return Ok(());
     }
-    let (mut depth, mut in_string, mut escaped) = (0_usize, false, false);
-    for (at, &byte) in value.iter().enumerate() {
-        if in_string {
-            match byte {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    let mut openers = NextHit::new(|rest| memchr::memchr3(b'"', b'[', b'{', rest));
+    let mut closers = NextHit::new(|rest| memchr::memchr2(b']', b'}', rest));
+    let (mut depth, mut at) = (0_usize, 0);
+    loop {
+        let index = match (
+            openers.at_or_after(value, at),
+            closers.at_or_after(value, at),
+        ) {
+            (Some(open), Some(close)) => open.min(close),
+            (Some(index), None) | (None, Some(index)) => index,
+            (None, None) => return Ok(()),
+        };
+        match value[index] {
+            b'"' => {
+                at = string_end(value, index + 1);
+                continue;
             }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max_depth {
-                    let (line, column) = line_and_column(body, offset_in(body, value) + at);
+                    let (line, column) = line_and_column(body, offset_in(body, value) + index);
                     return Err(Rejection::TooDeep {
                         line,
                         column,
@@ -60,11 +68,60 @@ pub(crate) fn check_depth(body: &[u8], value: &[u8], max_depth: usize) -> Result
                     });
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            _ => depth = depth.saturating_sub(1),
+        }
+        at = index + 1;
+    }
+}
+
+/// The next position of what a vectorised search finds, remembered: a search resumes
+/// only once the walk has passed the last hit, from where the walk is, so no byte is
+/// searched twice and the walk stays linear.
+struct NextHit<F> {
+    find: F,
+    hit: Option<usize>,
+    exhausted: bool,
+}
+
+impl<F: Fn(&[u8]) -> Option<usize>> NextHit<F> {
+    fn new(find: F) -> Self {
+        Self {
+            find,
+            hit: None,
+            exhausted: false,
         }
     }
-    Ok(())
+
+    /// The first hit at or after `at` in `value`.
+    fn at_or_after(&mut self, value: &[u8], at: usize) -> Option<usize> {
+        match self.hit {
+            Some(hit) if hit >= at => Some(hit),
+            _ if self.exhausted || at >= value.len() => None,
+            _ => {
+                self.hit = (self.find)(&value[at..]).map(|found| at + found);
+                self.exhausted = self.hit.is_none();
+                self.hit
+            }
+        }
+    }
+}
+
+/// The index just past the closing quote of the string whose contents start at
+/// `start` (or the end of `value`, for a string that does not close).
+fn string_end(value: &[u8], start: usize) -> usize {
+    let mut at = start;
+    while let Some(found) = memchr::memchr2(b'"', b'\\', &value[at..]) {
+        let index = at + found;
+        if value[index] == b'"' {
+            return index + 1;
+        }
+        // A backslash escapes the next byte, whatever it is.
+        at = index + 2;
+        if at >= value.len() {
+            break;
+        }
+    }
+    value.len()
 }
 
 /// Where `part` starts in `body` (0 if it is not a part of it).
@@ -149,6 +206,94 @@ mod tests {
             validate_json(objects.as_bytes(), 2),
             Err(Rejection::TooDeep { column: 11, .. })
         ));
+    }
+
+    /// The depth check as the plain byte-by-byte walk it replaced: what the vectorised
+    /// search must agree with.
+    fn first_too_deep_byte_by_byte(value: &[u8], max_depth: usize) -> Option<usize> {
+        let (mut depth, mut in_string, mut escaped) = (0_usize, false, false);
+        for (at, &byte) in value.iter().enumerate() {
+            if in_string {
+                match byte {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match byte {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > max_depth {
+                        return Some(at);
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// A pseudo-random JSON value up to `depth` deep whose strings hold brackets,
+    /// quotes and escapes.
+    fn random_json(seed: &mut u64, depth: usize, out: &mut Vec<u8>) {
+        let mut next = |n: u64| {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (*seed >> 33) % n
+        };
+        match if depth == 0 { next(2) } else { next(4) } {
+            0 => out.extend_from_slice(b"12"),
+            1 => {
+                out.push(b'"');
+                for _ in 0..next(6) {
+                    let piece: &[u8] =
+                        [&b"["[..], b"]", b"{", b"}", b"\\\"", b"\\\\", b"x"][next(7) as usize];
+                    out.extend_from_slice(piece);
+                }
+                out.push(b'"');
+            }
+            kind => {
+                let (open, close) = if kind == 2 {
+                    (b'[', b']')
+                } else {
+                    (b'{', b'}')
+                };
+                out.push(open);
+                for item in 0..next(4) {
+                    if item > 0 {
+                        out.push(b',');
+                    }
+                    if kind == 3 {
+                        out.extend_from_slice(b"\"k{\":");
+                    }
+                    random_json(seed, depth - 1, out);
+                }
+                out.push(close);
+            }
+        }
+    }
+
+    #[test]
+    fn the_vectorised_depth_check_agrees_with_a_byte_by_byte_walk() {
+        let mut seed = 7;
+        for case in 0..5_000 {
+            let mut value = Vec::new();
+            random_json(&mut seed, case % 9, &mut value);
+            for max_depth in 0..8 {
+                let expected = first_too_deep_byte_by_byte(&value, max_depth);
+                let found = match check_depth(&value, &value, max_depth) {
+                    Ok(()) => None,
+                    Err(Rejection::TooDeep { column, .. }) => Some(column - 1),
+                    Err(other) => panic!("{other:?}"),
+                };
+                assert_eq!(found, expected, "{}", String::from_utf8_lossy(&value));
+            }
+        }
     }
 
     #[test]
