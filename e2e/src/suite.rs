@@ -442,6 +442,19 @@ pub fn wait_for_metric(client: &mut Client, name: &str, value: u64) {
     panic!("{name} never reached {value}");
 }
 
+/// Reads the refusal a connection over a connection limit gets: `503` with
+/// `Retry-After: 1`, then the close.
+fn assert_refused(client: &mut Client) -> crate::Response {
+    let refused = client
+        .read_response()
+        .unwrap()
+        .expect("a refusal, not a silent close");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert!(client.is_closed());
+    refused
+}
+
 /// Past `--max-connections`, a new connection gets 503 with Retry-After and is closed,
 /// and the refusal is counted.
 pub fn connections_past_the_limit_get_503_and_are_counted(binary: &str) {
@@ -470,13 +483,7 @@ pub fn connections_past_the_limit_get_503_and_are_counted(binary: &str) {
         200
     );
     let mut third = Client::connect(setup.gateway.address).unwrap();
-    let refused = third
-        .read_response()
-        .unwrap()
-        .expect("a refusal, not a silent close");
-    assert_eq!(refused.status, 503);
-    assert_eq!(refused.header("retry-after"), Some("1"));
-    assert!(third.is_closed());
+    assert_refused(&mut third);
     assert_eq!(
         metric(
             &mut first,
@@ -505,18 +512,12 @@ pub fn one_client_past_its_connection_bound_gets_503_and_others_are_served(binar
     let health = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n";
     assert_eq!(second.request(health).unwrap().unwrap().status, 200);
     let mut third = Client::connect_from(this, address).unwrap();
-    let refused = third
-        .read_response()
-        .unwrap()
-        .expect("a refusal, not a silent close");
-    assert_eq!(refused.status, 503);
-    assert_eq!(refused.header("retry-after"), Some("1"));
+    let refused = assert_refused(&mut third);
     assert!(
         refused.text().contains("from your address"),
         "{}",
         refused.text()
     );
-    assert!(third.is_closed());
     let mut elsewhere = Client::connect_from(other, address).unwrap();
     assert_eq!(elsewhere.request(health).unwrap().unwrap().status, 200);
     assert_eq!(

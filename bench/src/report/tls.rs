@@ -144,23 +144,29 @@ fn over_plain_table(results: &Results) -> Table {
             .iter()
             .map(|s| format!("{}: TLS / plaintext (TLS µs/req)", s.name())),
     );
-    let rows = results
+    let rows = rows_per_load(results, |load| {
+        servers
+            .iter()
+            .map(|&server| {
+                format!(
+                    "{} ({})",
+                    stats::format(tls_over_plain(results, server, load), 2),
+                    cpu_cell_of(of(results, Transport::Tls, server, load), load)
+                )
+            })
+            .collect()
+    });
+    Table { headers, rows }
+}
+
+/// One row per load of the TLS phase: the load's label, then `cells` of it.
+fn rows_per_load(results: &Results, cells: impl Fn(Load) -> Vec<String>) -> Vec<Vec<String>> {
+    results
         .plan
         .tls_loads()
         .into_iter()
-        .map(|load| {
-            std::iter::once(load.label())
-                .chain(servers.iter().map(|&server| {
-                    format!(
-                        "{} ({})",
-                        stats::format(tls_over_plain(results, server, load), 2),
-                        cpu_cell_of(of(results, Transport::Tls, server, load), load)
-                    )
-                }))
-                .collect()
-        })
-        .collect();
-    Table { headers, rows }
+        .map(|load| std::iter::once(load.label()).chain(cells(load)).collect())
+        .collect()
 }
 
 /// Per load: each engine of the own loop over hyper, and io_uring over epoll, all with
@@ -181,20 +187,12 @@ fn own_loop_table(results: &Results) -> Table {
             .iter()
             .map(|(a, b)| format!("{} / {} (both TLS)", a.name(), b.name())),
     );
-    let rows = results
-        .plan
-        .tls_loads()
-        .into_iter()
-        .map(|load| {
-            std::iter::once(load.label())
-                .chain(
-                    pairs
-                        .iter()
-                        .map(|&(a, b)| stats::format(both_tls(results, a, b, load), 2)),
-                )
-                .collect()
-        })
-        .collect();
+    let rows = rows_per_load(results, |load| {
+        pairs
+            .iter()
+            .map(|&(a, b)| stats::format(both_tls(results, a, b, load), 2))
+            .collect()
+    });
     Table { headers, rows }
 }
 
