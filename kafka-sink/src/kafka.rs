@@ -477,7 +477,7 @@ impl Sink for KafkaSink {
 
     fn flush(&self, timeout: Duration) -> FlushReport {
         let before = self.in_flight.stats();
-        let _ = self.producer.flush(timeout);
+        crate::ffi::flush(self.producer.client(), timeout);
         let after = self.in_flight.stats();
         FlushReport {
             delivered: after.delivered - before.delivered,
