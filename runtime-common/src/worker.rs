@@ -97,9 +97,9 @@ impl Shared {
     }
 
     /// A slot in the connection limits for a connection from `peer`, or which bound
-    /// refused it (then write [`Shared::refusal`] and close). For an engine that
-    /// admits connections itself rather than through [`accept_loop`]; `peer` may be
-    /// `None` when [`Shared::admits_per_client`] is false (nothing needs it then).
+    /// refused it (then write [`Shared::refusal`] and close). [`accept_loop`] admits
+    /// through it, and so does an engine that accepts on its own; `peer` may be `None`
+    /// when [`Shared::admits_per_client`] is false (nothing needs it then).
     pub fn try_admit(&self, peer: Option<SocketAddr>) -> Result<ConnectionSlot, Refused> {
         self.connections.try_admit(peer.map(|peer| peer.ip()))
     }
