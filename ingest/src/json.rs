@@ -151,6 +151,10 @@ pub(crate) fn invalid_json(error: &serde_json::Error) -> Rejection {
 
 /// Checks that `body` is UTF-8, saying where it is not (as [`Rejection::InvalidJson`]).
 pub(crate) fn validate_utf8(body: &[u8]) -> Result<(), Rejection> {
+    // The vectorised check decides; std's, which says where, runs only on a failure.
+    if simdutf8::basic::from_utf8(body).is_ok() {
+        return Ok(());
+    }
     if let Err(error) = std::str::from_utf8(body) {
         let (line, column) = line_and_column(body, error.valid_up_to());
         return Err(Rejection::InvalidJson {
@@ -354,5 +358,45 @@ mod tests {
             }
         );
         assert!(validate_json("{\"caf\u{e9}\": \"\u{1f600}\"}".as_bytes(), DEPTH).is_ok());
+    }
+
+    /// The vectorised UTF-8 check accepts exactly what std's does: every two-byte
+    /// sequence, and the edge cases of RFC 3629 (overlong forms, surrogates, past
+    /// U+10FFFF, truncated sequences) at every offset across the 64-byte blocks it
+    /// works in.
+    #[test]
+    fn utf8_is_decided_as_std_decides_it() {
+        let agree = |bytes: &[u8]| {
+            assert_eq!(
+                validate_utf8(bytes).is_ok(),
+                std::str::from_utf8(bytes).is_ok(),
+                "{bytes:x?}"
+            );
+        };
+        for pair in 0..=u16::MAX {
+            agree(&pair.to_be_bytes());
+        }
+        let edges: [&[u8]; 12] = [
+            b"\xc0\xaf",
+            b"\xe0\x80\xaf",
+            b"\xed\xa0\x80",
+            b"\xed\x9f\xbf",
+            b"\xf4\x90\x80\x80",
+            b"\xf4\x8f\xbf\xbf",
+            b"\xf0\x9f\x98",
+            b"\xe2\x82",
+            b"\x80",
+            b"\xff",
+            "\u{e9}".as_bytes(),
+            "\u{1f600}".as_bytes(),
+        ];
+        for edge in edges {
+            for at in 0..130 {
+                let mut bytes = vec![b'x'; 200];
+                bytes.splice(at..at, edge.iter().copied());
+                agree(&bytes);
+                agree(&bytes[..at + edge.len()]);
+            }
+        }
     }
 }
