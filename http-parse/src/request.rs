@@ -149,8 +149,22 @@ impl<'a> Request<'a> {
 
     /// The header fields in order, duplicates kept.
     pub fn headers(&self) -> Headers<'a> {
+        // The header lines as text, checked once (not once per name), when they are
+        // UTF-8: almost always, since only a value's obs-text can make them not.
+        let lines = match (self.headers.first(), self.headers.last()) {
+            (Some(first), Some(last)) => {
+                let start = first.name.start;
+                let end = last.value.start + last.value.len;
+                self.bytes
+                    .get(start..end)
+                    .and_then(|lines| std::str::from_utf8(lines).ok())
+                    .map(|text| (start, text))
+            }
+            _ => None,
+        };
         Headers {
             buf: self.bytes,
+            lines,
             spans: self.headers.iter(),
         }
     }
@@ -187,6 +201,8 @@ impl<'a> Request<'a> {
 #[derive(Debug, Clone)]
 pub struct Headers<'a> {
     buf: &'a [u8],
+    /// Where the header lines start in `buf`, and the lines as text, if UTF-8.
+    lines: Option<(usize, &'a str)>,
     spans: std::slice::Iter<'a, HeaderSpan>,
 }
 
@@ -195,8 +211,16 @@ impl<'a> Iterator for Headers<'a> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let span = self.spans.next()?;
-        // httparse accepted the name as a token, which is ASCII.
-        let name = std::str::from_utf8(span.name.slice(self.buf)).unwrap_or_default();
+        // httparse accepted the name as a token, which is ASCII: a slice of the lines'
+        // text when they are text, else checked on its own.
+        let name = self
+            .lines
+            .and_then(|(start, text)| {
+                let at = span.name.start.checked_sub(start)?;
+                text.get(at..at + span.name.len)
+            })
+            .or_else(|| std::str::from_utf8(span.name.slice(self.buf)).ok())
+            .unwrap_or_default();
         Some((name, span.value.slice(self.buf)))
     }
 

@@ -427,6 +427,26 @@ fn header_lookup_is_case_insensitive_and_keeps_order() {
 }
 
 #[test]
+fn header_names_and_values_survive_a_value_that_is_not_utf8() {
+    // obs-text (RFC 9110 §5.5): a value may carry bytes that are not UTF-8; the names
+    // around it are still given, and the value as sent.
+    let input = b"POST / HTTP/1.1\r\nX-A: caf\xe9\r\nX-B: \xff\xfe\r\nContent-Length: 0\r\n\r\n";
+    let mut decoder = Decoder::new(Limits::default());
+    let Ok(Status::Complete(request)) = decoder.decode(input) else {
+        panic!()
+    };
+    let headers: Vec<_> = request.headers().collect();
+    assert_eq!(
+        headers,
+        [
+            ("X-A", &b"caf\xe9"[..]),
+            ("X-B", &b"\xff\xfe"[..]),
+            ("Content-Length", &b"0"[..])
+        ]
+    );
+}
+
+#[test]
 fn decoder_resets_after_an_error() {
     let mut decoder = Decoder::new(Limits::default());
     assert!(decoder
