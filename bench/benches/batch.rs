@@ -46,7 +46,7 @@ async fn produce(gateway: &Gateway, body: &[u8]) {
     let reply = gateway
         .submit(Incoming {
             method: "POST",
-            target: "/topics/bench-batch",
+            path: "/topics/bench-batch",
             headers: headers.into_iter(),
             body,
             body_framed: true,

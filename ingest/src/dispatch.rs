@@ -101,7 +101,7 @@ impl Service for Dispatcher {
         self.records_in_flight < self.max_records
     }
 
-    fn call(&mut self, event: Event<'_>, _now: Instant) -> Call<Ticket, Reply> {
+    fn call(&mut self, event: Event<'_>, now: Instant) -> Call<Ticket, Reply> {
         match event {
             Event::Request { request, .. } => {
                 let body = match request.body().as_contiguous() {
@@ -112,13 +112,16 @@ impl Service for Dispatcher {
                         &self.scratch[..]
                     }
                 };
-                let ticket = self.gateway.submit(Incoming {
-                    method: request.method(),
-                    target: request.target(),
-                    headers: request.headers(),
-                    body,
-                    body_framed: request.framing() != Framing::None,
-                });
+                let ticket = self.gateway.submit_at(
+                    Incoming {
+                        method: request.method(),
+                        path: request.path(),
+                        headers: request.headers(),
+                        body,
+                        body_framed: request.framing() != Framing::None,
+                    },
+                    now,
+                );
                 if self.scratch.capacity() > SCRATCH_KEEP_BYTES {
                     self.scratch = Vec::new();
                 }
@@ -221,6 +224,18 @@ mod tests {
         assert_eq!(memory.records().len(), 2, "both records queued");
         assert_eq!(statuses(&out), ["200", "200", "200"]);
         assert!(String::from_utf8_lossy(&out).contains("\r\ndate: "));
+    }
+
+    #[test]
+    fn the_query_string_does_not_change_the_route() {
+        let gateway = gateway();
+        let now = Instant::now();
+        let mut driver = driver(&gateway, Config::default(), 100, now);
+        let wire = "POST /?source=web HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}\
+                    GET /healthz?probe=1 HTTP/1.1\r\n\r\n\
+                    GET /nope?x HTTP/1.1\r\n\r\n";
+        driver.handle_read(now, wire.as_bytes());
+        assert_eq!(statuses(&written(&mut driver, now)), ["200", "200", "404"]);
     }
 
     #[test]

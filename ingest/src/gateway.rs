@@ -29,8 +29,9 @@ pub enum AckMode {
 pub struct Incoming<'a, H> {
     /// Method token.
     pub method: &'a str,
-    /// Request target (path and query).
-    pub target: &'a str,
+    /// The request target's path: up to its first `?`, as sent (the gateway reads no
+    /// query parameter). [`http_parse::Request::path`] gives it split already.
+    pub path: &'a str,
     /// Header fields in order.
     pub headers: H,
     /// The decoded body.
@@ -211,13 +212,19 @@ impl Gateway {
     where
         H: Iterator<Item = (&'a str, &'a [u8])>,
     {
-        let started = Instant::now();
+        self.submit_at(incoming, Instant::now())
+    }
+
+    /// [`submit`](Self::submit) of a request that was complete at `received`: the
+    /// instant its latency is measured from, for a server that read the clock already.
+    pub fn submit_at<'a, H>(&self, incoming: Incoming<'a, H>, received: Instant) -> Ticket
+    where
+        H: Iterator<Item = (&'a str, &'a [u8])>,
+    {
+        let started = received;
         let in_flight = self.metrics.in_flight().clone();
         in_flight.inc();
-        let path = incoming
-            .target
-            .split_once('?')
-            .map_or(incoming.target, |(path, _)| path);
+        let path = incoming.path;
         // Which API a path belongs to decides the error shape of every answer to it.
         let rest = rest_proxy::is_rest_path(path);
         let mut cors = None;
@@ -466,7 +473,7 @@ mod tests {
     ) -> Incoming<'static, impl Iterator<Item = (&'static str, &'static [u8])>> {
         Incoming {
             method: "POST",
-            target: "/",
+            path: "/",
             headers: headers.iter().copied(),
             body,
             body_framed: true,
@@ -563,7 +570,7 @@ mod tests {
                 gateway
                     .submit(Incoming {
                         method: "GET",
-                        target: "/readyz",
+                        path: "/readyz",
                         headers: std::iter::empty(),
                         body: b"",
                         body_framed: false,

@@ -36,7 +36,7 @@
 //! );
 //! let request = Incoming {
 //!     method: "POST",
-//!     target: "/",
+//!     path: "/",
 //!     headers: [("Content-Type", &b"application/json"[..])].into_iter(),
 //!     body: br#"{"data":"test_payload"}"#,
 //!     body_framed: true,

@@ -1,5 +1,6 @@
 //! Prometheus metrics of one gateway process, shared by all its threads.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use kafka_sink::SinkStats;
@@ -20,6 +21,10 @@ struct ReasonLabel {
     reason: &'static str,
 }
 
+/// The statuses whose series [`Metrics`] keeps at hand.
+const STATUS_MIN: u16 = 100;
+const STATUS_MAX: u16 = 599;
+
 /// The handles [`crate::ConnectionLimit`] counts with.
 pub(crate) struct ConnectionHandles {
     pub(crate) open: Gauge,
@@ -32,6 +37,10 @@ pub(crate) struct ConnectionHandles {
 pub struct Metrics {
     registry: Registry,
     requests: Family<StatusLabel, Counter>,
+    /// Each status's series of `requests` once it was first counted, indexed by
+    /// `status - 100`: counting a response is then one atomic add, not a hash lookup
+    /// under the family's lock. A series still appears only once it was counted.
+    by_status: Box<[OnceLock<Counter>]>,
     request_seconds: Histogram,
     delivery_seconds: Histogram,
     in_flight: Gauge,
@@ -96,6 +105,7 @@ impl Default for Metrics {
         Self {
             registry,
             requests,
+            by_status: (STATUS_MIN..=STATUS_MAX).map(|_| OnceLock::new()).collect(),
             request_seconds,
             delivery_seconds,
             in_flight,
@@ -110,12 +120,27 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one answered request.
     pub fn record_response(&self, status: http::StatusCode, elapsed: Duration) {
-        self.requests
-            .get_or_create(&StatusLabel {
-                status: status.as_u16(),
-            })
-            .inc();
+        self.with_requests(status, Counter::inc);
         self.request_seconds.observe(elapsed.as_secs_f64());
+    }
+
+    /// `f` of the series of `status` (an `http::StatusCode` is 100..=999; one past 599,
+    /// which the gateway never answers, takes the family's lookup).
+    fn with_requests<T>(&self, status: http::StatusCode, f: impl FnOnce(&Counter) -> T) -> T {
+        let family = || {
+            self.requests
+                .get_or_create(&StatusLabel {
+                    status: status.as_u16(),
+                })
+                .clone()
+        };
+        match self
+            .by_status
+            .get(usize::from(status.as_u16() - STATUS_MIN))
+        {
+            Some(slot) => f(slot.get_or_init(family)),
+            None => f(&family()),
+        }
     }
 
     /// Counts a TLS session given up for `reason` (a bounded set of names).
@@ -152,11 +177,7 @@ impl Metrics {
 
     /// Requests answered with `status` so far.
     pub fn responses(&self, status: http::StatusCode) -> u64 {
-        self.requests
-            .get_or_create(&StatusLabel {
-                status: status.as_u16(),
-            })
-            .get()
+        self.with_requests(status, Counter::get)
     }
 
     /// The text exposition, with the sink's counters added.
@@ -219,6 +240,11 @@ mod tests {
             text.contains("kafka_sink_records_total{outcome=\"delivered\"} 7"),
             "{text}"
         );
+        assert!(
+            !text.contains("status=\"404\""),
+            "a status never answered has no series: {text}"
+        );
+        assert_eq!(metrics.responses(http::StatusCode::OK), 2);
         assert!(text.ends_with("# EOF\n"));
         assert_eq!(text.matches("# EOF").count(), 1);
     }

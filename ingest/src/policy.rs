@@ -20,9 +20,8 @@ pub enum Route {
     Metrics,
 }
 
-/// Maps a method and request target to a route. The query string is ignored.
-pub fn route(method: &str, target: &str) -> Result<Route, Rejection> {
-    let path = target.split_once('?').map_or(target, |(path, _)| path);
+/// Maps a method and path (no query: [`crate::Incoming::path`]) to a route.
+pub fn route(method: &str, path: &str) -> Result<Route, Rejection> {
     let (route, allow) = match path {
         "/" => (Route::Ingest, "POST"),
         "/healthz" => (Route::Health, "GET"),
@@ -172,12 +171,13 @@ impl<'a> MediaType<'a> {
 
     /// A JSON media type: `application/json`, `text/json` or any `application/*+json`.
     pub(crate) fn is_json(&self) -> bool {
+        if self.is("application/json") || self.is("text/json") {
+            return true;
+        }
         let (kind, subtype) = self.essence.split_once('/').unwrap_or_default();
-        self.is("application/json")
-            || self.is("text/json")
-            || (kind.eq_ignore_ascii_case("application")
-                && subtype.len() > "+json".len()
-                && subtype[subtype.len() - "+json".len()..].eq_ignore_ascii_case("+json"))
+        kind.eq_ignore_ascii_case("application")
+            && subtype.len() > "+json".len()
+            && subtype[subtype.len() - "+json".len()..].eq_ignore_ascii_case("+json")
     }
 
     /// The value as sent, for the 415 answer.
@@ -295,7 +295,6 @@ mod tests {
     #[test]
     fn routes_and_their_methods() {
         assert_eq!(route("POST", "/"), Ok(Route::Ingest));
-        assert_eq!(route("POST", "/?source=web"), Ok(Route::Ingest));
         assert_eq!(route("GET", "/healthz"), Ok(Route::Health));
         assert_eq!(route("GET", "/readyz"), Ok(Route::Ready));
         assert_eq!(route("GET", "/metrics"), Ok(Route::Metrics));

@@ -86,7 +86,7 @@ fn send(
             gateway
                 .submit(Incoming {
                     method: "POST",
-                    target,
+                    path: target,
                     headers: headers
                         .iter()
                         .map(|(name, value)| (*name, value.as_bytes())),
@@ -444,7 +444,7 @@ fn the_cross_site_rules_are_the_same_on_every_path() {
                 gateway
                     .submit(Incoming {
                         method: "OPTIONS",
-                        target,
+                        path: target,
                         headers: headers.iter().map(|(n, v)| (*n, v.as_bytes())),
                         body: b"",
                         body_framed: false,

@@ -110,7 +110,7 @@ fn send(gateway: &Gateway, target: &str, content_type: &str, body: &[u8]) -> Rep
             gateway
                 .submit(Incoming {
                     method: "POST",
-                    target,
+                    path: target,
                     headers: headers.into_iter(),
                     body,
                     body_framed: true,

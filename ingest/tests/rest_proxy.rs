@@ -46,7 +46,7 @@ fn send(gateway: &Gateway, method: &str, target: &str, content_type: &str, body:
             gateway
                 .submit(Incoming {
                     method,
-                    target,
+                    path: target,
                     headers: headers.iter().copied().filter(|(_, v)| !v.is_empty()),
                     body: body.as_bytes(),
                     body_framed: true,

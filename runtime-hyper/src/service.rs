@@ -86,10 +86,7 @@ async fn answer(
     };
     let incoming = Incoming {
         method: parts.method.as_str(),
-        target: parts
-            .uri
-            .path_and_query()
-            .map_or("/", |target| target.as_str()),
+        path: parts.uri.path(),
         headers: parts
             .headers
             .iter()

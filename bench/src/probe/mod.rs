@@ -354,7 +354,7 @@ fn null_sink_answer(topic: &str, request: &[u8]) -> (u16, Vec<u8>) {
     assert_eq!(request.len(), head_len + length, "exactly one request");
     let ticket = gateway.submit(Incoming {
         method: head.method.expect("method"),
-        target: head.path.expect("target"),
+        path: head.path.expect("target"),
         headers: fields,
         body: &request[head_len..],
         body_framed: true,
