@@ -140,10 +140,19 @@ impl<S> TimedStream<S> {
             return Poll::Pending;
         }
         let deadline = tokio::time::Instant::from(deadline);
-        if self.timer.deadline() != deadline {
+        // The timer only ever moves earlier here. A later deadline (the idle deadline
+        // moves with every response) waits for the armed expiry, which re-arms it: one
+        // timer-wheel update per timeout period, not one per request.
+        if deadline < self.timer.deadline() {
             self.timer.as_mut().reset(deadline);
         }
-        self.timer.as_mut().poll(cx).map(|()| timer)
+        loop {
+            std::task::ready!(self.timer.as_mut().poll(cx));
+            if self.timer.deadline() >= deadline {
+                return Poll::Ready(timer);
+            }
+            self.timer.as_mut().reset(deadline);
+        }
     }
 }
 
