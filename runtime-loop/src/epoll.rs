@@ -203,6 +203,14 @@ impl Io for EpollEngine {
         index: usize,
         now: Instant,
     ) -> io::Result<()> {
+        // Every service ends waiting, so on a readable edge the read comes first: it is
+        // what the connection waited for (and the driver lends no buffer if it no longer
+        // wants bytes). One action fewer per request than asking first.
+        if let Some(conn) = worker.get(index) {
+            let _ = Self::read(conn, now);
+        }
+        // The deadline the last wait named; none if the loop ended otherwise.
+        let mut waited_until = None;
         loop {
             let Some(conn) = worker.get(index) else {
                 return Ok(());
@@ -244,7 +252,10 @@ impl Io for EpollEngine {
                         break;
                     }
                 }
-                Action::Wait { .. } => break,
+                Action::Wait { deadline, .. } => {
+                    waited_until = Some(deadline);
+                    break;
+                }
                 Action::Close => {
                     conn.io.failed = true;
                     break;
@@ -259,7 +270,8 @@ impl Io for EpollEngine {
                 let _ = conn.stream.shutdown(std::net::Shutdown::Both);
             }
         } else {
-            worker.update_deadline(index);
+            let deadline = waited_until.unwrap_or_else(|| conn.driver.poll_timeout());
+            worker.set_deadline(index, deadline);
         }
         Ok(())
     }

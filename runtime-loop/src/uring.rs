@@ -213,7 +213,7 @@ impl Io for UringEngine {
                 Action::ShutdownWrite => {
                     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
                 }
-                Action::Wait { read, .. } => {
+                Action::Wait { read, deadline } => {
                     match (read && !conn.io.eof, ring.recv_armed(index)) {
                         (true, false) => ring.arm_recv(index, fd)?,
                         // Pipelining bound, output piling up, the service's bound: stop
@@ -221,7 +221,7 @@ impl Io for UringEngine {
                         (false, true) => ring.cancel_recv(index)?,
                         _ => {}
                     }
-                    worker.update_deadline(index);
+                    worker.set_deadline(index, deadline);
                     return Ok(());
                 }
                 Action::Close => conn.io.failed = true,

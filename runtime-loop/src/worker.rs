@@ -312,12 +312,13 @@ impl<E> Worker<E> {
         }
     }
 
-    /// Records connection `index`'s next deadline after it was serviced.
-    pub(crate) fn update_deadline(&mut self, index: usize) {
+    /// Records connection `index`'s next deadline after it was serviced: `deadline`,
+    /// the one its last [`Action::Wait`] named.
+    pub(crate) fn set_deadline(&mut self, index: usize, deadline: Option<Instant>) {
         let Some(Some(conn)) = self.conns.get_mut(index) else {
             return;
         };
-        conn.deadline = conn.driver.poll_timeout();
+        conn.deadline = deadline;
         if let Some(deadline) = conn.deadline {
             self.earliest = Some(self.earliest.map_or(deadline, |e| e.min(deadline)));
         }
