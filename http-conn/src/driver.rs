@@ -35,8 +35,14 @@ pub trait Service {
     /// Starts work on what the connection handed out at `now`.
     fn call(&mut self, event: Event<'_>, now: Instant) -> Call<Self::Call, Self::Response>;
 
-    /// Polls a pending call; `cx`'s waker is woken when it can make progress.
-    fn poll_call(&mut self, call: &mut Self::Call, cx: &mut Context<'_>) -> Poll<Self::Response>;
+    /// Polls a pending call at `now` (the instant given to [`Driver::poll_action`]);
+    /// `cx`'s waker is woken when it can make progress.
+    fn poll_call(
+        &mut self,
+        call: &mut Self::Call,
+        cx: &mut Context<'_>,
+        now: Instant,
+    ) -> Poll<Self::Response>;
 
     /// Appends the encoded `response` to `out` (it must only append), as `context` says:
     /// with `Connection: close` unless [`ResponseContext::keep_alive`].
@@ -112,7 +118,7 @@ pub enum Action {
 ///     fn call(&mut self, _event: Event<'_>, _now: Instant) -> Call<(), u16> {
 ///         Call::Ready(204)
 ///     }
-///     fn poll_call(&mut self, _call: &mut (), _cx: &mut Context<'_>) -> Poll<u16> {
+///     fn poll_call(&mut self, _call: &mut (), _cx: &mut Context<'_>, _now: Instant) -> Poll<u16> {
 ///         unreachable!("every call is ready at once")
 ///     }
 ///     fn encode(&mut self, status: &u16, _context: ResponseContext, out: &mut Vec<u8>) {
@@ -398,7 +404,7 @@ impl<S: Service> Driver<S> {
     fn supply_ready(&mut self, cx: &mut Context<'_>, now: Instant) -> bool {
         let mut supplied = false;
         while let Some((id, call)) = self.calls.front_mut() {
-            let Poll::Ready(response) = self.service.poll_call(call, cx) else {
+            let Poll::Ready(response) = self.service.poll_call(call, cx, now) else {
                 break;
             };
             let id = *id;

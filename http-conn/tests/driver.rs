@@ -50,7 +50,12 @@ impl Service for Deferred {
         }
     }
 
-    fn poll_call(&mut self, path: &mut String, _cx: &mut Context<'_>) -> Poll<(u16, String)> {
+    fn poll_call(
+        &mut self,
+        path: &mut String,
+        _cx: &mut Context<'_>,
+        _now: Instant,
+    ) -> Poll<(u16, String)> {
         match self.done.remove(path.as_str()) {
             Some(body) => {
                 self.pending -= 1;

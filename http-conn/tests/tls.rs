@@ -36,7 +36,12 @@ impl Service for Echo {
         })
     }
 
-    fn poll_call(&mut self, _call: &mut (), _cx: &mut Context<'_>) -> Poll<(u16, String)> {
+    fn poll_call(
+        &mut self,
+        _call: &mut (),
+        _cx: &mut Context<'_>,
+        _now: Instant,
+    ) -> Poll<(u16, String)> {
         unreachable!("every call is ready at once")
     }
 

@@ -26,7 +26,7 @@ impl Service for Answer {
         })
     }
 
-    fn poll_call(&mut self, _call: &mut (), _cx: &mut Context<'_>) -> Poll<u16> {
+    fn poll_call(&mut self, _call: &mut (), _cx: &mut Context<'_>, _now: Instant) -> Poll<u16> {
         Poll::Ready(500)
     }
 
