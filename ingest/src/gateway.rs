@@ -403,6 +403,26 @@ impl Ticket {
     ///
     /// If polled again after it returned `Ready`.
     pub fn poll_reply(&mut self, cx: &mut Context<'_>, gateway: &Gateway) -> Poll<Reply> {
+        self.poll_reply_with(cx, gateway, None)
+    }
+
+    /// [`poll_reply`](Self::poll_reply) for a server that read the clock already: a reply
+    /// ready at `now` is counted as answered then.
+    pub fn poll_reply_at(
+        &mut self,
+        cx: &mut Context<'_>,
+        gateway: &Gateway,
+        now: Instant,
+    ) -> Poll<Reply> {
+        self.poll_reply_with(cx, gateway, Some(now))
+    }
+
+    fn poll_reply_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        gateway: &Gateway,
+        now: Option<Instant>,
+    ) -> Poll<Reply> {
         let reply = match &mut self.state {
             TicketState::Ready(_) => {
                 let TicketState::Ready(reply) =
@@ -444,9 +464,11 @@ impl Ticket {
             },
             None => reply,
         };
-        gateway
-            .metrics
-            .record_response(reply.status, self.started.elapsed());
+        let answered = now.unwrap_or_else(Instant::now);
+        gateway.metrics.record_response(
+            reply.status,
+            answered.saturating_duration_since(self.started),
+        );
         Poll::Ready(reply)
     }
 }

@@ -26,10 +26,11 @@ pub(crate) enum RestRoute<'a> {
 /// Whether `path` (no query) is under `/topics` or `/v3`, the REST Proxy's: every
 /// other path (`POST /` above all) leaves here without splitting or allocating.
 pub(crate) fn is_rest_path(path: &str) -> bool {
-    let first = path
-        .strip_prefix('/')
-        .map(|rest| rest.split('/').next().unwrap_or_default());
-    matches!(first, Some("topics" | "v3"))
+    let under = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    };
+    under("/topics") || under("/v3")
 }
 
 /// The REST Proxy route for `path` (no query), `None` when the path is not a REST
@@ -95,6 +96,18 @@ pub(crate) fn route<'a>(method: &str, path: &'a str) -> Option<Result<RestRoute<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rest_paths_are_the_topics_and_v3_trees_only() {
+        for path in ["/topics", "/topics/", "/topics/t", "/v3", "/v3/clusters/c"] {
+            assert!(is_rest_path(path), "{path}");
+        }
+        for path in [
+            "/", "", "topics", "/topicsx", "/v30", "/v", "/healthz", "//topics",
+        ] {
+            assert!(!is_rest_path(path), "{path}");
+        }
+    }
 
     #[test]
     fn routes_and_their_methods() {
