@@ -149,24 +149,24 @@ impl<'a> RequestHeaders<'a> {
 /// (RFC 9110 §8.3.1). Keeps the value as sent for the 415 answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct MediaType<'a> {
-    essence: &'a str,
+    essence: &'a [u8],
     sent: &'a [u8],
 }
 
 impl<'a> MediaType<'a> {
-    /// Parses a `Content-Type` value; anything that is not UTF-8 matches no type.
+    /// Parses a `Content-Type` value. Compared as bytes: a value that is not ASCII
+    /// matches no type, with no UTF-8 check to pay.
     pub(crate) fn parse(value: &'a [u8]) -> Self {
         let essence = value.split(|&b| b == b';').next().unwrap_or_default();
-        let essence = std::str::from_utf8(essence).unwrap_or_default().trim();
         Self {
-            essence,
+            essence: essence.trim_ascii(),
             sent: value,
         }
     }
 
     /// Whether this is `name` (lower case, no parameters).
     pub(crate) fn is(&self, name: &str) -> bool {
-        self.essence.eq_ignore_ascii_case(name)
+        self.essence.eq_ignore_ascii_case(name.as_bytes())
     }
 
     /// A JSON media type: `application/json`, `text/json` or any `application/*+json`.
@@ -174,10 +174,13 @@ impl<'a> MediaType<'a> {
         if self.is("application/json") || self.is("text/json") {
             return true;
         }
-        let (kind, subtype) = self.essence.split_once('/').unwrap_or_default();
-        kind.eq_ignore_ascii_case("application")
-            && subtype.len() > "+json".len()
-            && subtype[subtype.len() - "+json".len()..].eq_ignore_ascii_case("+json")
+        let Some(slash) = self.essence.iter().position(|&b| b == b'/') else {
+            return false;
+        };
+        let (kind, subtype) = (&self.essence[..slash], &self.essence[slash + 1..]);
+        kind.eq_ignore_ascii_case(b"application")
+            && subtype.len() > b"+json".len()
+            && subtype[subtype.len() - b"+json".len()..].eq_ignore_ascii_case(b"+json")
     }
 
     /// The value as sent, for the 415 answer.
@@ -363,6 +366,16 @@ mod tests {
                 "{other}"
             );
         }
+    }
+
+    #[test]
+    fn a_media_type_is_compared_as_ascii_bytes() {
+        assert!(MediaType::parse(b"\tapplication/json ").is_json());
+        assert!(MediaType::parse(b"APPLICATION/VND.API+JSON;v=1").is_json());
+        assert!(!MediaType::parse(b"application/json\xc2\xa0").is_json());
+        assert!(!MediaType::parse(b"\xffpplication/json").is_json());
+        assert!(!MediaType::parse(b"").is_json());
+        assert!(!MediaType::parse(b"json").is_json());
     }
 
     #[test]
