@@ -27,7 +27,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use http_conn::{ClientClock, ClientTimer, Timeouts};
@@ -114,6 +114,9 @@ pub(crate) struct TimedStream<S> {
     /// that arrives in one read never touches it). Boxed because `Sleep` is `!Unpin`;
     /// one allocation per connection, reset in place.
     timer: Pin<Box<Sleep>>,
+    /// The waker the armed timer was last polled with (it wakes that task when it
+    /// expires); `None` once it was reset or found expired.
+    registered: Option<Waker>,
 }
 
 impl<S> TimedStream<S> {
@@ -126,6 +129,7 @@ impl<S> TimedStream<S> {
             inner,
             clock,
             timer: Box::pin(tokio::time::sleep_until(first)),
+            registered: None,
         }
     }
 
@@ -145,9 +149,25 @@ impl<S> TimedStream<S> {
         // timer-wheel update per timeout period, not one per request.
         if deadline < self.timer.deadline() {
             self.timer.as_mut().reset(deadline);
+            self.registered = None;
+        }
+        // Armed no later than the deadline, not expired, and registered with this
+        // task: its expiry will wake the task, which then re-arms or reports it. No
+        // need to poll it on every read and write until then.
+        if !self.timer.is_elapsed()
+            && self
+                .registered
+                .as_ref()
+                .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return Poll::Pending;
         }
         loop {
-            std::task::ready!(self.timer.as_mut().poll(cx));
+            if self.timer.as_mut().poll(cx).is_pending() {
+                self.registered = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
+            self.registered = None;
             if self.timer.deadline() >= deadline {
                 return Poll::Ready(timer);
             }
