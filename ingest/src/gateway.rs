@@ -100,7 +100,7 @@ pub struct Ticket {
     started: Instant,
     state: TicketState,
     /// The CORS headers of the answer, for a request from an allowed browser origin.
-    cors: Option<Cors>,
+    cors: Option<Box<Cors>>,
     _in_flight: InFlightGuard,
 }
 
@@ -239,7 +239,7 @@ impl Gateway {
                 };
                 match self.cross_site.admit(&request)? {
                     Admission::Plain => {}
-                    Admission::Allowed(allowed) => cors = Some(allowed),
+                    Admission::Allowed(allowed) => cors = Some(Box::new(allowed)),
                     Admission::Preflight { origin, headers } => {
                         let methods = match rest {
                             true => rest_proxy::allowed_method(path),

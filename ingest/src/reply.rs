@@ -28,8 +28,9 @@ pub struct Reply {
     pub allow: Option<&'static str>,
     /// Whether the connection must close after this response.
     pub close: bool,
-    /// The CORS header fields, for an answer to an allowed browser origin.
-    pub cors: Option<Cors>,
+    /// The CORS header fields, for an answer to an allowed browser origin. Boxed: few
+    /// answers carry them, and every reply is moved several times on its way out.
+    pub cors: Option<Box<Cors>>,
 }
 
 /// Which error shape a rejection is written in.
@@ -105,7 +106,7 @@ impl Reply {
     /// `200` to a CORS preflight, with what the origin may send.
     pub(crate) fn preflight(cors: Cors) -> Self {
         Self {
-            cors: Some(cors),
+            cors: Some(Box::new(cors)),
             ..Self::text(StatusCode::OK, "")
         }
     }
@@ -179,7 +180,7 @@ impl Reply {
         // At most five CORS fields (see `Cors::fields`), kept on the stack.
         let mut fields = [("", ""); 5];
         let mut count = 0;
-        for (field, slot) in self.cors.iter().flat_map(Cors::fields).zip(&mut fields) {
+        for (field, slot) in self.cors.iter().flat_map(|cors| cors.fields()).zip(&mut fields) {
             *slot = field;
             count += 1;
         }
@@ -200,7 +201,7 @@ impl Reply {
         if self.close {
             builder = builder.header(http::header::CONNECTION, "close");
         }
-        for (name, value) in self.cors.iter().flat_map(Cors::fields) {
+        for (name, value) in self.cors.iter().flat_map(|cors| cors.fields()) {
             builder = builder.header(name, value);
         }
         builder

@@ -372,7 +372,7 @@ fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
     reply
         .cors
         .iter()
-        .flat_map(ingest::Cors::fields)
+        .flat_map(|cors| cors.fields())
         .find(|(field, _)| *field == name)
         .map(|(_, value)| value)
 }
