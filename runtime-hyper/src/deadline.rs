@@ -110,9 +110,10 @@ impl Clock {
 pub(crate) struct TimedStream<S> {
     inner: S,
     clock: Clock,
-    /// The timer, moved to the clock's deadline only when a read has to wait (a head
-    /// that arrives in one read never touches it). Boxed because `Sleep` is `!Unpin`;
-    /// one allocation per connection, reset in place.
+    /// The timer, armed at or before the clock's header or idle deadline when a read
+    /// has to wait or a response is written. It only moves earlier; an expiry before
+    /// the deadline re-arms it. Boxed because `Sleep` is `!Unpin`; one allocation per
+    /// connection, reset in place.
     timer: Pin<Box<Sleep>>,
     /// The waker the armed timer was last polled with (it wakes that task when it
     /// expires); `None` once it was reset or found expired.

@@ -247,8 +247,13 @@ impl Io for EpollEngine {
                 Action::ShutdownWrite => {
                     let _ = conn.stream.shutdown(std::net::Shutdown::Write);
                 }
-                Action::Wait { read: true, .. } if conn.io.readable => {
+                Action::Wait {
+                    read: true,
+                    deadline,
+                } if conn.io.readable => {
                     if Self::read(conn, now) == ReadResult::Nothing {
+                        // Nothing read changes nothing: the deadline stands.
+                        waited_until = Some(deadline);
                         break;
                     }
                 }
