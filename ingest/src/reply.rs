@@ -180,7 +180,12 @@ impl Reply {
         // At most five CORS fields (see `Cors::fields`), kept on the stack.
         let mut fields = [("", ""); 5];
         let mut count = 0;
-        for (field, slot) in self.cors.iter().flat_map(|cors| cors.fields()).zip(&mut fields) {
+        for (field, slot) in self
+            .cors
+            .iter()
+            .flat_map(|cors| cors.fields())
+            .zip(&mut fields)
+        {
             *slot = field;
             count += 1;
         }
