@@ -504,7 +504,7 @@ impl ServerConnection {
             Reading::Open | Reading::LastOne => None,
         };
         let was_waiting = self.responses.is_waiting();
-        self.responses.answer(id, final_id, close, encode)?;
+        self.responses.answer(now, id, final_id, close, encode)?;
         if was_waiting && !self.responses.is_waiting() {
             self.clock.responses_supplied(now);
         }

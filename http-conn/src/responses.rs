@@ -13,6 +13,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::time::Instant;
 
 use http_parse::Version;
 
@@ -45,6 +46,7 @@ impl fmt::Display for RequestId {
 pub struct ResponseContext {
     keep_alive: bool,
     version: Version,
+    now: Instant,
 }
 
 impl ResponseContext {
@@ -58,6 +60,13 @@ impl ResponseContext {
     /// The request's HTTP version (HTTP/1.1 for a rejected or timed-out request).
     pub fn version(&self) -> Version {
         self.version
+    }
+
+    /// When the response was supplied (the instant given to
+    /// [`crate::ServerConnection::respond`]): what a `Date` header or a latency is
+    /// stamped from, with no clock read of the encoder's own.
+    pub fn now(&self) -> Instant {
+        self.now
     }
 }
 
@@ -122,11 +131,12 @@ impl Responses {
         self.dropped_from.is_some()
     }
 
-    /// Takes the response for `id`. `final_id` is the last request the connection will
-    /// ever answer, when known; its response, and any that `close`s, is encoded with
-    /// `keep_alive == false`.
+    /// Takes the response for `id`, supplied at `now`. `final_id` is the last request
+    /// the connection will ever answer, when known; its response, and any that
+    /// `close`s, is encoded with `keep_alive == false`.
     pub(crate) fn answer(
         &mut self,
+        now: Instant,
         id: RequestId,
         final_id: Option<u64>,
         close: bool,
@@ -153,6 +163,7 @@ impl Responses {
         let context = ResponseContext {
             keep_alive,
             version: slot.version,
+            now,
         };
         if index == 0 {
             let out = self.out.buffer();
@@ -298,11 +309,17 @@ mod tests {
         let ids: Vec<_> = (0..3)
             .map(|_| responses.push(true, Version::Http11))
             .collect();
-        responses.answer(ids[2], None, false, encode(b"c")).unwrap();
-        responses.answer(ids[1], None, false, encode(b"b")).unwrap();
+        responses
+            .answer(Instant::now(), ids[2], None, false, encode(b"c"))
+            .unwrap();
+        responses
+            .answer(Instant::now(), ids[1], None, false, encode(b"b"))
+            .unwrap();
         assert_eq!(responses.take_transmit(), None);
         assert!(responses.is_waiting());
-        responses.answer(ids[0], None, false, encode(b"a")).unwrap();
+        responses
+            .answer(Instant::now(), ids[0], None, false, encode(b"a"))
+            .unwrap();
         assert_eq!(responses.take_transmit().unwrap().bytes(), b"abc");
         assert!(!responses.is_waiting());
     }
@@ -315,7 +332,7 @@ mod tests {
         let mut seen = Vec::new();
         for id in [last, first] {
             responses
-                .answer(id, Some(last.0), false, |context, _| {
+                .answer(Instant::now(), id, Some(last.0), false, |context, _| {
                     seen.push((id, context.keep_alive()))
                 })
                 .unwrap();
@@ -325,11 +342,27 @@ mod tests {
     }
 
     #[test]
+    fn the_encoder_is_told_when_the_response_was_supplied() {
+        let mut responses = Responses::default();
+        let id = responses.push(true, Version::Http11);
+        let supplied = Instant::now() + std::time::Duration::from_secs(5);
+        let mut seen = None;
+        responses
+            .answer(supplied, id, None, false, |context, _| {
+                seen = Some(context.now())
+            })
+            .unwrap();
+        assert_eq!(seen, Some(supplied));
+    }
+
+    #[test]
     fn interim_responses_wait_for_every_final_response_before_them() {
         let mut responses = Responses::default();
         let id = responses.push(true, Version::Http11);
         assert!(!responses.interim(b"100"));
-        responses.answer(id, None, false, encode(b"200")).unwrap();
+        responses
+            .answer(Instant::now(), id, None, false, encode(b"200"))
+            .unwrap();
         assert!(responses.interim(b"100"));
         assert_eq!(responses.take_transmit().unwrap().bytes(), b"200100");
     }
@@ -340,7 +373,9 @@ mod tests {
         let id = responses.push(true, Version::Http11);
         let big = vec![b'x'; 4 * SHRINK_ABOVE_BYTES];
         responses
-            .answer(id, None, false, |_, out| out.extend_from_slice(&big))
+            .answer(Instant::now(), id, None, false, |_, out| {
+                out.extend_from_slice(&big)
+            })
             .unwrap();
         let transmit = responses.take_transmit().unwrap();
         responses.shrink_if_idle();

@@ -62,9 +62,6 @@ pub struct Dispatcher {
     /// A chunked body of more than one chunk, made contiguous (reused).
     scratch: Vec<u8>,
     date: DateCache,
-    /// The instant the driver last gave (to `call` or `poll_call`): the responses
-    /// encoded next are stamped from it, with no clock read of their own.
-    now: Instant,
     records_in_flight: usize,
     max_records: usize,
 }
@@ -81,7 +78,6 @@ impl Dispatcher {
             gateway,
             scratch: Vec::new(),
             date: DateCache,
-            now: Instant::now(),
             records_in_flight: 0,
             max_records: max_records.max(1),
         }
@@ -106,7 +102,6 @@ impl Service for Dispatcher {
     }
 
     fn call(&mut self, event: Event<'_>, now: Instant) -> Call<Ticket, Reply> {
-        self.now = now;
         match event {
             Event::Request { request, .. } => {
                 let body = match request.body().as_contiguous() {
@@ -147,7 +142,6 @@ impl Service for Dispatcher {
         cx: &mut Context<'_>,
         now: Instant,
     ) -> Poll<Reply> {
-        self.now = now;
         let records = ticket.records();
         let reply = std::task::ready!(ticket.poll_reply_at(cx, &self.gateway, now));
         self.records_in_flight -= records;
@@ -155,7 +149,7 @@ impl Service for Dispatcher {
     }
 
     fn encode(&mut self, reply: &Reply, context: ResponseContext, out: &mut Vec<u8>) {
-        self.date.with_at(self.now, |date| {
+        self.date.with_at(context.now(), |date| {
             reply.encode_http1(context.keep_alive(), context.version(), Some(date), out)
         });
     }
