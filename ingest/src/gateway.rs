@@ -221,7 +221,6 @@ impl Gateway {
     where
         H: Iterator<Item = (&'a str, &'a [u8])>,
     {
-        let started = received;
         let in_flight = self.metrics.in_flight().clone();
         in_flight.inc();
         let path = incoming.path;
@@ -262,7 +261,7 @@ impl Gateway {
                 })
             });
         Ticket {
-            started,
+            started: received,
             state,
             cors,
             _in_flight: InFlightGuard(in_flight),
